@@ -1,0 +1,30 @@
+# Two commands on a fresh machine: `make demo` (install + train on the embedded digits set)
+# and `make test`. torch is pinned to the CPU wheel: an unpinned one pulls a multi-GB CUDA build.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/hourglass train --task denoise --dataset digits --skip-dim 256 --inner-dim 32 \
+	    --depth 4 --input-proj fixed --lr 3e-3 --out runs/demo --resume
+	@echo "run directory: runs/demo (samples.png shows noisy / denoised / clean)"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,107 @@
+"""Image-folder trees ``ROOT/<split>/<class>/*.png|jpg``, decoded once and cached as .npy.
+
+Decoding tens of thousands of JPEGs takes longer than a small training run, so the decoded
+uint8 array is cached under the cache directory, keyed by the files' names, sizes and mtimes
+and the requested size: editing the folder invalidates the cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from hourglass.errors import UserError
+from hourglass.files import write_bytes_atomic
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "F", "P;L"}
+
+
+def cache_dir() -> Path:
+    if os.environ.get("HOURGLASS_CACHE_DIR"):
+        return Path(os.environ["HOURGLASS_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "hourglass"
+
+
+def class_names(split_dir: Path) -> list[str]:
+    return sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def list_images(split_dir: Path, classes: list[str]) -> tuple[list[Path], list[int]]:
+    paths, labels = [], []
+    for label, name in enumerate(classes):
+        folder = split_dir / name
+        if not folder.is_dir():
+            continue
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        paths += files
+        labels += [label] * len(files)
+    return paths, labels
+
+
+def decode_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
+    """uint8 (C, H, W): converted to grey or RGB, resized (bicubic) when its size differs."""
+    try:
+        with Image.open(path) as img:
+            img = img.convert("L" if channels == 1 else "RGB")
+            if img.size != (size[1], size[0]):
+                img = img.resize((size[1], size[0]), Image.Resampling.BICUBIC)
+            arr = np.array(img, dtype=np.uint8)  # a writable copy: torch.from_numpy needs one
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise UserError(f"{path}: cannot decode image ({e})") from e
+    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+
+
+def probe_image(path: Path) -> tuple[tuple[int, int], int]:
+    """(height, width) and channel count (1 for grey modes, else 3) of one image file."""
+    try:
+        with Image.open(path) as img:
+            return (img.height, img.width), (1 if img.mode in GREY_MODES else 3)
+    except (UnidentifiedImageError, OSError) as e:
+        raise UserError(f"{path}: cannot decode image ({e})") from e
+
+
+def _cache_key(paths: list[Path], labels: list[int], size: tuple[int, int], channels: int) -> str:
+    h = hashlib.sha256(json.dumps([list(size), channels]).encode())
+    for p, label in zip(paths, labels, strict=True):
+        st = p.stat()
+        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0{label}\n".encode())
+    return h.hexdigest()[:24]
+
+
+def _npy_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def load_split(split_dir: Path, classes: list[str], size: tuple[int, int], channels: int,
+               use_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    paths, labels = list_images(split_dir, classes)
+    if not paths:
+        raise UserError(f"{split_dir}: no images found (expected {split_dir}/<class>/*.png|jpg)")
+    key = _cache_key(paths, labels, size, channels)
+    cached = cache_dir() / f"folder-{key}.npy"
+    if use_cache and cached.is_file():
+        try:
+            images = np.load(cached, allow_pickle=False)
+            if images.shape == (len(paths), channels, *size) and images.dtype == np.uint8:
+                return torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64)
+        except (OSError, ValueError):
+            pass  # a damaged cache is rebuilt below
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # Pillow frees the GIL
+        images = np.stack(list(pool.map(lambda p: decode_image(p, size, channels), paths)))
+    if use_cache:
+        with contextlib.suppress(OSError):  # an unwritable cache only costs speed
+            write_bytes_atomic(cached, _npy_bytes(images))
+    return torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64)

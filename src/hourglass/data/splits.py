@@ -1,0 +1,61 @@
+"""In-memory image splits: every image of a split is one uint8 tensor (N, C, H, W)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+SPLIT_SEED = 42  # PROTOCOL.md: MNIST's 60k are split 50k train / 10k eval with seed 42
+
+
+@dataclass(frozen=True)
+class Split:
+    images: torch.Tensor  # uint8 (N, C, H, W)
+    labels: torch.Tensor  # int64 (N,)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def take(self, n: int | None) -> Split:
+        """The first n samples (all when n is None): small real subsets for quick runs."""
+        if n is None or n >= len(self):
+            return self
+        return Split(self.images[:n], self.labels[:n])
+
+
+@dataclass(frozen=True)
+class ImageDataset:
+    name: str
+    train: Split
+    eval: Split
+    test: Split
+    num_classes: int
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        c, h, w = self.train.images.shape[1:]
+        return int(c), int(h), int(w)
+
+
+def random_split(images: torch.Tensor, labels: torch.Tensor, holdout: int,
+                 seed: int = SPLIT_SEED) -> tuple[Split, Split]:
+    """Split into (first N-holdout, last holdout) of a seeded permutation.
+
+    Same indices as ``torch.utils.data.random_split(ds, [N - holdout, holdout],
+    generator=torch.Generator().manual_seed(seed))``, the authors' split; the order inside
+    each part is the permutation's, which fixes what "the first training image" of a class is.
+    """
+    n = images.shape[0]
+    if not 0 < holdout < n:
+        raise ValueError(f"holdout {holdout} must be between 1 and {n - 1}")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    keep, held = perm[: n - holdout], perm[n - holdout:]
+    return Split(images[keep], labels[keep]), Split(images[held], labels[held])
+
+
+def flip4(split: Split) -> Split:
+    """The authors' deterministic x4 copy: identity, horizontal, vertical, both flips."""
+    x = split.images
+    images = torch.cat([x, x.flip(-1), x.flip(-2), x.flip(-1, -2)])
+    return Split(images, split.labels.repeat(4))

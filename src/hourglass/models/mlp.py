@@ -1,0 +1,174 @@
+"""One residual MLP for both shapes (PROTOCOL.md, Architecture).
+
+    z_0     = W_in x                                  input projection  (d_x -> d_z)
+    z_{i+1} = z_i + W_i2 act(W_i1 norm(z_i))          `depth` blocks    (d_z -> d_h -> d_z)
+    y       = head(W_out z_L)                         output            (d_z -> d_out)
+
+``skip_dim`` is d_z, the width of the residual (skip) path; ``inner_dim`` is d_h, the width
+inside each block; ``depth`` is L. Hourglass (wide-narrow-wide): every d_h < d_z.
+Conventional (narrow-wide-narrow): every d_h > d_z.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import torch
+from torch import nn
+
+from hourglass.errors import UserError
+
+InputProj = Literal["learned", "fixed", "identity"]
+INPUT_PROJS = ("learned", "fixed", "identity")
+NORMS = ("batch", "layer", "rms", "none")
+ACTS = ("relu", "gelu")
+HEADS = ("sigmoid", "none")
+
+
+@dataclass
+class MLPConfig:
+    in_dim: int  # d_x, flattened input size
+    out_dim: int  # d_out
+    skip_dim: int  # d_z: width of the residual path
+    inner_dim: int | list[int]  # d_h: width inside each block (one value, or one per block)
+    depth: int  # L: number of residual blocks
+    input_proj: InputProj = "learned"
+    proj_seed: int = 0  # seeds the frozen matrix when input_proj == "fixed"
+    norm: str = "batch"  # pre-norm inside each branch, without affine parameters
+    act: str = "relu"
+    head: str = "sigmoid"  # sigmoid for image targets, none for logits
+    inner_dims: list[int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        dims = self.inner_dim if isinstance(self.inner_dim, list) else [self.inner_dim] * self.depth
+        self.inner_dims = [int(d) for d in dims]
+        self.validate()
+
+    def validate(self) -> None:
+        for name in ("in_dim", "out_dim", "skip_dim", "depth"):
+            if int(getattr(self, name)) <= 0:
+                raise UserError(f"{name.replace('_', '-')} must be positive, "
+                                f"got {getattr(self, name)}")
+        if len(self.inner_dims) != self.depth:
+            raise UserError(f"inner-dim lists {len(self.inner_dims)} values for depth "
+                            f"{self.depth}; give one value or one per block")
+        if min(self.inner_dims) <= 0:
+            raise UserError(f"inner-dim must be positive, got {self.inner_dim}")
+        for name, value, allowed in (("input-proj", self.input_proj, INPUT_PROJS),
+                                     ("norm", self.norm, NORMS), ("act", self.act, ACTS),
+                                     ("head", self.head, HEADS)):
+            if value not in allowed:
+                raise UserError(f"--{name} {value!r}: choose one of {', '.join(allowed)}")
+        if self.input_proj == "identity" and self.skip_dim != self.in_dim:
+            raise UserError(f"--input-proj identity needs skip-dim = input size {self.in_dim}, "
+                            f"got {self.skip_dim}")
+
+    @property
+    def shape(self) -> str:
+        """'hourglass', 'conventional', or 'mixed' (some blocks each way, or d_h == d_z)."""
+        if all(d < self.skip_dim for d in self.inner_dims):
+            return "hourglass"
+        if all(d > self.skip_dim for d in self.inner_dims):
+            return "conventional"
+        return "mixed"
+
+    def check_shape(self, expected: str | None) -> None:
+        if expected is None or expected == self.shape:
+            return
+        rule = {"hourglass": "every inner-dim < skip-dim",
+                "conventional": "every inner-dim > skip-dim"}.get(expected)
+        if rule is None:
+            raise UserError(f"--shape {expected!r}: choose hourglass or conventional")
+        raise UserError(f"--shape {expected} needs {rule}; got skip-dim {self.skip_dim}, "
+                        f"inner-dim {self.inner_dim}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("inner_dims")
+        return d
+
+
+def count_params(cfg: MLPConfig) -> dict[str, int]:
+    """Trainable parameters as PROTOCOL.md counts them, frozen ones apart, and forward FLOPs.
+
+    P = d_x*d_z [learned W_in] + sum_i 2*d_z*d_h_i + d_z*d_out. FLOPs per sample are
+    2 x multiply-adds of every Linear in one forward pass, frozen projection included;
+    norms and activations (O(d) each) are left out.
+    """
+    proj = 0 if cfg.input_proj == "identity" else cfg.in_dim * cfg.skip_dim
+    blocks = sum(2 * cfg.skip_dim * d for d in cfg.inner_dims)
+    head = cfg.skip_dim * cfg.out_dim
+    trainable = blocks + head + (proj if cfg.input_proj == "learned" else 0)
+    frozen = proj if cfg.input_proj == "fixed" else 0
+    return {"params": trainable, "frozen_params": frozen,
+            "flops_per_sample": 2 * (proj + blocks + head)}
+
+
+def fixed_projection(in_dim: int, out_dim: int, seed: int) -> torch.Tensor:
+    """The frozen W_in: PyTorch's default Linear init, U(+-1/sqrt(d_x)), as a pure function of
+    ``seed`` (its own generator, CPU, float32), so a checkpoint stores the seed, not the matrix."""
+    g = torch.Generator(device="cpu").manual_seed(int(seed))
+    bound = 1.0 / math.sqrt(in_dim)
+    return (torch.rand(out_dim, in_dim, generator=g, dtype=torch.float32) * 2 - 1) * bound
+
+
+def make_norm(kind: str, dim: int) -> nn.Module:
+    return {"batch": lambda: nn.BatchNorm1d(dim, affine=False),
+            "layer": lambda: nn.LayerNorm(dim, elementwise_affine=False),
+            "rms": lambda: nn.RMSNorm(dim, elementwise_affine=False),
+            "none": nn.Identity}[kind]()
+
+
+class Block(nn.Module):
+    """z + fc2(act(fc1(norm(z)))): d_z -> d_h -> d_z, no biases (the authors' code)."""
+
+    def __init__(self, dim: int, inner: int, norm: str, act: str) -> None:
+        super().__init__()
+        self.norm = make_norm(norm, dim)
+        self.fc1 = nn.Linear(dim, inner, bias=False)
+        self.act = nn.ReLU() if act == "relu" else nn.GELU()
+        self.fc2 = nn.Linear(inner, dim, bias=False)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z + self.fc2(self.act(self.fc1(self.norm(z))))
+
+
+class ResidualMLP(nn.Module):
+    def __init__(self, cfg: MLPConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.proj: nn.Linear | None = None
+        if cfg.input_proj == "learned":
+            self.proj = nn.Linear(cfg.in_dim, cfg.skip_dim, bias=False)
+        elif cfg.input_proj == "fixed":
+            # persistent=False: never saved, regenerated from cfg.proj_seed on load
+            self.register_buffer("proj_weight", fixed_projection(cfg.in_dim, cfg.skip_dim,
+                                                                 cfg.proj_seed), persistent=False)
+        self.blocks = nn.ModuleList(Block(cfg.skip_dim, d, cfg.norm, cfg.act)
+                                    for d in cfg.inner_dims)
+        self.out = nn.Linear(cfg.skip_dim, cfg.out_dim, bias=False)
+
+    def lift(self, x: torch.Tensor) -> torch.Tensor:
+        """z_0 = W_in x. With a fixed W_in this is constant for a fixed x: callers may cache it."""
+        if self.proj is not None:
+            return self.proj(x)
+        if self.cfg.input_proj == "fixed":
+            return x @ self.proj_weight.t()
+        return x
+
+    def body(self, z: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            z = block(z)
+        y = self.out(z)
+        return torch.sigmoid(y) if self.cfg.head == "sigmoid" else y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(self.lift(x))
+
+    def param_counts(self) -> dict[str, int]:
+        """Counted from the module itself; tests check it equals count_params(cfg)."""
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        frozen = self.proj_weight.numel() if self.cfg.input_proj == "fixed" else 0
+        return {"params": trainable, "frozen_params": frozen}

@@ -1,0 +1,172 @@
+"""The paper's tasks (PROTOCOL.md, Tasks): inputs, targets, loss and metrics from image batches.
+
+Every function works on whole batches (float images (B, C, H, W) in [0, 1]); nothing loops
+over samples. PSNR uses data range 1 and comes in two flavours: ``psnr`` as the authors
+compute it (MSE pooled over each batch of 128, PSNR per batch, mean weighted by batch size)
+and ``psnr_per_image`` (mean of per-image PSNR), a different and usually higher number.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from hourglass.data import Split
+from hourglass.errors import UserError
+
+TASKS = ("prototype", "denoise", "superres", "classify")
+METRIC_BATCH = 128  # the authors' eval batch: it sets how MSE is pooled for `psnr`
+EVAL_NOISE_SEEDS = {"eval": 1, "test": 2}  # denoise eval/test noise is fixed: reproducible metrics
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    return images.to(torch.float32) / 255.0
+
+
+def psnr_pooled(mse_per_image: torch.Tensor, batch: int = METRIC_BATCH) -> float:
+    """The authors' PSNR: per batch of ``batch`` images 10*log10(1/mean MSE), weighted mean."""
+    chunks = mse_per_image.double().split(batch)
+    total = sum(len(c) * 10 * math.log10(1.0 / max(c.mean().item(), 1e-20)) for c in chunks)
+    return total / len(mse_per_image)
+
+
+def psnr_per_image(mse_per_image: torch.Tensor) -> float:
+    return (10 * torch.log10(1.0 / mse_per_image.double().clamp_min(1e-20))).mean().item()
+
+
+def image_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    mse = (pred - target).pow(2).mean(1)
+    return {"loss": mse.mean().item(), "psnr": psnr_pooled(mse), "psnr_per_image":
+            psnr_per_image(mse)}
+
+
+@dataclass
+class Task:
+    """A task over images of ``image_shape`` (C, H, W) with ``num_classes`` classes."""
+
+    name: str
+    image_shape: tuple[int, int, int]
+    num_classes: int
+    noise_std: float = 0.25
+    prototypes: torch.Tensor | None = None  # (classes, C*H*W), set by fit() for `prototype`
+
+    def __post_init__(self) -> None:
+        if self.name not in TASKS:
+            raise UserError(f"unknown task {self.name!r}; choose one of {', '.join(TASKS)}")
+        if self.noise_std < 0:
+            raise UserError(f"--noise-std must be >= 0, got {self.noise_std}")
+        c, h, w = self.image_shape
+        if self.name == "superres" and (h < 2 or w < 2):
+            raise UserError(f"superres needs images of at least 2x2, got {h}x{w}")
+
+    # ---- shapes -------------------------------------------------------------------------
+    @property
+    def input_image_shape(self) -> tuple[int, int, int]:
+        """What the model reads, as an image: half size for super-resolution."""
+        c, h, w = self.image_shape
+        return (c, h // 2, w // 2) if self.name == "superres" else (c, h, w)
+
+    @property
+    def in_dim(self) -> int:
+        return math.prod(self.input_image_shape)
+
+    @property
+    def out_dim(self) -> int:
+        return self.num_classes if self.name == "classify" else math.prod(self.image_shape)
+
+    @property
+    def image_target(self) -> bool:
+        return self.name != "classify"
+
+    @property
+    def static_inputs(self) -> bool:
+        """Inputs that do not change between epochs (no fresh noise): W_in x can be cached."""
+        return self.name != "denoise"
+
+    # ---- data ---------------------------------------------------------------------------
+    def fit(self, train: Split) -> None:
+        """Prototype targets: the first training-split image of each class."""
+        if self.name != "prototype":
+            return
+        labels = train.labels
+        protos = []
+        for k in range(self.num_classes):
+            hits = (labels == k).nonzero()
+            if len(hits) == 0:
+                raise UserError(f"prototype task: class {k} has no training image")
+            protos.append(to_float(train.images[hits[0, 0]]).flatten())
+        self.prototypes = torch.stack(protos)
+
+    def downsample(self, x: torch.Tensor) -> torch.Tensor:
+        """x2 bicubic downsampling with antialias off, as the authors do."""
+        h, w = self.input_image_shape[1:]
+        return F.interpolate(x, size=(h, w), mode="bicubic", align_corners=False,
+                             antialias=False)
+
+    def inputs(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Model inputs (B, in_dim) from float images; denoise adds ``noise`` (std 1)."""
+        if self.name == "denoise":
+            if noise is None:
+                raise ValueError("denoise inputs need noise")
+            x = (x + self.noise_std * noise).clamp(0.0, 1.0)
+        elif self.name == "superres":
+            x = self.downsample(x)
+        return x.flatten(1)
+
+    def train_inputs(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Training inputs: denoise draws fresh noise for every batch from ``generator``."""
+        noise = torch.randn(x.shape, generator=generator) if self.name == "denoise" else None
+        return self.inputs(x, noise)
+
+    def split_inputs(self, split: Split, which: str) -> torch.Tensor:
+        """Inputs of a whole eval/test split; denoise noise is fixed by a per-split seed."""
+        x = to_float(split.images)
+        noise = None
+        if self.name == "denoise":
+            g = torch.Generator().manual_seed(EVAL_NOISE_SEEDS[which])
+            noise = torch.randn(x.shape, generator=g)
+        return self.inputs(x, noise)
+
+    def targets(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.name == "classify":
+            return labels
+        if self.name == "prototype":
+            return self.prototypes[labels]
+        return x.flatten(1)
+
+    # ---- loss and metrics ---------------------------------------------------------------
+    def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.name == "classify":
+            return F.cross_entropy(pred, target)
+        return F.mse_loss(pred, target)
+
+    def metrics(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+        """{'loss', 'psnr', 'psnr_per_image'} or, for classify, {'loss', 'accuracy'}."""
+        if self.name == "classify":
+            return {"loss": F.cross_entropy(pred, target).item(),
+                    "accuracy": (pred.argmax(1) == target).double().mean().item()}
+        return image_metrics(pred, target)
+
+    def baseline(self, train: Split, split: Split, which: str) -> dict[str, float]:
+        """Doing nothing clever: the noisy input (denoise), bicubic upsampling (superres),
+        the class-mean image (prototype), the most frequent class (classify)."""
+        x = to_float(split.images)
+        if self.name == "classify":
+            top = torch.bincount(train.labels, minlength=self.num_classes).argmax()
+            return {"accuracy": (split.labels == top).double().mean().item()}
+        target = self.targets(x, split.labels)
+        if self.name == "denoise":
+            guess = self.split_inputs(split, which)
+        elif self.name == "superres":
+            low = self.downsample(x)
+            guess = F.interpolate(low, size=x.shape[-2:], mode="bicubic",
+                                  align_corners=False).clamp(0, 1).flatten(1)
+        else:
+            sums = torch.zeros(self.num_classes, target.shape[1]).index_add_(
+                0, train.labels, to_float(train.images).flatten(1))
+            means = sums / torch.bincount(train.labels, minlength=self.num_classes)[:, None]
+            guess = means[split.labels]
+        return {"psnr": image_metrics(guess, target)["psnr"]}

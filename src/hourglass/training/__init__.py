@@ -1,0 +1,7 @@
+"""Train and evaluate one model; predict with a trained one."""
+
+from hourglass.training.config import TrainConfig, count_run_params
+from hourglass.training.evaluate import evaluate_run, load_run
+from hourglass.training.loop import train
+
+__all__ = ["TrainConfig", "count_run_params", "evaluate_run", "load_run", "train"]

@@ -1,0 +1,99 @@
+"""Checkpoints are safetensors plus JSON: nothing is ever unpickled.
+
+model.safetensors   the best-eval weights, with the model config in its metadata. A fixed
+                    input projection is not in it: it is regenerated from the stored seed.
+trainer.safetensors weights, AdamW state and the loop's counters after the last completed
+                    epoch (for --resume); one file, so a kill never splits it from its counters.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save
+
+from hourglass.errors import UserError
+from hourglass.files import write_bytes_atomic
+from hourglass.models import MLPConfig, ResidualMLP
+from hourglass.tasks import Task
+
+FORMAT = "hourglass-mlp/1"
+MODEL_FILE = "model.safetensors"
+TRAINER_FILE = "trainer.safetensors"
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"
+
+
+def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+
+
+def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+            return tensors, dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as e:
+        raise UserError(f"{path}: damaged or not a safetensors checkpoint ({e})") from e
+
+
+def save_model(path: Path, model: ResidualMLP, task: Task) -> None:
+    """The weights, with what it takes to use them alone: model config and task."""
+    task_meta = {"name": task.name, "image_shape": list(task.image_shape),
+                 "num_classes": task.num_classes, "noise_std": task.noise_std}
+    meta = {"format": FORMAT, "model_config": json.dumps(model.cfg.to_dict()),
+            "task": json.dumps(task_meta)}
+    write_bytes_atomic(path, save(_state(model), metadata=meta))
+
+
+def load_model(path: Path) -> tuple[ResidualMLP, Task]:
+    """The model (in eval mode) and the task it was trained for."""
+    tensors, meta = _read(path)
+    if meta.get("format") != FORMAT or "model_config" not in meta or "task" not in meta:
+        raise UserError(f"{path}: not an hourglass-mlp checkpoint (format {meta.get('format')})")
+    try:
+        model = ResidualMLP(MLPConfig(**json.loads(meta["model_config"])))
+        t = json.loads(meta["task"])
+        task = Task(t["name"], tuple(t["image_shape"]), t["num_classes"], t["noise_std"])
+        model.load_state_dict(tensors, strict=True)
+    except (RuntimeError, TypeError, KeyError, json.JSONDecodeError) as e:
+        raise UserError(f"{path}: weights do not match the stored model config ({e})") from e
+    return model.eval(), task
+
+
+def save_trainer(path: Path, model: ResidualMLP, optimizer: torch.optim.Optimizer,
+                 counters: dict) -> None:
+    tensors = {f"model.{k}": v for k, v in _state(model).items()}
+    for i, state in optimizer.state_dict()["state"].items():
+        for name, value in state.items():
+            tensors[f"optim.{i}.{name}"] = torch.as_tensor(value).detach().clone()
+    write_bytes_atomic(path, save(tensors, metadata={"format": FORMAT,
+                                                     "counters": json.dumps(counters)}))
+
+
+def load_trainer(path: Path, model: ResidualMLP, optimizer: torch.optim.Optimizer) -> dict:
+    tensors, meta = _read(path)
+    if meta.get("format") != FORMAT or "counters" not in meta:
+        raise UserError(f"{path}: not an hourglass-mlp trainer checkpoint")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, i, name = key.split(".", 2)
+            state.setdefault(int(i), {})[name] = value
+    optimizer.load_state_dict({"state": state,
+                               "param_groups": optimizer.state_dict()["param_groups"]})
+    return json.loads(meta["counters"])
+
+
+def read_json(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise UserError(f"{path.parent} is not a training run (no {path.name}); pass the --out "
+                        "folder of `hourglass train`") from e
+    except (json.JSONDecodeError, OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: damaged {what} ({e})") from e

@@ -1,0 +1,96 @@
+"""A training run's configuration: one dataclass, saved as config.json in the run directory."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from hourglass.data import dataset_shape
+from hourglass.errors import UserError
+from hourglass.models import MLPConfig, count_params
+from hourglass.tasks import Task
+
+# PROTOCOL.md, Training recipe. Epochs by task on MNIST-size data; ImageNet-32: 2 epochs, batch 512.
+PAPER_EPOCHS = {"prototype": 50, "superres": 50, "denoise": 30, "classify": 30}
+PAPER_BATCH = 128
+IMAGENET32_RECIPE = {"epochs": 2, "batch_size": 512}
+
+
+@dataclass
+class TrainConfig:
+    task: str = "denoise"
+    dataset: str = "digits"
+    skip_dim: int = 256  # d_z
+    inner_dim: int | list[int] = 32  # d_h, one value or one per block
+    depth: int = 4  # L
+    input_proj: str = "learned"  # learned | fixed | identity
+    shape: str | None = None  # when set, checked against the dims
+    norm: str = "batch"
+    act: str = "relu"
+    epochs: int | None = None  # None: the paper's recipe for the task and dataset
+    batch_size: int | None = None  # None: the paper's recipe
+    lr: float = 1e-3
+    weight_decay: float = 0.01  # AdamW's PyTorch default, as the authors
+    seed: int = 0
+    noise_std: float = 0.25  # denoise
+    augment: str = "none"  # none | flip4 (the authors' x4 flip copy)
+    data_dir: str | None = None
+    image_size: str | None = None  # folder datasets: N or HxW
+    channels: int | None = None  # folder datasets: 1 or 3
+    train_limit: int | None = None  # first N training images only (quick runs, tests)
+    eval_limit: int | None = None  # first N eval and test images only
+    extra: dict = field(default_factory=dict)  # free-form notes stored with the run
+
+    def resolved(self) -> TrainConfig:
+        """A copy with the recipe's defaults filled in and every value checked."""
+        recipe = IMAGENET32_RECIPE if self.dataset == "imagenet32" else {
+            "epochs": PAPER_EPOCHS.get(self.task, 30), "batch_size": PAPER_BATCH}
+        cfg = dataclasses.replace(
+            self, epochs=self.epochs if self.epochs is not None else recipe["epochs"],
+            batch_size=self.batch_size if self.batch_size is not None else recipe["batch_size"])
+        for name in ("epochs", "batch_size"):
+            if getattr(cfg, name) <= 0:
+                raise UserError(f"--{name.replace('_', '-')} must be positive, "
+                                f"got {getattr(cfg, name)}")
+        if not cfg.lr > 0:
+            raise UserError(f"--lr must be positive, got {cfg.lr}")
+        if cfg.weight_decay < 0:
+            raise UserError(f"--weight-decay must be >= 0, got {cfg.weight_decay}")
+        if cfg.augment not in ("none", "flip4"):
+            raise UserError(f"--augment {cfg.augment!r}: choose none or flip4")
+        for name in ("train_limit", "eval_limit"):
+            value = getattr(cfg, name)
+            if value is not None and value < 2:
+                raise UserError(f"--{name.replace('_', '-')} must be at least 2, got {value}")
+        return cfg
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise UserError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+
+def build_task(cfg: TrainConfig, image_shape: tuple[int, int, int], num_classes: int) -> Task:
+    return Task(cfg.task, image_shape, num_classes, noise_std=cfg.noise_std)
+
+
+def model_config(cfg: TrainConfig, task: Task) -> MLPConfig:
+    """The model a run trains; the fixed projection's seed is the run's seed."""
+    mcfg = MLPConfig(in_dim=task.in_dim, out_dim=task.out_dim, skip_dim=cfg.skip_dim,
+                     inner_dim=cfg.inner_dim, depth=cfg.depth, input_proj=cfg.input_proj,
+                     proj_seed=cfg.seed, norm=cfg.norm, act=cfg.act,
+                     head="sigmoid" if task.image_target else "none")
+    mcfg.check_shape(cfg.shape)
+    return mcfg
+
+
+def count_run_params(cfg: TrainConfig) -> dict[str, int]:
+    """`hourglass params`: trainable and frozen parameters and FLOPs, without loading data."""
+    shape, classes = dataset_shape(cfg.dataset, cfg.data_dir, cfg.image_size, cfg.channels)
+    return count_params(model_config(cfg, build_task(cfg, shape, classes)))

@@ -1,0 +1,84 @@
+"""Evaluate a model on a split, and re-evaluate a finished run from its directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from hourglass.data import ImageDataset, Split, load_dataset
+from hourglass.errors import UserError
+from hourglass.models import ResidualMLP
+from hourglass.tasks import Task, to_float
+from hourglass.training.checkpoint import CONFIG_FILE, MODEL_FILE, load_model, read_json
+from hourglass.training.config import TrainConfig, build_task
+
+EVAL_CHUNK = 1024  # forward chunk for evaluation; BatchNorm is in eval mode, so any size works
+
+
+@dataclass
+class Prepared:
+    """A run's data, limited as its config says, and its task fitted to the training split."""
+
+    cfg: TrainConfig
+    data: ImageDataset
+    task: Task
+
+
+def prepare(cfg: TrainConfig, data: ImageDataset | None = None) -> Prepared:
+    if data is None:
+        data = load_dataset(cfg.dataset, cfg.data_dir, image_size=cfg.image_size,
+                            channels=cfg.channels)
+    data = ImageDataset(data.name, data.train.take(cfg.train_limit),
+                        data.eval.take(cfg.eval_limit), data.test.take(cfg.eval_limit),
+                        data.num_classes)
+    task = build_task(cfg, data.image_shape, data.num_classes)
+    task.fit(data.train)
+    return Prepared(cfg, data, task)
+
+
+@torch.no_grad()
+def forward_all(model: ResidualMLP, x: torch.Tensor, lifted: bool = False) -> torch.Tensor:
+    """Model outputs for every row of x (inputs, or z_0 when ``lifted``), in eval mode."""
+    was_training = model.training
+    model.eval()
+    step = model.body if lifted else model
+    out = torch.cat([step(chunk) for chunk in x.split(EVAL_CHUNK)])
+    model.train(was_training)
+    return out
+
+
+def evaluate_split(model: ResidualMLP, task: Task, split: Split, which: str) -> dict[str, float]:
+    x = task.split_inputs(split, which)
+    y = task.targets(to_float(split.images), split.labels)
+    return task.metrics(forward_all(model, x), y)
+
+
+def test_metrics(model: ResidualMLP, prep: Prepared) -> dict[str, float]:
+    """The test-split numbers of metrics.json, with the do-nothing-clever baseline."""
+    data, task = prep.data, prep.task
+    m = evaluate_split(model, task, data.test, "test")
+    base = task.baseline(data.train, data.test, "test")
+    if task.image_target:
+        return {"test_psnr": m["psnr"], "test_psnr_per_image": m["psnr_per_image"],
+                "test_loss": m["loss"], "baseline_psnr": base["psnr"]}
+    return {"test_accuracy": m["accuracy"], "test_loss": m["loss"],
+            "baseline_accuracy": base["accuracy"]}
+
+
+def load_run(run_dir: str | Path) -> tuple[TrainConfig, ResidualMLP]:
+    run_dir = Path(run_dir)
+    cfg = TrainConfig.from_dict(read_json(run_dir / CONFIG_FILE, "run config"))
+    if not (run_dir / MODEL_FILE).is_file():
+        raise UserError(f"{run_dir} has no {MODEL_FILE} yet: the run has not finished an epoch")
+    model, _ = load_model(run_dir / MODEL_FILE)
+    return cfg, model
+
+
+def evaluate_run(run_dir: str | Path, data_dir: str | None = None) -> dict[str, float]:
+    """`hourglass eval`: reload the checkpoint and recompute the test metrics."""
+    cfg, model = load_run(run_dir)
+    if data_dir is not None:
+        cfg.data_dir = data_dir
+    return test_metrics(model, prepare(cfg))

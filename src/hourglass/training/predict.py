@@ -1,0 +1,44 @@
+"""Apply a trained model to a user's own image file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from hourglass.data.folder import decode_image
+from hourglass.errors import UserError
+from hourglass.tasks import to_float
+from hourglass.training.checkpoint import MODEL_FILE, load_model
+from hourglass.training.samples import to_pil
+
+
+@torch.no_grad()
+def predict(run_dir: str | Path, image: str | Path, out: str | Path | None = None) -> dict:
+    """Denoise / super-resolve / map to a class prototype: the image is converted to the
+    model's channels and input size (half size for superres), and the output image written to
+    ``out``. Classify returns the class probabilities (``out`` is not needed)."""
+    path = Path(run_dir) / MODEL_FILE
+    if not path.is_file():
+        raise UserError(f"{run_dir} is not a finished training run (no {MODEL_FILE})")
+    model, task = load_model(path)
+    image = Path(image)
+    if not image.is_file():
+        raise UserError(f"{image}: no such image file")
+    c, h, w = task.input_image_shape
+    x = to_float(torch.from_numpy(decode_image(image, (h, w), c))).flatten()[None]
+    y = model(x)
+    if not task.image_target:
+        probs = F.softmax(y[0], dim=0)
+        return {"class": int(probs.argmax()), "probabilities": [round(p, 6) for p in
+                                                                 probs.tolist()]}
+    if out is None:
+        raise UserError("give -o OUT: where to write the output image")
+    out = Path(out)
+    try:
+        to_pil(y.reshape(task.image_shape)).save(out)
+    except (ValueError, OSError) as e:
+        raise UserError(f"{out}: cannot write the image ({e}); use a .png or .jpg name") from e
+    return {"output": str(out), "task": task.name, "input_size": [h, w],
+            "output_size": list(task.image_shape[1:])}

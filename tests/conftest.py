@@ -1,0 +1,50 @@
+"""Shared fixtures. Real-data tests use ../shared/data (or $HOURGLASS_TEST_DATA) and skip with a
+reason when it is absent; CI always has it."""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("HOURGLASS_TEST_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Decoded-image caches go to a temporary folder, never the user's ~/.cache."""
+    os.environ["HOURGLASS_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ.pop("HOURGLASS_DATA_DIR", None)
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"real data not found at {path} (set HOURGLASS_TEST_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """Folder with mnist/ and fashion-mnist/ IDX files."""
+    need(SHARED_DATA / "mnist")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def cifar_dir(tmp_path_factory) -> Path:
+    """A data directory whose cifar10/ is the shared JPEG archive, extracted."""
+    archive = need(SHARED_DATA / "cifar10-jpeg.tar.gz")
+    root = tmp_path_factory.mktemp("cifar-data")
+    with tarfile.open(archive) as tar:
+        tar.extractall(root / "cifar10", filter="data")
+    return root
+
+
+@pytest.fixture(scope="session")
+def mnist(data_dir):
+    from hourglass.data import load_dataset
+
+    return load_dataset("mnist", data_dir)

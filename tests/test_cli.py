@@ -1,0 +1,101 @@
+"""Every user error: exit status 2 and one line on stderr, no traceback."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from hourglass.cli import main
+
+ARCH = ["--skip-dim", "64", "--inner-dim", "8", "--depth", "2"]
+TRAIN = ["train", "--task", "denoise", "--dataset", "digits", *ARCH, "--epochs", "2", "--quiet"]
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "hourglass", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def cli(*argv) -> int:
+    return main([str(a) for a in argv])
+
+
+def one_line_error(capsys, argv, match):
+    with pytest.raises(SystemExit) as e:  # argparse's own errors exit, ours return
+        raise SystemExit(main([str(a) for a in argv]))
+    err = capsys.readouterr().err
+    assert e.value.code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert match in err, err
+
+
+def test_params_prints_the_counts_as_json(capsys):
+    assert main(["params", "--task", "denoise", "--dataset", "mnist", "--skip-dim", "785",
+                 "--inner-dim", "115", "--depth", "4", "--input-proj", "fixed"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "params": 1337640, "frozen_params": 615440, "flops_per_sample": 3906160}
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["params", "--skip-dim", "784", "--inner-dim", "785", "--depth", "1", "--shape",
+      "hourglass"], "--shape hourglass needs every inner-dim < skip-dim"),
+    (["params", "--skip-dim", "0", "--inner-dim", "8", "--depth", "2"], "skip-dim must be"),
+    (["params", "--skip-dim", "64", "--inner-dim", "8", "--depth", "-3"], "depth must be"),
+    (["params", "--skip-dim", "64", "--inner-dim", "8,x", "--depth", "2"], "one per block"),
+    (["params", "--task", "inpaint", *ARCH], "invalid choice: 'inpaint'"),
+    (["params", "--dataset", "svhn", *ARCH], "unknown dataset 'svhn'"),
+    (["params", "--input-proj", "identity", "--skip-dim", "100", "--inner-dim", "8", "--depth",
+      "2"], "identity needs skip-dim = input size 64"),
+    (["train", "--dataset", "mnist", "--data-dir", "/nonexistent", *ARCH, "--out", "x"],
+     "hourglass data download mnist"),
+    (["eval", "/nonexistent/run"], "is not a training run"),
+    (["data", "download", "imagenet32", "--data-dir", "/tmp"], "image-net.org"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, match):
+    one_line_error(capsys, argv, match)
+
+
+def test_damaged_data_files(capsys, data_dir, tmp_path):
+    shutil.copytree(data_dir / "mnist", tmp_path / "mnist")
+    images = tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[: 1 << 16])
+    one_line_error(capsys, ["train", "--dataset", "mnist", "--data-dir", tmp_path, *ARCH,
+                            "--out", tmp_path / "r"], "damaged")
+
+
+def test_run_files_that_are_not_runs(capsys, tmp_path):
+    assert cli(*TRAIN, "--out", tmp_path / "run") == 0
+    capsys.readouterr()
+    one_line_error(capsys, [*TRAIN, "--out", tmp_path / "run"], "pass --resume")
+    (tmp_path / "run" / "model.safetensors").write_bytes(b"\x00" * 40)
+    one_line_error(capsys, ["eval", tmp_path / "run"], "damaged or not a safetensors")
+    one_line_error(capsys, ["predict", tmp_path / "run", tmp_path / "x.png", "-o",
+                            tmp_path / "y.png"], "damaged or not a safetensors")
+    (tmp_path / "run" / "config.json").write_text("{not json")
+    one_line_error(capsys, ["eval", tmp_path / "run"], "damaged run config")
+
+
+def test_undecodable_image_for_predict(capsys, tmp_path):
+    assert cli(*TRAIN, "--out", tmp_path / "run") == 0
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG\r\n garbage")
+    one_line_error(capsys, ["predict", tmp_path / "run", tmp_path / "photo.png", "-o",
+                            tmp_path / "out.png"], "cannot decode image")
+    one_line_error(capsys, ["predict", tmp_path / "run", tmp_path / "none.png", "-o",
+                            tmp_path / "out.png"], "no such image file")
+
+
+def test_diverging_run_is_one_line_in_a_real_process(tmp_path):
+    r = run_cli(*TRAIN, "--lr", "1e30", "--out", tmp_path / "run")
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "training diverged" in r.stderr, r.stderr
+
+
+def test_the_demo_command_writes_a_run_directory(tmp_path):
+    r = run_cli(*TRAIN, "--out", tmp_path / "demo")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["test_psnr"] > 0
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == [
+        "config.json", "history.csv", "metrics.json", "model.safetensors", "samples.png"]

@@ -1,0 +1,144 @@
+import csv
+import json
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from hourglass.errors import DivergedError, UserError
+from hourglass.tasks import Task
+from hourglass.training import TrainConfig, evaluate_run, load_run, loop, train
+from hourglass.training.checkpoint import load_model
+
+QUICK = dict(dataset="digits", skip_dim=96, inner_dim=12, depth=3, epochs=4, lr=3e-3)
+
+
+def weights(run_dir):
+    with safe_open(str(run_dir / "model.safetensors"), framework="pt") as f:
+        return {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+
+
+@pytest.mark.parametrize("task", ["denoise", "superres", "prototype", "classify"])
+def test_every_task_trains_and_beats_doing_nothing(task, tmp_path):
+    m = train(TrainConfig(task=task, **{**QUICK, "epochs": 15}), tmp_path / "run",
+              progress=False)
+    if task == "classify":
+        assert m["test_accuracy"] > 0.8 > m["baseline_accuracy"]
+    else:
+        assert m["test_psnr"] > m["baseline_psnr"]
+    for name in ("config.json", "metrics.json", "history.csv", "model.safetensors"):
+        assert (tmp_path / "run" / name).is_file()
+    assert (tmp_path / "run" / "samples.png").is_file() == (task != "classify")
+    assert not (tmp_path / "run" / "trainer.safetensors").exists()  # dropped once finished
+
+
+def test_same_seed_same_numbers_and_eval_reproduces_them(tmp_path):
+    cfg = TrainConfig(task="denoise", input_proj="fixed", **QUICK)
+    a = train(cfg, tmp_path / "a", progress=False)
+    b = train(cfg, tmp_path / "b", progress=False)
+    assert a["test_psnr"] == b["test_psnr"] and a["eval_psnr"] == b["eval_psnr"]
+    wa, wb = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    again = evaluate_run(tmp_path / "a")
+    assert again["test_psnr"] == a["test_psnr"]
+    assert again["test_psnr_per_image"] == a["test_psnr_per_image"]
+    c = train(TrainConfig(task="denoise", input_proj="fixed", **{**QUICK, "seed": 1}),
+              tmp_path / "c", progress=False)
+    assert c["test_psnr"] != a["test_psnr"]
+
+
+def test_fixed_projection_checkpoint_holds_no_projection(tmp_path):
+    m = train(TrainConfig(task="denoise", input_proj="fixed", **QUICK), tmp_path / "f",
+              progress=False)
+    w = weights(tmp_path / "f")
+    assert not any("proj" in k for k in w)
+    stored = sum(v.numel() for k, v in w.items() if v.dtype == torch.float32
+                 and "running" not in k)
+    assert stored == m["params"] and m["frozen_params"] == 64 * 96
+    learned = weights_after(tmp_path / "l", "learned")
+    assert "proj.weight" in learned
+
+
+def weights_after(run_dir, proj):
+    train(TrainConfig(task="denoise", input_proj=proj, **{**QUICK, "epochs": 1}), run_dir,
+          progress=False)
+    return weights(run_dir)
+
+
+def test_metrics_json_has_the_documented_keys(tmp_path):
+    m = train(TrainConfig(task="denoise", **{**QUICK, "epochs": 2}), tmp_path / "r",
+              progress=False)
+    for key in ("params", "frozen_params", "flops_per_sample", "test_psnr",
+                "test_psnr_per_image", "eval_psnr", "baseline_psnr", "best_epoch", "epochs",
+                "train_seconds", "seed"):
+        assert key in m
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text()) == m
+    rows = list(csv.DictReader((tmp_path / "r" / "history.csv").read_text().splitlines()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert float(rows[-1]["lr"]) < float(rows[0]["lr"]) < 3e-3  # linear decay to 0
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_continues_to_the_same_result(tmp_path, monkeypatch):
+    cfg = TrainConfig(task="denoise", input_proj="learned", **QUICK)
+    whole = train(cfg, tmp_path / "whole", progress=False)
+
+    real_save = loop.save_trainer
+    calls = []
+
+    def save_then_die(*args, **kwargs):
+        real_save(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 2:
+            raise Interrupt  # a kill right after epoch 2 was written
+
+    monkeypatch.setattr(loop, "save_trainer", save_then_die)
+    with pytest.raises(Interrupt):
+        train(cfg, tmp_path / "cut", progress=False)
+    monkeypatch.setattr(loop, "save_trainer", real_save)
+    _, model = load_run(tmp_path / "cut")  # usable mid-way
+    assert model.cfg.skip_dim == 96
+    with pytest.raises(UserError, match="already holds a run; pass --resume"):
+        train(cfg, tmp_path / "cut", progress=False)
+    resumed = train(cfg, tmp_path / "cut", resume=True, progress=False)
+    assert resumed["test_psnr"] == whole["test_psnr"]
+    assert resumed["best_epoch"] == whole["best_epoch"]
+    rows = list(csv.DictReader((tmp_path / "cut" / "history.csv").read_text().splitlines()))
+    assert len(rows) == QUICK["epochs"]
+    with pytest.raises(UserError, match=r"different settings \(lr\)"):
+        train(TrainConfig(task="denoise", **{**QUICK, "lr": 1e-3}), tmp_path / "cut",
+              resume=True, progress=False)
+
+
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    real_loss = Task.loss
+    steps = []
+
+    def loss_that_turns_nan(self, pred, target):
+        steps.append(1)
+        value = real_loss(self, pred, target)
+        return value * float("nan") if len(steps) > 15 else value  # 11 steps an epoch
+
+    monkeypatch.setattr(Task, "loss", loss_that_turns_nan)
+    with pytest.raises(DivergedError, match=r"loss nan at epoch 2.*epoch 1\) is kept"):
+        train(TrainConfig(task="denoise", **QUICK), tmp_path / "r", progress=False)
+    model, _ = load_model(tmp_path / "r" / "model.safetensors")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_a_real_divergence_is_reported(tmp_path):
+    with pytest.raises(DivergedError, match="try a lower --lr"):
+        train(TrainConfig(task="denoise", **{**QUICK, "lr": 1e30}), tmp_path / "r",
+              progress=False)
+
+
+def test_bad_training_settings_are_refused(tmp_path):
+    for kwargs, match in [({"epochs": 0}, "--epochs must be positive"),
+                          ({"lr": -1.0}, "--lr must be positive"),
+                          ({"augment": "mixup"}, "--augment 'mixup'")]:
+        with pytest.raises(UserError, match=match):
+            train(TrainConfig(task="denoise", **{**QUICK, **kwargs}), tmp_path / "x",
+                  progress=False)
