@@ -7,8 +7,11 @@ import json
 import sys
 
 from hourglass import data
+from hourglass.compare import DEFAULT_MINUTES, compare
 from hourglass.errors import UserError
 from hourglass.models import INPUT_PROJS
+from hourglass.report import write_report
+from hourglass.search import BUILTINS, STRATEGIES, SearchOptions, load_space, search
 from hourglass.tasks import TASKS
 from hourglass.training import TrainConfig, count_run_params, evaluate_run, train
 from hourglass.training.predict import predict
@@ -49,6 +52,27 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channels", type=int, choices=(1, 3), help="folder datasets: 1 or 3")
 
 
+def add_search_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="search directory (re-run to resume)")
+    p.add_argument("--strategy", default="grid", choices=STRATEGIES)
+    p.add_argument("--max-trials", type=int,
+                   help="most architecture x lr units to start (seeds are not counted)")
+    p.add_argument("--time-budget", type=float, metavar="MIN",
+                   help="start no trial after this many minutes")
+    p.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    p.add_argument("--storage", help="postgresql://... to share one study across machines")
+    p.add_argument("--eta", type=int, default=3, help="pareto-halving reduction factor")
+    p.add_argument("--data-dir")
+    p.add_argument("--quiet", action="store_true")
+
+
+def search_options(args: argparse.Namespace) -> SearchOptions:
+    return SearchOptions(strategy=args.strategy, max_trials=args.max_trials,
+                         time_budget_min=args.time_budget, workers=args.workers,
+                         storage=args.storage, data_dir=args.data_dir, eta=args.eta,
+                         progress=not args.quiet)
+
+
 def config_from(args: argparse.Namespace) -> TrainConfig:
     keys = {f for f in TrainConfig.__dataclass_fields__ if f != "extra"}
     return TrainConfig(**{k: v for k, v in vars(args).items() if k in keys and v is not None})
@@ -84,6 +108,24 @@ def build_parser() -> Parser:
     p.add_argument("image")
     p.add_argument("-o", "--out", help="output image (denoise, superres, prototype)")
 
+    p = sub.add_parser("search", help="search architectures x learning rates x seeds")
+    p.add_argument("space", help=f"a TOML file or a built-in: {', '.join(BUILTINS)}")
+    add_search_args(p)
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--deadline", type=float, help=argparse.SUPPRESS)
+
+    p = sub.add_parser("report", help="write report.html and frontier.png for a search")
+    p.add_argument("dir")
+
+    p = sub.add_parser("compare", help="the main job: search both shapes, then report")
+    p.add_argument("--task", default="denoise", choices=TASKS)
+    p.add_argument("--dataset", default="digits")
+    p.add_argument("--budget-minutes", type=float, default=DEFAULT_MINUTES)
+    p.add_argument("--out", default="runs/compare")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--data-dir")
+    p.add_argument("--quiet", action="store_true")
+
     p = sub.add_parser("data", help="list or download datasets")
     dsub = p.add_subparsers(dest="data_command", required=True, parser_class=Parser)
     q = dsub.add_parser("list", help="which datasets are found, and where")
@@ -109,6 +151,20 @@ def run(args: argparse.Namespace) -> None:
         print_json(evaluate_run(args.run_dir, args.data_dir))
     elif args.command == "predict":
         print_json(predict(args.run_dir, args.image, args.out))
+    elif args.command == "search":
+        result = search(args.space, load_space(args.space), args.out, search_options(args),
+                        deadline=args.deadline, worker_only=args.worker)
+        if not args.worker:
+            print_json({k: result[k] for k in ("trials", "finished", "failed", "compute",
+                                                "grid_compute", "hypervolume")})
+    elif args.command == "report":
+        print(write_report(args.dir))
+    elif args.command == "compare":
+        result = compare(args.task, args.dataset, args.out, args.budget_minutes,
+                         args.data_dir, args.workers, progress=not args.quiet)
+        print_json({k: result[k] for k in ("trials", "finished", "failed", "minutes",
+                                            "hypervolume")})
+        print(f"report: {args.out}/report.html")
     elif args.data_command == "list":
         rows = data.list_datasets(args.data_dir)
         if args.json:

@@ -37,7 +37,10 @@ from hourglass.training.config import TrainConfig, model_config
 from hourglass.training.evaluate import Prepared, forward_all, prepare, test_metrics
 from hourglass.training.samples import write_samples
 
-CACHE_BYTES = 4 << 30  # precompute whole-split inputs (and z_0) only below this size
+CACHE_BYTES = 4 << 30
+# An epoch whose mean loss is this far above the untrained model's first-batch loss diverged:
+# with a sigmoid head MSE is bounded, so a too-high lr saturates instead of giving NaN.
+DIVERGENCE_FACTOR = 1.5  # precompute whole-split inputs (and z_0) only below this size
 HISTORY_FILE = "history.csv"
 SAMPLES_FILE = "samples.png"
 
@@ -124,7 +127,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: 
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / CONFIG_FILE, cfg.to_dict())
 
-    counters = {"epoch": 0, "step": 0, "best_epoch": 0, "best_eval_loss": math.inf,
+    counters: dict = {"epoch": 0, "step": 0, "best_epoch": 0, "best_eval_loss": math.inf,
                 "train_seconds": 0.0, "history": []}
     if continuing and (out / TRAINER_FILE).exists():
         counters = load_trainer(out / TRAINER_FILE, model, optimizer)
@@ -163,8 +166,14 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: 
                 if not math.isfinite(value):
                     raise DivergedError(_diverged_message(out, epoch, s, value, counters, cfg))
                 loss_sum += value
+                counters.setdefault("first_loss", value)
                 counters["step"] += 1
                 bar.update(1)
+            if loss_sum / per_epoch > DIVERGENCE_FACTOR * counters["first_loss"]:
+                raise DivergedError(_diverged_message(
+                    out, epoch, per_epoch - 1, loss_sum / per_epoch, counters, cfg,
+                    f"mean loss {loss_sum / per_epoch:.4g} rose above {DIVERGENCE_FACTOR}x the "
+                    f"untrained model's {counters['first_loss']:.4g}"))
             x_eval, y_eval = eval_feed.batch()
             ev = prep.task.metrics(forward_all(model, x_eval, eval_feed.lifted), y_eval)
             counters["train_seconds"] += time.perf_counter() - t0
@@ -186,11 +195,11 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: 
 
 
 def _diverged_message(out: Path, epoch: int, step: int, value: float, counters: dict,
-                      cfg: TrainConfig) -> str:
+                      cfg: TrainConfig, what: str | None = None) -> str:
     kept = (f"the last good checkpoint (epoch {counters['best_epoch']}) is kept in "
             f"{out / MODEL_FILE}") if counters["best_epoch"] else "no epoch finished"
-    return (f"training diverged: loss {value} at epoch {epoch}, step {step + 1}; {kept}; "
-            f"try a lower --lr than {cfg.lr:g}")
+    what = what or f"loss {value} at epoch {epoch}, step {step + 1}"
+    return f"training diverged: {what}; {kept}; try a lower --lr than {cfg.lr:g}"
 
 
 def finish(out: Path, cfg: TrainConfig, prep: Prepared, counters: dict) -> dict:

@@ -1,0 +1,137 @@
+"""report.html: one self-contained page (images inline) for a search directory."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+from hourglass.errors import UserError
+from hourglass.files import write_bytes_atomic, write_text_atomic
+from hourglass.report.plot import frontier_png
+
+FRONTIER_FILE = "frontier.json"
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
+table { border-collapse: collapse; margin: .5rem 0; font-size: .9rem; }
+th, td { border: 1px solid #ccc; padding: .25rem .6rem; text-align: right; }
+th { background: #f1f3f5; } td.l { text-align: left; }
+.hourglass { color: #d9480f; } .conventional { color: #1c7ed6; }
+img { max-width: 100%; } .samples { display: flex; gap: 2rem; flex-wrap: wrap; }
+.note { color: #555; font-size: .9rem; }
+"""
+
+# Counts the images the browser actually decoded, so a headless test can read it off the DOM.
+CHECK = """
+window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.imagesOk = ok + '/' + imgs.length;
+});
+"""
+
+
+def _png_tag(data: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,' \
+           f'{base64.b64encode(data).decode()}">'
+
+
+def _fmt(v, digits: int = 2) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return html.escape(str(v))
+
+
+def _table(header: list[str], rows: list[list], classes: list[str] | None = None) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = []
+    for i, r in enumerate(rows):
+        cls = f' class="{classes[i]}"' if classes else ""
+        body.append(f"<tr{cls}>" + "".join(
+            f'<td class="l">{_fmt(v)}</td>' if j == 0 else f"<td>{_fmt(v)}</td>"
+            for j, v in enumerate(r)) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _best_samples(summary: dict, out: Path) -> str:
+    parts = []
+    for shape, front in summary["frontiers"].items():
+        if not front:
+            continue
+        best = max(front, key=lambda c: c["mean"])
+        key = f"{shape}-z{best['skip_dim']}-h{best['inner_dim']}-L{best['depth']}-lr{best['lr']:g}"
+        runs = sorted((out / "runs").glob(f"{key}-s*-e{summary['epochs']}/samples.png"))
+        if runs:
+            parts.append(f'<div><h3 class="{shape}">{shape}: {best["skip_dim"]}/'
+                         f'{best["inner_dim"]}/{best["depth"]}, {_fmt(best["mean"])}</h3>'
+                         f'{_png_tag(runs[0].read_bytes(), shape + " samples")}'
+                         '<p class="note">rows: input, output, target</p></div>')
+    return f'<div class="samples">{"".join(parts)}</div>' if parts else \
+        '<p class="note">no samples (classification, or no finished run)</p>'
+
+
+def render(summary: dict, out: Path, plot: bytes) -> str:
+    space, metric = summary["space"], summary["metric"]
+    fronts = summary["frontiers"]
+    sections = [f"<h1>Hourglass vs conventional: {html.escape(space['task'])} on "
+                f"{html.escape(space['dataset'])}</h1>",
+                f'<p class="note">{summary["finished"]} trials finished, {summary["failed"]} '
+                f"failed; {space['epochs']} epochs at full fidelity; seeds {space['seeds']}; "
+                f"training compute {summary['compute']:.3g} epoch·params "
+                f"({summary['compute'] / max(1, summary['grid_compute']):.0%} of the full "
+                "grid).</p>", _png_tag(plot, "frontier plot")]
+    ref = summary["reference_point"]
+    sections.append("<h2>Hypervolume</h2>" + _table(
+        ["shape", f"hypervolume (params × {metric})"],
+        [[s, v] for s, v in summary["hypervolume"].items()]) +
+        f'<p class="note">reference point: {ref["params"]:,.0f} params, {ref["quality"]:.2f} '
+        f"({html.escape(ref['note'])})</p>")
+    for shape, front in fronts.items():
+        sections.append(f'<h2 class="{shape}">{shape} frontier</h2>' + _table(
+            ["skip/inner/depth", "params", f"{metric} (mean)", "± std", "lr", "seeds"],
+            [[f"{c['skip_dim']}/{c['inner_dim']}/{c['depth']}", c["params"], c["mean"],
+              c["std"], f"{c['lr']:g}", c["seeds"]] for c in front]))
+    sections.append("<h2>At equal quality, at equal parameters</h2>" + _table(
+        ["frontier point", "params", "quality", "other shape", "params it needs", "ratio",
+         "quality it reaches", "difference"],
+        [[f"{r['shape']} {r['config']}", r["params"], r["quality"], r["other"],
+          r["other_params_needed"], r["params_ratio"], r["other_quality_at_params"],
+          r["quality_gain"]] for r in summary["comparison"]],
+        [r["shape"] for r in summary["comparison"]]))
+    shapes = list(fronts)
+    sections.append("<h2>Scaling: the best architecture per budget</h2>" + _table(
+        ["budget (params)"] + [f"{s} skip/inner/depth" for s in shapes] +
+        [f"{s} {metric}" for s in shapes],
+        [[r["budget"]] + [f"{r[s]['skip_dim']}/{r[s]['inner_dim']}/{r[s]['depth']}"
+                          if r.get(s) else None for s in shapes] +
+         [r[s]["mean"] if r.get(s) else None for s in shapes] for r in summary["scaling"]]))
+    sections.append("<h2>Samples from the best model of each shape</h2>" +
+                    _best_samples(summary, out))
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>hourglass-mlp report"
+            f"</title><style>{STYLE}</style><script>{CHECK}</script></head><body>"
+            + "\n".join(sections) + "</body></html>")
+
+
+def write_report(out: str | Path) -> Path:
+    """Write DIR/report.html and DIR/frontier.png from DIR/frontier.json."""
+    out = Path(out)
+    try:
+        summary = json.loads((out / FRONTIER_FILE).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{out} is not a search directory (no {FRONTIER_FILE}); run "
+                        "`hourglass search ... --out DIR` first") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{out / FRONTIER_FILE}: damaged ({e})") from e
+    if not summary.get("frontiers"):
+        raise UserError(f"{out}: no finished trial at full epochs yet; nothing to report")
+    plot = frontier_png(summary)
+    write_bytes_atomic(out / "frontier.png", plot)
+    write_text_atomic(out / "report.html", render(summary, out, plot))
+    return out / "report.html"

@@ -1,0 +1,214 @@
+"""Run a search: workers claim trials from the store, train them, and tell the results;
+trials.csv and frontier.json are rewritten (atomically) as trials finish."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from hourglass.data import ImageDataset, load_dataset
+from hourglass.errors import UserError
+from hourglass.files import write_json_atomic, write_text_atomic
+from hourglass.search.frontier import metric_name, summarize
+from hourglass.search.space import SearchSpace, rung_epochs
+from hourglass.search.store import Record, Store, unit_of
+from hourglass.search.strategies import STRATEGIES, WAIT, Job, Sample, next_job
+from hourglass.training import train
+
+TRIALS_FILE = "trials.csv"
+FRONTIER_FILE = "frontier.json"
+COLUMNS = ["number", "shape", "skip_dim", "inner_dim", "depth", "lr", "seed", "epochs", "rung",
+           "params", "flops_per_sample", "test_psnr", "test_psnr_per_image", "test_accuracy",
+           "eval_loss", "baseline", "seconds", "status", "failure", "key"]
+MAX_REPEATS = 20  # NSGA-II re-sampling finished units this often in a row: take one in order
+
+
+@dataclass
+class SearchOptions:
+    strategy: str = "grid"
+    max_trials: int | None = None  # architectures x learning rates started (seeds not counted)
+    time_budget_min: float | None = None
+    workers: int = 1
+    storage: str | None = None
+    data_dir: str | None = None
+    eta: int = 3  # pareto-halving: keep 1/eta per rung, epochs grow by eta
+    progress: bool = True
+
+    def check(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise UserError(f"--strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
+        if self.workers < 1:
+            raise UserError(f"--workers must be at least 1, got {self.workers}")
+        if self.max_trials is not None and self.max_trials < 1:
+            raise UserError(f"--max-trials must be at least 1, got {self.max_trials}")
+        if self.time_budget_min is not None and self.time_budget_min <= 0:
+            raise UserError(f"--time-budget must be positive, got {self.time_budget_min}")
+        if self.eta < 2:
+            raise UserError(f"--eta must be at least 2, got {self.eta}")
+
+
+def row_of(r: Record) -> dict:
+    a, m = r.unit.arch, r.attrs.get("metrics", {})
+    return {"number": r.number, "shape": a.shape, "skip_dim": a.skip_dim,
+            "inner_dim": a.inner_dim, "depth": a.depth, "lr": r.unit.lr, "seed": r.seed,
+            "epochs": r.epochs, "rung": r.attrs.get("rung", 0),
+            "params": m.get("params", r.attrs.get("params")),
+            "flops_per_sample": m.get("flops_per_sample"), "test_psnr": m.get("test_psnr"),
+            "test_psnr_per_image": m.get("test_psnr_per_image"),
+            "test_accuracy": m.get("test_accuracy"), "eval_loss": m.get("eval_loss"),
+            "baseline": m.get("baseline_psnr", m.get("baseline_accuracy")),
+            "seconds": r.attrs.get("seconds"), "status": r.state,
+            "failure": r.attrs.get("failure", ""), "key": r.key}
+
+
+def result_rows(records: list[Record]) -> list[dict]:
+    """One row per key: finished or failed trials, and running ones; never duplicates."""
+    best: dict[str, Record] = {}
+    for r in sorted(records, key=lambda r: r.number):
+        if r.state in ("complete", "failed", "running"):
+            best.setdefault(r.key, r)
+    return [row_of(r) for r in sorted(best.values(), key=lambda r: r.number)]
+
+
+def compute_used(rows: list[dict]) -> int:
+    """Training compute spent: sum of epochs x trainable params over finished trials."""
+    return sum(int(r["epochs"]) * int(r["params"] or 0) for r in rows
+               if r["status"] in ("complete", "failed"))
+
+
+def write_results(store: Store, out: Path) -> dict:
+    rows = result_rows(store.records())
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(out / TRIALS_FILE, buf.getvalue())
+    space = store.space
+    summary = summarize(rows, space.task, space.epochs,
+                        max(space.params(a) for a in space.archs()))
+    grid_compute = sum(space.params(a) * len(space.shapes[a.shape].lr) for a in space.archs())
+    summary.update({"space": space.to_dict(), "trials": len(rows),
+                    "finished": sum(r["status"] == "complete" for r in rows),
+                    "failed": sum(r["status"] == "failed" for r in rows),
+                    "compute": compute_used(rows),
+                    "grid_compute": grid_compute * space.epochs * len(space.seeds)})
+    write_json_atomic(out / FRONTIER_FILE, summary)
+    return summary
+
+
+def run_trial(store: Store, space: SearchSpace, job: Job, trial, out: Path, data: ImageDataset,
+              data_dir: str | None) -> None:
+    cfg = space.train_config(job.unit, job.seed, job.epochs, data_dir)
+    run_dir = out / "runs" / trial.user_attrs["key"]
+    stop = store.heartbeat(trial)
+    t0 = time.perf_counter()
+    try:
+        metrics = train(cfg, run_dir, resume=True, progress=False, data=data)
+        values = (float(metrics["params"]), float(metrics[metric_name(space.task)]))
+        store.tell(trial, values, None, metrics=metrics, run_dir=str(run_dir),
+                   seconds=round(time.perf_counter() - t0, 3))
+    except Exception as e:  # a failed trial is a result, not the end of the search
+        reason = " ".join(str(e).split()) if isinstance(e, UserError) else \
+            f"{type(e).__name__}: {' '.join(str(e).split())}"
+        store.tell(trial, None, reason, params=space.params(job.unit.arch),
+                   seconds=round(time.perf_counter() - t0, 3))
+    finally:
+        stop.set()
+
+
+def work(space: SearchSpace, out: Path, opts: SearchOptions, deadline: float | None) -> None:
+    """One worker: claim, train, tell, until the strategy is done or time is up."""
+    store = Store(space, out, opts.storage)
+    data = load_dataset(space.dataset, opts.data_dir)
+    repeats = 0
+    while deadline is None or time.time() < deadline:
+        store.reap_dead_workers()
+        records = store.records()
+        job = next_job(opts.strategy, space, records, opts.eta, opts.max_trials)
+        if job is None:
+            break
+        if job == WAIT:
+            time.sleep(0.5)
+            continue
+        if isinstance(job, Sample):
+            trial = store.sample(job.shape, job.seed, job.epochs, rung=0)
+            unit = unit_of(job.shape, trial.params)
+            done = [r for r in records if r.unit == unit and r.claims and r.seed == job.seed]
+            if done:  # NSGA-II proposed a unit already run: tell it the known result
+                repeats += 1
+                trial.set_user_attr("repeat", True)
+                values = done[0].values or (float(space.params(unit.arch)), float("-inf"))
+                store.studies[job.shape].tell(trial, list(values))
+                if repeats >= MAX_REPEATS:
+                    opts_order = next_job("random", space, records, opts.eta, opts.max_trials)
+                    if isinstance(opts_order, Job):
+                        _claim_and_run(store, space, opts_order, out, data, opts)
+                    repeats = 0
+                continue
+            repeats = 0
+            trial.set_user_attr("host", store.host)
+            trial.set_user_attr("pid", store.pid)
+            run_trial(store, space, Job(unit, job.seed, job.epochs), trial, out, data,
+                      opts.data_dir)
+        else:
+            _claim_and_run(store, space, job, out, data, opts)
+        summary = write_results(store, out)
+        if opts.progress:
+            hv = ", ".join(f"{s} {v:.4g}" for s, v in summary["hypervolume"].items())
+            print(f"[search] {summary['finished']} finished, {summary['failed']} failed; "
+                  f"hypervolume {hv}", file=sys.stderr, flush=True)
+
+
+def _claim_and_run(store: Store, space: SearchSpace, job: Job, out: Path, data: ImageDataset,
+                   opts: SearchOptions) -> None:
+    trial = store.claim(job.unit, job.seed, job.epochs, rung=job.rung)
+    if trial is not None:
+        run_trial(store, space, job, trial, out, data, opts.data_dir)
+
+
+def worker_command(space_spec: str, out: Path, opts: SearchOptions, deadline: float | None):
+    cmd = [sys.executable, "-m", "hourglass", "search", space_spec, "--out", str(out),
+           "--strategy", opts.strategy, "--eta", str(opts.eta), "--worker", "--quiet"]
+    for flag, value in (("--max-trials", opts.max_trials), ("--storage", opts.storage),
+                        ("--data-dir", opts.data_dir), ("--deadline", deadline)):
+        if value is not None:
+            cmd += [flag, str(value)]
+    return cmd
+
+
+def search(space_spec: str, space: SearchSpace, out: str | Path, opts: SearchOptions,
+           deadline: float | None = None, worker_only: bool = False) -> dict:
+    """Run (or resume) the search; returns frontier.json's contents."""
+    opts.check()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if deadline is None and opts.time_budget_min is not None:
+        deadline = time.time() + 60 * opts.time_budget_min
+    Store(space, out, opts.storage)  # creates the studies once, and checks the space matches
+    if worker_only:
+        work(space, out, opts, deadline)
+        return {}
+    threads = max(1, (os.cpu_count() or 1) // opts.workers)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}  # oversubscribed cores crawl
+    procs = [subprocess.Popen(worker_command(space_spec, out, opts, deadline), env=env)
+             for _ in range(opts.workers - 1)]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        work(space, out, opts, deadline)
+    finally:
+        torch.set_num_threads(previous)
+        for p in procs:
+            p.wait()
+    return write_results(Store(space, out, opts.storage), out)
+
+
+__all__ = ["SearchOptions", "search", "rung_epochs"]

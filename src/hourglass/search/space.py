@@ -1,0 +1,264 @@
+"""Search spaces: per shape, the values of skip_dim, inner_dim, depth and learning rate, plus
+task, dataset, epochs, batch size, seeds and an optional parameter cap.
+
+A space is a TOML file or a built-in name. Every dimension is a finite list; a table
+``{low, high, step}`` (integers) or ``{low, high, num, log = true}`` (floats) is shorthand for
+one. Example::
+
+    task = "denoise"
+    dataset = "digits"
+    epochs = 9
+    seeds = [0, 1]
+    max_params = 500_000          # optional
+    [hourglass]
+    skip_dim = [96, 192, 384]
+    inner_dim = [8, 16, 32]
+    depth = {low = 2, high = 6, step = 2}
+    lr = [1e-3, 3e-3]
+    input_proj = "learned"        # optional
+    [conventional]
+    skip_dim = [64]
+    inner_dim = [96, 192, 384]
+    depth = [1, 2]
+    lr = [1e-3, 3e-3]
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hourglass.errors import UserError
+from hourglass.models import INPUT_PROJS
+from hourglass.tasks import TASKS
+from hourglass.training import TrainConfig, count_run_params
+
+SHAPES = ("hourglass", "conventional")
+TOP_KEYS = {"task", "dataset", "epochs", "batch_size", "seeds", "max_params", "train_limit",
+            "eval_limit", "augment", "name", *SHAPES}
+SHAPE_KEYS = {"skip_dim", "inner_dim", "depth", "lr", "input_proj"}
+
+
+@dataclass(frozen=True, order=True)
+class Arch:
+    shape: str
+    skip_dim: int
+    inner_dim: int
+    depth: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.skip_dim}/{self.inner_dim}/{self.depth}"
+
+
+@dataclass(frozen=True, order=True)
+class Unit:
+    """One architecture at one learning rate: what the frontier ranks (seeds are averaged)."""
+
+    arch: Arch
+    lr: float
+
+    @property
+    def key(self) -> str:
+        a = self.arch
+        return f"{a.shape}-z{a.skip_dim}-h{a.inner_dim}-L{a.depth}-lr{self.lr:g}"
+
+
+@dataclass
+class ShapeSpace:
+    skip_dim: list[int]
+    inner_dim: list[int]
+    depth: list[int]
+    lr: list[float]
+    input_proj: str = "learned"
+
+
+@dataclass
+class SearchSpace:
+    name: str
+    task: str
+    dataset: str
+    epochs: int
+    shapes: dict[str, ShapeSpace]
+    batch_size: int = 128
+    seeds: list[int] = field(default_factory=lambda: [0])
+    max_params: int | None = None
+    train_limit: int | None = None
+    eval_limit: int | None = None
+    augment: str = "none"
+
+    def train_config(self, unit: Unit, seed: int, epochs: int, data_dir: str | None) -> TrainConfig:
+        a = unit.arch
+        return TrainConfig(task=self.task, dataset=self.dataset, skip_dim=a.skip_dim,
+                           inner_dim=a.inner_dim, depth=a.depth,
+                           input_proj=self.shapes[a.shape].input_proj, shape=a.shape,
+                           epochs=epochs, batch_size=self.batch_size, lr=unit.lr, seed=seed,
+                           augment=self.augment, data_dir=data_dir,
+                           train_limit=self.train_limit, eval_limit=self.eval_limit)
+
+    def params(self, arch: Arch) -> int:
+        unit = Unit(arch, 1e-3)
+        return count_run_params(self.train_config(unit, 0, self.epochs, None))["params"]
+
+    def archs(self) -> list[Arch]:
+        """Every architecture of the space under the parameter cap, in a fixed order."""
+        out = []
+        for shape, s in self.shapes.items():
+            for z, h, d in itertools.product(s.skip_dim, s.inner_dim, s.depth):
+                arch = Arch(shape, z, h, d)
+                if self.max_params is None or self.params(arch) <= self.max_params:
+                    out.append(arch)
+        return out
+
+    def units(self) -> list[Unit]:
+        return [Unit(a, lr) for a in self.archs() for lr in self.shapes[a.shape].lr]
+
+    def to_dict(self) -> dict:
+        d = {k: v for k, v in self.__dict__.items() if k != "shapes" and v is not None}
+        for shape, s in self.shapes.items():
+            d[shape] = dict(s.__dict__)
+        return d
+
+
+def _values(where: str, key: str, value, kind: type) -> list:
+    if isinstance(value, dict):
+        extra = set(value) - {"low", "high", "step", "num", "log"}
+        if extra or "low" not in value or "high" not in value:
+            raise UserError(f"{where}.{key}: a range needs low and high (and step, or num with "
+                            f"log), got {sorted(value)}")
+        low, high = value["low"], value["high"]
+        if kind is int:
+            step = value.get("step", 1)
+            if step <= 0:
+                raise UserError(f"{where}.{key}: step must be positive")
+            value = list(range(int(low), int(high) + 1, int(step)))
+        else:
+            num = int(value.get("num", 0))
+            if num < 1 or low <= 0 or high < low:
+                raise UserError(f"{where}.{key}: a float range needs 0 < low <= high and num >= 1")
+            if value.get("log", True) and num > 1:
+                value = [low * (high / low) ** (i / (num - 1)) for i in range(num)]
+            else:
+                value = [low + (high - low) * i / max(1, num - 1) for i in range(num)]
+    if not isinstance(value, list):
+        value = [value]
+    if not value:
+        raise UserError(f"{where}.{key}: empty; give at least one value")
+    try:
+        out = [kind(v) for v in value]
+    except (TypeError, ValueError):
+        raise UserError(f"{where}.{key}: values must be {kind.__name__}s, got {value}") from None
+    if any(v <= 0 for v in out):
+        raise UserError(f"{where}.{key}: values must be positive, got {value}")
+    return sorted(set(out))
+
+
+def _shape_space(name: str, shape: str, d: dict) -> ShapeSpace:
+    where = f"{name}: [{shape}]"
+    unknown = set(d) - SHAPE_KEYS
+    if unknown:
+        raise UserError(f"{where}: unknown keys {', '.join(sorted(unknown))}; allowed: "
+                        f"{', '.join(sorted(SHAPE_KEYS))}")
+    missing = {"skip_dim", "inner_dim", "depth", "lr"} - set(d)
+    if missing:
+        raise UserError(f"{where}: missing {', '.join(sorted(missing))}")
+    s = ShapeSpace(_values(where, "skip_dim", d["skip_dim"], int),
+                   _values(where, "inner_dim", d["inner_dim"], int),
+                   _values(where, "depth", d["depth"], int), _values(where, "lr", d["lr"], float),
+                   d.get("input_proj", "learned"))
+    if s.input_proj not in INPUT_PROJS:
+        raise UserError(f"{where}: input_proj {s.input_proj!r}: choose one of "
+                        f"{', '.join(INPUT_PROJS)}")
+    if shape == "hourglass" and max(s.inner_dim) >= min(s.skip_dim):
+        raise UserError(f"{where}: inner_dim {max(s.inner_dim)} >= skip_dim {min(s.skip_dim)}; "
+                        "every hourglass inner_dim must be below every skip_dim")
+    if shape == "conventional" and min(s.inner_dim) <= max(s.skip_dim):
+        raise UserError(f"{where}: inner_dim {min(s.inner_dim)} <= skip_dim {max(s.skip_dim)}; "
+                        "every conventional inner_dim must be above every skip_dim")
+    return s
+
+
+def space_from_dict(d: dict, name: str) -> SearchSpace:
+    unknown = set(d) - TOP_KEYS
+    if unknown:
+        raise UserError(f"{name}: unknown keys {', '.join(sorted(unknown))}; allowed: "
+                        f"{', '.join(sorted(TOP_KEYS))}")
+    shapes = {s: _shape_space(name, s, d[s]) for s in SHAPES if s in d}
+    if not shapes:
+        raise UserError(f"{name}: no [hourglass] or [conventional] table")
+    for key in ("task", "dataset", "epochs"):
+        if key not in d:
+            raise UserError(f"{name}: missing {key}")
+    if d["task"] not in TASKS:
+        raise UserError(f"{name}: unknown task {d['task']!r}; choose one of {', '.join(TASKS)}")
+    space = SearchSpace(
+        name=str(d.get("name", name)), task=d["task"], dataset=d["dataset"],
+        epochs=_values(name, "epochs", d["epochs"], int)[0], shapes=shapes,
+        batch_size=_values(name, "batch_size", d.get("batch_size", 128), int)[0],
+        seeds=sorted({int(s) for s in d.get("seeds", [0])}) or [0],
+        max_params=int(d["max_params"]) if "max_params" in d else None,
+        train_limit=d.get("train_limit"), eval_limit=d.get("eval_limit"),
+        augment=d.get("augment", "none"))
+    for arch in space.archs()[:1]:  # one model config built now: bad dims fail before training
+        space.train_config(Unit(arch, 1e-3), 0, space.epochs, None).resolved()
+    if not space.archs():
+        raise UserError(f"{name}: no architecture fits under max_params {space.max_params}")
+    return space
+
+
+# Built-ins. `paper-mnist-<task>`: the authors' MNIST ranges (PROTOCOL.md, Search and
+# frontier); the exact 83 Hourglass architectures are not published, so depth takes a
+# spread of values over their range 2..40. `quick-<task>`: digits, minutes on 2 cores.
+PAPER_EPOCHS = {"prototype": 50, "denoise": 30, "superres": 50}
+
+
+def _paper(task: str) -> dict:
+    return {
+        "task": task, "dataset": "mnist", "epochs": PAPER_EPOCHS[task], "batch_size": 128,
+        "seeds": [0, 1, 2], "augment": "flip4" if task == "superres" else "none",
+        "hourglass": {"skip_dim": [785, 1150, 1470, 1790, 2140],
+                      "inner_dim": [4, 115, 270, 350, 480, 690],
+                      "depth": [2, 3, 4, 5, 6, 8, 12, 20, 40], "lr": [1e-4, 5e-4, 1e-3, 5e-3]},
+        "conventional": {"skip_dim": [784], "inner_dim": [785, 1150, 1470, 1790, 2140, 3000, 4150],
+                         "depth": [1, 2, 3, 4, 5], "lr": [3e-4, 5e-4, 1e-3]},
+    }
+
+
+def _quick(task: str) -> dict:
+    return {
+        "task": task, "dataset": "digits", "epochs": 9, "batch_size": 64, "seeds": [0, 1],
+        "hourglass": {"skip_dim": [96, 192, 384], "inner_dim": [4, 16, 48],
+                      "depth": [1, 2, 4], "lr": [2e-3, 8e-3]},
+        "conventional": {"skip_dim": [64], "inner_dim": [96, 192, 384, 768],
+                         "depth": [1, 2, 3], "lr": [2e-3, 8e-3]},
+    }
+
+
+BUILTINS = {**{f"paper-mnist-{t}": (lambda t=t: _paper(t)) for t in PAPER_EPOCHS},
+            **{f"quick-{t}": (lambda t=t: _quick(t)) for t in TASKS}}
+
+
+def load_space(spec: str) -> SearchSpace:
+    """A built-in name or a TOML file path."""
+    if spec in BUILTINS:
+        return space_from_dict(BUILTINS[spec](), spec)
+    path = Path(spec)
+    if not path.is_file():
+        raise UserError(f"search space {spec!r}: no such file or built-in; built-ins: "
+                        f"{', '.join(BUILTINS)}")
+    try:
+        d = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not valid TOML ({e})") from e
+    return space_from_dict(d, path.stem)
+
+
+def rung_epochs(top: int, eta: int, min_epochs: int = 1) -> list[int]:
+    """Epoch budgets of the halving rungs, lowest first, ending at ``top``."""
+    rungs = [top]
+    while rungs[0] / eta >= min_epochs and len(rungs) < 8:
+        rungs.insert(0, max(min_epochs, math.floor(rungs[0] / eta)))
+    return rungs

@@ -1,0 +1,214 @@
+"""Trials live in Optuna studies, one per shape, in a journal file or a PostgreSQL database.
+
+Claiming is exactly-once: a worker enqueues the trial it wants (its params and a ``key``),
+pops a waiting trial with ``ask()`` (atomic in both storages), and then yields to any other
+trial with the same key that already finished or started earlier (lower number). A trial whose
+worker died is failed without a ``failure`` reason and its key becomes free again: on this host
+by checking the worker's pid, across hosts by PostgreSQL heartbeats.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import TrialState
+
+from hourglass.errors import UserError
+from hourglass.search.space import Arch, SearchSpace, Unit
+
+HEARTBEAT_S = 5
+GRACE_S = 20
+JOURNAL_FILE = "journal.log"
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def open_storage(url: str | None, out: Path) -> optuna.storages.BaseStorage:
+    if url is None:
+        from optuna.storages.journal import JournalFileBackend
+
+        out.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(str(out / JOURNAL_FILE)))
+    if not url.startswith(("postgresql://", "postgresql+psycopg2://", "sqlite:///")):
+        raise UserError(f"--storage {url!r}: give a postgresql://user@host/db URL (or sqlite:///)")
+    try:
+        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S,
+                                          grace_period=GRACE_S)
+    except Exception as e:  # sqlalchemy raises many kinds; the message says which
+        raise UserError(f"--storage: cannot open {url.split('@')[-1]} "
+                        f"({' '.join(str(e).split())[:200]})") from e
+
+
+def distributions(space: SearchSpace, shape: str) -> dict:
+    s = space.shapes[shape]
+    return {"skip_dim": CategoricalDistribution(s.skip_dim),
+            "inner_dim": CategoricalDistribution(s.inner_dim),
+            "depth": CategoricalDistribution(s.depth), "lr": CategoricalDistribution(s.lr)}
+
+
+def trial_key(unit: Unit, seed: int, epochs: int) -> str:
+    return f"{unit.key}-s{seed}-e{epochs}"
+
+
+@dataclass
+class Record:
+    """One trial as the strategies and results see it."""
+
+    number: int
+    shape: str
+    unit: Unit
+    seed: int
+    epochs: int
+    state: str  # complete | failed | running | killed | duplicate | waiting
+    values: tuple[float, float] | None  # (params, metric) when complete
+    attrs: dict
+
+    @property
+    def key(self) -> str:
+        return trial_key(self.unit, self.seed, self.epochs)
+
+    @property
+    def claims(self) -> bool:
+        """Whether this trial holds its key (finished, failed for a reason, or running)."""
+        return self.state in ("complete", "failed", "running")
+
+
+def _state(t: optuna.trial.FrozenTrial) -> str:
+    if t.state == TrialState.COMPLETE:
+        return "duplicate" if t.user_attrs.get("repeat") else "complete"
+    if t.state == TrialState.RUNNING:
+        return "running"
+    if t.state == TrialState.WAITING:
+        return "waiting"
+    if t.user_attrs.get("duplicate"):
+        return "duplicate"
+    return "failed" if t.user_attrs.get("failure") else "killed"
+
+
+class Store:
+    def __init__(self, space: SearchSpace, out: Path, url: str | None) -> None:
+        self.space, self.url = space, url
+        self.storage = open_storage(url, out)
+        self.studies = {}
+        for shape in space.shapes:
+            study = optuna.create_study(
+                storage=self.storage, study_name=f"{space.name}:{shape}", load_if_exists=True,
+                directions=["minimize", "maximize"])
+            stored = study.user_attrs.get("space")
+            if stored is None:
+                study.set_user_attr("space", space.to_dict())
+            elif stored != space.to_dict():
+                raise UserError(f"{out} holds a search of a different space {space.name!r}; "
+                                "use another --out (or --storage), or the same space")
+            self.studies[shape] = study
+        self.host, self.pid = socket.gethostname(), os.getpid()
+
+    def records(self) -> list[Record]:
+        out = []
+        for shape, study in self.studies.items():
+            for t in study.get_trials(deepcopy=False):
+                if "key" not in t.user_attrs:
+                    continue
+                p = t.params or t.system_attrs.get("fixed_params")
+                if not p:
+                    continue
+                unit = Unit(Arch(shape, int(p["skip_dim"]), int(p["inner_dim"]),
+                                 int(p["depth"])), float(p["lr"]))
+                out.append(Record(t.number, shape, unit, int(t.user_attrs["seed"]),
+                                  int(t.user_attrs["epochs"]), _state(t),
+                                  tuple(t.values) if t.values else None, dict(t.user_attrs)))
+        return out
+
+    def reap_dead_workers(self) -> int:
+        """Fail running trials whose worker is gone, so their keys are run again."""
+        n = 0
+        for study in self.studies.values():
+            if self.url and self.url.startswith("postgresql"):
+                optuna.storages.fail_stale_trials(study)
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                if t.user_attrs.get("host") == self.host and not _alive(t.user_attrs.get("pid")):
+                    self.storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+                    n += 1
+        return n
+
+    def claim(self, unit: Unit, seed: int, epochs: int, **attrs) -> optuna.Trial | None:
+        """A running trial for (unit, seed, epochs), or None when another worker has it."""
+        study = self.studies[unit.arch.shape]
+        key = trial_key(unit, seed, epochs)
+        params = {"skip_dim": unit.arch.skip_dim, "inner_dim": unit.arch.inner_dim,
+                  "depth": unit.arch.depth, "lr": unit.lr}
+        study.enqueue_trial(params, user_attrs={"key": key, "seed": seed, "epochs": epochs,
+                                                **attrs})
+        return self._own(study, study.ask(distributions(self.space, unit.arch.shape)))
+
+    def sample(self, shape: str, seed: int, epochs: int, **attrs) -> optuna.Trial:
+        """A trial whose params the study's sampler chooses (NSGA-II)."""
+        study = self.studies[shape]
+        trial = study.ask(distributions(self.space, shape))
+        unit = unit_of(shape, trial.params)
+        for k, v in {"key": trial_key(unit, seed, epochs), "seed": seed, "epochs": epochs,
+                     **attrs}.items():
+            trial.set_user_attr(k, v)
+        return trial
+
+    def _own(self, study: optuna.Study, trial: optuna.Trial) -> optuna.Trial | None:
+        key = trial.user_attrs.get("key")
+        if key is None:  # a sampler-made trial: no one enqueued it (cannot happen after enqueue)
+            study.tell(trial, state=TrialState.FAIL)
+            return None
+        for t in study.get_trials(deepcopy=False):
+            if t.number == trial.number or t.user_attrs.get("key") != key:
+                continue
+            st = _state(t)
+            if st in ("complete", "failed") or (st == "running" and t.number < trial.number):
+                trial.set_user_attr("duplicate", True)
+                study.tell(trial, state=TrialState.FAIL)
+                return None
+        trial.set_user_attr("host", self.host)
+        trial.set_user_attr("pid", self.pid)
+        return trial
+
+    def heartbeat(self, trial: optuna.Trial) -> threading.Event:
+        """Keep a PostgreSQL heartbeat for the trial until the returned event is set."""
+        stop = threading.Event()
+        if isinstance(self.storage, optuna.storages.RDBStorage):
+            def beat() -> None:
+                while not stop.wait(HEARTBEAT_S):
+                    self.storage.record_heartbeat(trial._trial_id)
+            self.storage.record_heartbeat(trial._trial_id)
+            threading.Thread(target=beat, daemon=True).start()
+        return stop
+
+    def tell(self, trial: optuna.Trial, values: tuple[float, float] | None, failure: str | None,
+             **attrs) -> None:
+        study = trial.study
+        for k, v in attrs.items():
+            trial.set_user_attr(k, v)
+        if failure is not None:
+            trial.set_user_attr("failure", failure[:500])
+            study.tell(trial, state=TrialState.FAIL)
+        else:
+            study.tell(trial, list(values))
+
+
+def unit_of(shape: str, params: dict) -> Unit:
+    return Unit(Arch(shape, int(params["skip_dim"]), int(params["inner_dim"]),
+                     int(params["depth"])), float(params["lr"]))
+
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int):
+        return True  # unknown: never reap what we cannot check
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,169 @@
+"""Which trial to run next: grid (the paper's method), random, nsga2, pareto-halving.
+
+A strategy looks at the records of every trial so far and returns a Job (train this unit with
+this seed for this many epochs), a Sample (let the shape's NSGA-II sampler choose), WAIT
+(nothing to start until running trials finish) or None (done). Strategies hold no state of
+their own: a re-run or another worker reaches the same decisions from the same records.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from hourglass.search.pareto import front_ranks, gap_to_front
+from hourglass.search.space import SearchSpace, Unit, rung_epochs
+from hourglass.search.store import Record, trial_key
+
+STRATEGIES = ("grid", "random", "nsga2", "pareto-halving")
+WAIT = "wait"
+ORDER_SEED = 20251001  # random and halving orders are fixed: every worker and re-run agrees
+
+
+@dataclass(frozen=True)
+class Job:
+    unit: Unit
+    seed: int
+    epochs: int
+    rung: int = 0
+
+
+@dataclass(frozen=True)
+class Sample:
+    shape: str
+    seed: int
+    epochs: int
+
+
+def claimed(records: list[Record]) -> set[str]:
+    return {r.key for r in records if r.claims}
+
+
+def _interleave(space: SearchSpace, units: list[Unit]) -> list[Unit]:
+    """Alternate shapes so both frontiers grow together under a time budget."""
+    by_shape = [[u for u in units if u.arch.shape == s] for s in space.shapes]
+    out = []
+    for i in range(max(len(b) for b in by_shape)):
+        out += [b[i] for b in by_shape if i < len(b)]
+    return out
+
+
+def pending_seeds(space: SearchSpace, records: list[Record], rung: int = 0) -> Job | None:
+    """A missing seed of a unit started at full epochs: seeds finish before new units start."""
+    taken = claimed(records)
+    for r in sorted(records, key=lambda r: r.number):
+        if r.epochs == space.epochs and r.claims:
+            for s in space.seeds:
+                if trial_key(r.unit, s, space.epochs) not in taken:
+                    return Job(r.unit, s, space.epochs, rung)
+    return None
+
+
+def next_in_order(space: SearchSpace, records: list[Record], units: list[Unit],
+                  max_units: int | None) -> Job | str | None:
+    job = pending_seeds(space, records)
+    if job is not None:
+        return job
+    taken = claimed(records)
+    started = {r.unit for r in records if r.claims and r.epochs == space.epochs}
+    if max_units is not None and len(started) >= max_units:
+        return _wait_or_done(records)
+    for u in units:
+        if trial_key(u, space.seeds[0], space.epochs) not in taken:
+            return Job(u, space.seeds[0], space.epochs)
+    return _wait_or_done(records)
+
+
+def _wait_or_done(records: list[Record]) -> str | None:
+    return WAIT if any(r.state == "running" for r in records) else None
+
+
+def grid_order(space: SearchSpace) -> list[Unit]:
+    return _interleave(space, space.units())
+
+
+def random_order(space: SearchSpace) -> list[Unit]:
+    units = space.units()
+    random.Random(ORDER_SEED).shuffle(units)
+    return _interleave(space, units)
+
+
+# ---- pareto-halving -------------------------------------------------------------------------
+def promotable(results: list[tuple[Unit, float, float]], promoted: set[Unit], eta: int,
+               rung_complete: bool = False) -> list[Unit]:
+    """Units of one rung to promote, best first.
+
+    ``results`` holds (unit, params, quality) for every unit finished at the rung. Like ASHA,
+    a rung with n results promotes at most n // eta of them, so decisions are made
+    asynchronously as results arrive. Unlike ASHA's single score, units are ordered by
+    non-dominated sorting on (params, quality), then by their quality gap below the best
+    reached with no more parameters. Once the rung is complete (every unit that will reach it
+    has finished), every non-dominated unit is promoted too: the frontier is the goal, and a
+    frontier point cut by the n // eta quota would be lost for good.
+    """
+    n = len(results)
+    if n == 0:
+        return []
+    points = [(p, q) for _, p, q in results]
+    ranks, gaps = front_ranks(points), gap_to_front(points)
+    order = sorted(range(n), key=lambda i: (ranks[i], gaps[i], points[i][0]))
+    chosen = order[: n // eta]
+    if rung_complete:
+        chosen += [i for i in order[n // eta:] if ranks[i] == 0 and points[i][1] > float("-inf")]
+    return [results[i][0] for i in chosen if results[i][0] not in promoted]
+
+
+def halving_next(space: SearchSpace, records: list[Record], eta: int,
+                 max_units: int | None) -> Job | str | None:
+    rungs = rung_epochs(space.epochs, eta)
+    job = pending_seeds(space, records, len(rungs) - 1)
+    if job is not None:
+        return job
+    s0 = space.seeds[0]
+    shapes = sorted(space.shapes, key=lambda s: sum(r.unit.arch.shape == s and r.claims
+                                                     for r in records))
+    order = random_order(space)
+    for shape in shapes:
+        units = [u for u in order if u.arch.shape == shape]
+        if max_units is not None:
+            units = units[:max(1, max_units // len(space.shapes))]
+        at = [[x for x in records if x.unit.arch.shape == shape and x.epochs == e
+               and x.seed == s0 and x.claims] for e in rungs]
+        complete = len({x.unit for x in at[0] if x.state != "running"}) == len(units)
+        for r in range(len(rungs) - 1):
+            done = [(x.unit, x.values[0], x.values[1]) if x.state == "complete" else
+                    (x.unit, float(space.params(x.unit.arch)), float("-inf"))
+                    for x in at[r] if x.state in ("complete", "failed")]
+            above = {x.unit for x in at[r + 1]}
+            if complete:
+                picks = promotable(done, above, eta, rung_complete=True)
+                complete = not picks and not any(x.state == "running" for x in at[r + 1])
+            else:
+                picks = promotable(done, above, eta)
+            if picks:
+                return Job(picks[0], s0, rungs[r + 1], r + 1)
+        started = {x.unit for x in at[0]}
+        for unit in units:
+            if unit not in started:
+                return Job(unit, s0, rungs[0], 0)
+    return _wait_or_done(records)
+
+
+def next_job(strategy: str, space: SearchSpace, records: list[Record], eta: int = 3,
+             max_units: int | None = None) -> Job | Sample | str | None:
+    if strategy == "grid":
+        return next_in_order(space, records, grid_order(space), max_units)
+    if strategy == "random":
+        return next_in_order(space, records, random_order(space), max_units)
+    if strategy == "pareto-halving":
+        return halving_next(space, records, eta, max_units)
+    # nsga2: finish the seeds of sampled units, then sample the shape with fewer trials
+    job = pending_seeds(space, records)
+    if job is not None:
+        return job
+    started = {r.unit for r in records if r.claims}
+    budget = max_units if max_units is not None else len(space.units())
+    if len(started) >= budget:
+        return _wait_or_done(records)
+    shape = min(space.shapes, key=lambda s: sum(u.arch.shape == s for u in started))
+    return Sample(shape, space.seeds[0], space.epochs)
