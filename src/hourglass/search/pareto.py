@@ -17,11 +17,10 @@ def dominates(a: Point, b: Point) -> bool:
 def front_indices(points: Sequence[Point]) -> list[int]:
     """Indices of the non-dominated points, by increasing params (the upper envelope)."""
     order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
-    out, best = [], float("-inf")
+    out: list[int] = []
     for i in order:
-        if points[i][1] > best:
+        if not out or points[i][1] > points[out[-1]][1]:  # the first point is always on it
             out.append(i)
-            best = points[i][1]
     return out
 
 

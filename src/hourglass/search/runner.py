@@ -27,7 +27,7 @@ TRIALS_FILE = "trials.csv"
 FRONTIER_FILE = "frontier.json"
 COLUMNS = ["number", "shape", "skip_dim", "inner_dim", "depth", "lr", "seed", "epochs", "rung",
            "params", "flops_per_sample", "test_psnr", "test_psnr_per_image", "test_accuracy",
-           "eval_loss", "baseline", "seconds", "status", "failure", "key"]
+           "eval_loss", "baseline", "seconds", "status", "failure", "worker", "key"]
 MAX_REPEATS = 20  # NSGA-II re-sampling finished units this often in a row: take one in order
 
 
@@ -66,7 +66,8 @@ def row_of(r: Record) -> dict:
             "test_accuracy": m.get("test_accuracy"), "eval_loss": m.get("eval_loss"),
             "baseline": m.get("baseline_psnr", m.get("baseline_accuracy")),
             "seconds": r.attrs.get("seconds"), "status": r.state,
-            "failure": r.attrs.get("failure", ""), "key": r.key}
+            "failure": r.attrs.get("failure", ""),
+            "worker": f"{r.attrs.get('host', '')}:{r.attrs.get('pid', '')}", "key": r.key}
 
 
 def result_rows(records: list[Record]) -> list[dict]:

@@ -25,6 +25,7 @@ from hourglass.search.space import Arch, SearchSpace, Unit
 HEARTBEAT_S = 5
 GRACE_S = 20
 JOURNAL_FILE = "journal.log"
+PARAM_NAMES = {"skip_dim", "inner_dim", "depth", "lr"}
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -115,8 +116,10 @@ class Store:
             for t in study.get_trials(deepcopy=False):
                 if "key" not in t.user_attrs:
                     continue
-                p = t.params or t.system_attrs.get("fixed_params")
-                if not p:
+                # enqueued params are written at once; sampled ones one by one, so another
+                # process may see a trial whose params are not all there yet
+                p = t.system_attrs.get("fixed_params") or t.params
+                if not PARAM_NAMES.issubset(p):
                     continue
                 unit = Unit(Arch(shape, int(p["skip_dim"]), int(p["inner_dim"]),
                                  int(p["depth"])), float(p["lr"]))

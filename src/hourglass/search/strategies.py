@@ -106,10 +106,12 @@ def promotable(results: list[tuple[Unit, float, float]], promoted: set[Unit], et
         return []
     points = [(p, q) for _, p, q in results]
     ranks, gaps = front_ranks(points), gap_to_front(points)
-    order = sorted(range(n), key=lambda i: (ranks[i], gaps[i], points[i][0]))
+    # failed units (quality -inf) count in n but are never promoted
+    order = sorted((i for i in range(n) if points[i][1] > float("-inf")),
+                   key=lambda i: (ranks[i], gaps[i], points[i][0]))
     chosen = order[: n // eta]
     if rung_complete:
-        chosen += [i for i in order[n // eta:] if ranks[i] == 0 and points[i][1] > float("-inf")]
+        chosen += [i for i in order[n // eta:] if ranks[i] == 0]
     return [results[i][0] for i in chosen if results[i][0] not in promoted]
 
 

@@ -1,0 +1,71 @@
+"""The main job end to end, and its report as a real browser shows it."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import require
+from PIL import Image
+
+from hourglass.cli import main
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare") / "out"
+    t0 = time.time()
+    r = subprocess.run([sys.executable, "-m", "hourglass", "compare", "--out", str(out),
+                        "--quiet"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return out, time.time() - t0
+
+
+def test_compare_with_defaults_writes_every_result_within_five_minutes(compared):
+    out, seconds = compared
+    assert seconds < 300
+    for name in ("trials.csv", "frontier.json", "frontier.png", "report.html"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "frontier.json").read_text())
+    assert set(summary["frontiers"]) == {"hourglass", "conventional"}
+    assert all(summary["frontiers"][s] for s in ("hourglass", "conventional"))
+    assert summary["compute"] < 0.4 * summary["grid_compute"]
+
+
+def chromium(args, tmp_path, timeout=120):
+    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_report_renders_in_a_real_browser(compared, tmp_path):
+    require(CHROMIUM is not None, "no chromium (CI installs Debian's chromium)")
+    out, _ = compared
+    page = (out / "report.html").as_uri()
+    dom = chromium(["--virtual-time-budget=3000", "--dump-dom", page], tmp_path).stdout
+    loaded = re.search(r'data-images-ok="(\d+)/(\d+)"', dom)
+    assert loaded, "the page's load script did not run"
+    ok, total = map(int, loaded.groups())
+    assert ok == total >= 3  # frontier plot + one sample grid per shape, all decoded
+    for text in ("hourglass frontier", "conventional frontier", "Hypervolume", "Scaling"):
+        assert text in dom
+    shot = tmp_path / "shot.png"
+    chromium(["--window-size=1200,1600", f"--screenshot={shot}", page], tmp_path)
+    pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=np.float32)
+    assert pixels.shape[:2] == (1600, 1200)
+    assert pixels.std() > 20  # not a blank page
+    orange = ((pixels[..., 0] > 180) & (pixels[..., 1] < 120) & (pixels[..., 2] < 60)).sum()
+    blue = ((pixels[..., 2] > 180) & (pixels[..., 0] < 80)).sum()
+    assert orange > 500 and blue > 500  # both shapes' frontiers are drawn
+
+
+def test_report_of_a_folder_that_is_not_a_search(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "not a search directory" in capsys.readouterr().err

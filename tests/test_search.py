@@ -1,0 +1,228 @@
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import require
+
+from hourglass.cli import main
+from hourglass.errors import UserError
+from hourglass.search import SearchOptions, load_space, search
+from hourglass.search.frontier import comparison, configurations, frontier
+from hourglass.search.pareto import front_indices, front_ranks, gap_to_front, hypervolume
+from hourglass.search.space import BUILTINS, Arch, Unit, rung_epochs
+from hourglass.search.strategies import promotable
+
+TINY = """
+name = "{name}"
+task = "denoise"
+dataset = "digits"
+epochs = {epochs}
+batch_size = 64
+seeds = [0, 1]
+[hourglass]
+skip_dim = [48, 96]
+inner_dim = [8]
+depth = [1, 2]
+lr = [{lr}]
+[conventional]
+skip_dim = [64]
+inner_dim = [96]
+depth = [1]
+lr = [3e-3]
+"""
+
+
+def tiny(tmp_path, epochs=2, lr="3e-3", name=None) -> Path:
+    path = tmp_path / "space.toml"
+    path.write_text(TINY.format(name=name or "tiny", epochs=epochs, lr=lr))
+    return path
+
+
+def rows(out: Path) -> list[dict]:
+    return list(csv.DictReader((out / "trials.csv").read_text().splitlines()))
+
+
+def run_search(*args, wait=True):
+    cmd = [sys.executable, "-m", "hourglass", "search", *map(str, args), "--quiet"]
+    if not wait:
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+# ---- spaces ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(BUILTINS))
+def test_every_builtin_space_is_valid(name):
+    space = load_space(name)
+    assert space.units() and set(space.shapes) == {"hourglass", "conventional"}
+    for a in space.archs():
+        assert (a.inner_dim < a.skip_dim) == (a.shape == "hourglass")
+
+
+@pytest.mark.parametrize("edit,match", [
+    (("inner_dim = [8]", "inner_dim = [8, 48]"), "every hourglass inner_dim must be below"),
+    (("depth = [1, 2]", "depth = []"), "empty"),
+    (("seeds = [0, 1]", "seeds = [0, 1]\nwidth = 3"), "unknown keys width"),
+    (('task = "denoise"', 'task = "inpaint"'), "unknown task"),
+    (("epochs = 2", "epochs = 0"), "must be positive"),
+    (("[conventional]", "[conventional"), "not valid TOML"),
+])
+def test_invalid_spaces_are_refused_before_training(tmp_path, capsys, edit, match):
+    path = tiny(tmp_path)
+    path.write_text(path.read_text().replace(*edit))
+    assert main(["search", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert match in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_rungs():
+    assert rung_epochs(9, 3) == [1, 3, 9]
+    assert rung_epochs(30, 3) == [1, 3, 10, 30]
+    assert rung_epochs(2, 3) == [2]
+
+
+# ---- Pareto tools and the promotion rule ----------------------------------------------------
+def test_front_and_hypervolume_by_hand():
+    pts = [(10, 1.0), (20, 3.0), (15, 0.5), (30, 2.0), (40, 4.0)]
+    assert front_indices(pts) == [0, 1, 4]
+    assert front_ranks(pts) == [0, 0, 1, 1, 0]
+    assert gap_to_front(pts) == [0.0, 0.0, 0.5, 1.0, 0.0]
+    # ref (50, 0): 40*1 + 30*2 + 10*1
+    assert hypervolume(pts, (50, 0.0)) == pytest.approx(110.0)
+    assert hypervolume([], (50, 0.0)) == 0.0
+
+
+def unit(i: int) -> Unit:
+    return Unit(Arch("hourglass", 100 + i, 4, 1), 1e-3)
+
+
+def test_promotion_takes_n_over_eta_best_by_front_then_gap():
+    # params, quality: 0 and 3 non-dominated; 1 is 0.2 below the front, 2 is 0.9 below
+    res = [(unit(0), 10, 5.0), (unit(1), 20, 4.8), (unit(2), 30, 4.1), (unit(3), 40, 6.0),
+           (unit(4), 50, 5.5), (unit(5), 60, 5.0)]
+    assert promotable(res, set(), eta=3) == [unit(0), unit(3)]
+    assert promotable(res, {unit(0)}, eta=3) == [unit(3)]
+    assert promotable(res[:2], set(), eta=3) == []  # too few results to promote anything
+
+
+def test_a_complete_rung_promotes_every_non_dominated_unit():
+    res = [(unit(i), 10 * (i + 1), float(i)) for i in range(6)]  # all non-dominated
+    assert len(promotable(res, set(), eta=3)) == 2
+    assert promotable(res, set(), eta=3, rung_complete=True) == [unit(i) for i in range(6)]
+    failed = [(unit(9), 5, float("-inf"))]
+    assert unit(9) not in promotable(res + failed, set(), eta=2, rung_complete=True)
+
+
+def test_frontier_is_best_lr_mean_over_seeds_then_envelope():
+    def row(shape, z, h, lr, seed, q, params):
+        return {"shape": shape, "skip_dim": z, "inner_dim": h, "depth": 1, "lr": lr,
+                "seed": seed, "epochs": 5, "params": params, "test_psnr": q,
+                "status": "complete"}
+    hg = "hourglass"
+    rows_ = [row(hg, 100, 4, 1e-3, 0, 20.0, 1000), row(hg, 100, 4, 1e-3, 1, 22.0, 1000),
+             row(hg, 100, 4, 3e-3, 0, 23.0, 1000), row(hg, 100, 4, 3e-3, 1, 23.0, 1000),
+             row(hg, 200, 4, 1e-3, 0, 22.0, 2000), row(hg, 200, 4, 1e-3, 1, 22.0, 2000),
+             row("conventional", 64, 96, 1e-3, 0, 23.5, 1500)]
+    configs = configurations(rows_, "test_psnr", 5)
+    hg = frontier(configs, "hourglass")
+    assert [(c["params"], c["mean"], c["lr"]) for c in hg] == [(1000, 23.0, 3e-3)]
+    comp = comparison({"hourglass": hg, "conventional": frontier(configs, "conventional")})
+    conv = next(r for r in comp if r["shape"] == "conventional")
+    assert conv["other_params_needed"] is None and conv["other_quality_at_params"] == 23.0
+
+
+# ---- searches -------------------------------------------------------------------------------
+def test_grid_search_runs_every_configuration_once_and_resumes(tmp_path):
+    space = tiny(tmp_path)
+    out = tmp_path / "out"
+    summary = search(str(space), load_space(str(space)), out, SearchOptions(progress=False))
+    got = rows(out)
+    assert len(got) == 10 and len({r["key"] for r in got}) == 10
+    assert all(r["status"] == "complete" for r in got)
+    assert set(summary["frontiers"]) == {"hourglass", "conventional"}
+    assert summary["compute"] == summary["grid_compute"]
+    again = search(str(space), load_space(str(space)), out, SearchOptions(progress=False))
+    assert rows(out) == got and again["compute"] == summary["compute"]
+
+
+def test_a_diverging_configuration_fails_with_its_reason_and_the_search_goes_on(tmp_path):
+    space = tiny(tmp_path, lr="10.0")
+    out = tmp_path / "out"
+    search(str(space), load_space(str(space)), out, SearchOptions(progress=False))
+    got = rows(out)
+    failed = [r for r in got if r["status"] == "failed"]
+    assert len(failed) == 8 and all("diverged" in r["failure"] for r in failed)
+    assert [r["status"] for r in got if r["shape"] == "conventional"] == ["complete"] * 2
+
+
+@pytest.mark.parametrize("strategy", ["random", "nsga2", "pareto-halving"])
+def test_other_strategies_finish(tmp_path, strategy):
+    space = tiny(tmp_path, epochs=3)
+    out = tmp_path / "out"
+    summary = search(str(space), load_space(str(space)), out,
+                     SearchOptions(strategy=strategy, max_trials=4, progress=False))
+    keys = [r["key"] for r in rows(out)]
+    assert len(keys) == len(set(keys)) and summary["finished"] >= 2
+
+
+def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path):
+    space = tiny(tmp_path, epochs=12)
+    out = tmp_path / "out"
+    proc = run_search(space, "--out", out, wait=False)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (out / "trials.csv").exists() and len(rows(out)) >= 3:
+            break
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {r["key"]: r for r in rows(out) if r["status"] == "complete"}
+    assert before, "the search was killed before any trial finished"
+    r = run_search(space, "--out", out)
+    assert r.returncode == 0, r.stderr
+    after = rows(out)
+    assert len(after) == 10 and len({x["key"] for x in after}) == 10
+    assert all(x["status"] == "complete" for x in after)
+    for x in after:  # finished trials were kept as they were, not rerun
+        if x["key"] in before:
+            assert x["number"] == before[x["key"]]["number"]
+            assert x["seconds"] == before[x["key"]]["seconds"]
+
+
+def test_two_workers_split_the_work_on_a_journal_file(tmp_path):
+    space = tiny(tmp_path, epochs=6)
+    r = run_search(space, "--out", tmp_path / "out", "--workers", "2")
+    assert r.returncode == 0, r.stderr
+    got = rows(tmp_path / "out")
+    assert len(got) == 10 and len({x["key"] for x in got}) == 10
+    assert len({x["worker"] for x in got}) == 2
+
+
+def test_two_machines_share_one_postgresql_study(tmp_path):
+    url = os.environ.get("HOURGLASS_TEST_POSTGRES", "")
+    require(bool(url), "no PostgreSQL: set HOURGLASS_TEST_POSTGRES (.ci/postgres.sh starts one)")
+    space = tiny(tmp_path, epochs=6, name=f"pg-{uuid.uuid4().hex[:8]}")
+    procs = [run_search(space, "--out", tmp_path / f"m{i}", "--storage", url, wait=False)
+             for i in range(2)]
+    for p in procs:
+        assert p.wait(timeout=600) == 0, p.stderr.read()
+    final = rows(tmp_path / "m0") if len(rows(tmp_path / "m0")) == 10 else rows(tmp_path / "m1")
+    keys = [x["key"] for x in final]
+    assert len(keys) == 10 and len(set(keys)) == 10
+    assert all(x["status"] == "complete" for x in final)
+    assert len({x["worker"] for x in final}) == 2
+
+
+def test_bad_search_options_are_refused(tmp_path, capsys):
+    space = tiny(tmp_path)
+    assert main(["search", str(space), "--out", str(tmp_path / "o"), "--workers", "0"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
+    with pytest.raises(UserError, match="postgresql://"):
+        search(str(space), load_space(str(space)), tmp_path / "o",
+               SearchOptions(storage="mysql://x", progress=False))
