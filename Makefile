@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean
+.PHONY: install demo train-demo test lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/hourglass compare --out runs/compare
+	@echo "open runs/compare/report.html"
+
+train-demo: $(STAMP)
 	$(BIN)/hourglass train --task denoise --dataset digits --skip-dim 256 --inner-dim 32 \
 	    --depth 4 --input-proj fixed --lr 3e-3 --out runs/demo --resume
 	@echo "run directory: runs/demo (samples.png shows noisy / denoised / clean)"

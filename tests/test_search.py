@@ -219,6 +219,16 @@ def test_two_machines_share_one_postgresql_study(tmp_path):
     assert len({x["worker"] for x in final}) == 2
 
 
+def test_a_time_budget_stops_starting_trials(tmp_path):
+    space = tiny(tmp_path, epochs=40)
+    out = tmp_path / "out"
+    t0 = time.time()
+    summary = search(str(space), load_space(str(space)), out,
+                     SearchOptions(time_budget_min=0.06, progress=False))
+    assert time.time() - t0 < 30
+    assert 1 <= summary["trials"] < 10
+
+
 def test_bad_search_options_are_refused(tmp_path, capsys):
     space = tiny(tmp_path)
     assert main(["search", str(space), "--out", str(tmp_path / "o"), "--workers", "0"]) == 2

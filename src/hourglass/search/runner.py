@@ -163,9 +163,12 @@ def work(space: SearchSpace, out: Path, opts: SearchOptions, deadline: float | N
             _claim_and_run(store, space, job, out, data, opts)
         summary = write_results(store, out)
         if opts.progress:
-            hv = ", ".join(f"{s} {v:.4g}" for s, v in summary["hypervolume"].items())
+            fronts = "; ".join(
+                f"{s}: {len(f)} on the frontier, best {max(c['mean'] for c in f):.4g}, "
+                f"hypervolume {summary['hypervolume'][s]:.4g}"
+                for s, f in summary["frontiers"].items() if f)
             print(f"[search] {summary['finished']} finished, {summary['failed']} failed; "
-                  f"hypervolume {hv}", file=sys.stderr, flush=True)
+                  f"{fronts}", file=sys.stderr, flush=True)
 
 
 def _claim_and_run(store: Store, space: SearchSpace, job: Job, out: Path, data: ImageDataset,
