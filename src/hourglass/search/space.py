@@ -89,6 +89,7 @@ class SearchSpace:
     train_limit: int | None = None
     eval_limit: int | None = None
     augment: str = "none"
+    _params: dict = field(default_factory=dict, repr=False, compare=False)
 
     def train_config(self, unit: Unit, seed: int, epochs: int, data_dir: str | None) -> TrainConfig:
         a = unit.arch
@@ -100,8 +101,11 @@ class SearchSpace:
                            train_limit=self.train_limit, eval_limit=self.eval_limit)
 
     def params(self, arch: Arch) -> int:
-        unit = Unit(arch, 1e-3)
-        return count_run_params(self.train_config(unit, 0, self.epochs, None))["params"]
+        """Trainable parameters of an architecture (cached: strategies ask often)."""
+        if arch not in self._params:
+            cfg = self.train_config(Unit(arch, 1e-3), 0, self.epochs, None)
+            self._params[arch] = count_run_params(cfg)["params"]
+        return self._params[arch]
 
     def archs(self) -> list[Arch]:
         """Every architecture of the space under the parameter cap, in a fixed order."""
@@ -117,7 +121,8 @@ class SearchSpace:
         return [Unit(a, lr) for a in self.archs() for lr in self.shapes[a.shape].lr]
 
     def to_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k != "shapes" and v is not None}
+        d = {k: v for k, v in self.__dict__.items()
+             if k not in ("shapes", "_params") and v is not None}
         for shape, s in self.shapes.items():
             d[shape] = dict(s.__dict__)
         return d
