@@ -105,8 +105,9 @@ def write_results(store: Store, out: Path) -> dict:
     return summary
 
 
-def run_trial(store: Store, space: SearchSpace, job: Job, trial, out: Path, data: ImageDataset,
+def run_trial(store: Store, job: Job, trial, out: Path, data: ImageDataset,
               data_dir: str | None) -> None:
+    space = store.space
     cfg = space.train_config(job.unit, job.seed, job.epochs, data_dir)
     run_dir = out / "runs" / trial.user_attrs["key"]
     stop = store.heartbeat(trial)
@@ -125,9 +126,9 @@ def run_trial(store: Store, space: SearchSpace, job: Job, trial, out: Path, data
         stop.set()
 
 
-def work(space: SearchSpace, out: Path, opts: SearchOptions, deadline: float | None) -> None:
+def work(store: Store, out: Path, opts: SearchOptions, deadline: float | None) -> None:
     """One worker: claim, train, tell, until the strategy is done or time is up."""
-    store = Store(space, out, opts.storage)
+    space = store.space
     data = load_dataset(space.dataset, opts.data_dir)
     repeats = 0
     while deadline is None or time.time() < deadline:
@@ -140,27 +141,18 @@ def work(space: SearchSpace, out: Path, opts: SearchOptions, deadline: float | N
             time.sleep(0.5)
             continue
         if isinstance(job, Sample):
-            trial = store.sample(job.shape, job.seed, job.epochs, rung=0)
-            unit = unit_of(job.shape, trial.params)
-            done = [r for r in records if r.unit == unit and r.claims and r.seed == job.seed]
-            if done:  # NSGA-II proposed a unit already run: tell it the known result
+            if _sample_and_run(store, job, records, out, data, opts):
+                repeats = 0
+            else:
                 repeats += 1
-                trial.set_user_attr("repeat", True)
-                values = done[0].values or (float(space.params(unit.arch)), float("-inf"))
-                store.studies[job.shape].tell(trial, list(values))
-                if repeats >= MAX_REPEATS:
-                    opts_order = next_job("random", space, records, opts.eta, opts.max_trials)
-                    if isinstance(opts_order, Job):
-                        _claim_and_run(store, space, opts_order, out, data, opts)
-                    repeats = 0
-                continue
-            repeats = 0
-            trial.set_user_attr("host", store.host)
-            trial.set_user_attr("pid", store.pid)
-            run_trial(store, space, Job(unit, job.seed, job.epochs), trial, out, data,
-                      opts.data_dir)
+                if repeats < MAX_REPEATS:
+                    continue
+                repeats = 0  # the sampler keeps proposing finished units: take one in order
+                fallback = next_job("random", space, records, opts.eta, opts.max_trials)
+                if isinstance(fallback, Job):
+                    _claim_and_run(store, fallback, out, data, opts)
         else:
-            _claim_and_run(store, space, job, out, data, opts)
+            _claim_and_run(store, job, out, data, opts)
         summary = write_results(store, out)
         if opts.progress:
             fronts = "; ".join(
@@ -171,11 +163,27 @@ def work(space: SearchSpace, out: Path, opts: SearchOptions, deadline: float | N
                   f"{fronts}", file=sys.stderr, flush=True)
 
 
-def _claim_and_run(store: Store, space: SearchSpace, job: Job, out: Path, data: ImageDataset,
+def _sample_and_run(store: Store, job: Sample, records: list[Record], out: Path,
+                    data: ImageDataset, opts: SearchOptions) -> bool:
+    """Train the unit NSGA-II proposes; False when it was run already (the sampler is told the
+    known result, so it learns from it, and nothing trains)."""
+    trial = store.sample(job.shape, job.seed, job.epochs, rung=0)
+    unit = unit_of(job.shape, trial.params)
+    done = [r for r in records if r.unit == unit and r.claims and r.seed == job.seed]
+    if done:
+        trial.set_user_attr("repeat", True)
+        values = done[0].values or (float(store.space.params(unit.arch)), float("-inf"))
+        trial.study.tell(trial, list(values))
+        return False
+    run_trial(store, Job(unit, job.seed, job.epochs), trial, out, data, opts.data_dir)
+    return True
+
+
+def _claim_and_run(store: Store, job: Job, out: Path, data: ImageDataset,
                    opts: SearchOptions) -> None:
     trial = store.claim(job.unit, job.seed, job.epochs, rung=job.rung)
     if trial is not None:
-        run_trial(store, space, job, trial, out, data, opts.data_dir)
+        run_trial(store, job, trial, out, data, opts.data_dir)
 
 
 def worker_command(space_spec: str, out: Path, opts: SearchOptions, deadline: float | None):
@@ -196,9 +204,9 @@ def search(space_spec: str, space: SearchSpace, out: str | Path, opts: SearchOpt
     out.mkdir(parents=True, exist_ok=True)
     if deadline is None and opts.time_budget_min is not None:
         deadline = time.time() + 60 * opts.time_budget_min
-    Store(space, out, opts.storage)  # creates the studies once, and checks the space matches
+    store = Store(space, out, opts.storage)  # creates the studies; checks the space matches
     if worker_only:
-        work(space, out, opts, deadline)
+        work(store, out, opts, deadline)
         return {}
     threads = max(1, (os.cpu_count() or 1) // opts.workers)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}  # oversubscribed cores crawl
@@ -207,12 +215,12 @@ def search(space_spec: str, space: SearchSpace, out: str | Path, opts: SearchOpt
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        work(space, out, opts, deadline)
+        work(store, out, opts, deadline)
     finally:
         torch.set_num_threads(previous)
         for p in procs:
             p.wait()
-    return write_results(Store(space, out, opts.storage), out)
+    return write_results(store, out)
 
 
 __all__ = ["SearchOptions", "search", "rung_epochs"]

@@ -156,7 +156,7 @@ class Store:
         trial = study.ask(distributions(self.space, shape))
         unit = unit_of(shape, trial.params)
         for k, v in {"key": trial_key(unit, seed, epochs), "seed": seed, "epochs": epochs,
-                     **attrs}.items():
+                     "host": self.host, "pid": self.pid, **attrs}.items():
             trial.set_user_attr(k, v)
         return trial
 
