@@ -94,6 +94,9 @@ def build_parser() -> Parser:
     p.add_argument("--eval-limit", type=int, help="use only the first N eval and test images")
     p.add_argument("--out", required=True, help="run directory to create")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--engine", choices=("auto", "stacked", "plain"), default="auto",
+                   help="stacked: batched matmuls and a hand-written backward (the fast path); "
+                        "plain: the module with autograd; auto: stacked where it applies")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("params", help="parameter and FLOP counts, without loading data")
@@ -143,7 +146,7 @@ def print_json(obj: object) -> None:
 
 def run(args: argparse.Namespace) -> None:
     if args.command == "train":
-        print_json(train(config_from(args), args.out, resume=args.resume,
+        print_json(train(config_from(args), args.out, resume=args.resume, engine=args.engine,
                          progress=not args.quiet))
     elif args.command == "params":
         print_json(count_run_params(config_from(args)))

@@ -164,8 +164,9 @@ class ResidualMLP(nn.Module):
         y = self.out(z)
         return torch.sigmoid(y) if self.cfg.head == "sigmoid" else y
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(self.lift(x))
+    def forward(self, x: torch.Tensor, lifted: bool = False) -> torch.Tensor:
+        """Outputs from inputs x, or from z_0 = W_in x when ``lifted``."""
+        return self.body(x if lifted else self.lift(x))
 
     def param_counts(self) -> dict[str, int]:
         """Counted from the module itself; tests check it equals count_params(cfg)."""

@@ -2,6 +2,6 @@
 
 from hourglass.training.config import TrainConfig, count_run_params
 from hourglass.training.evaluate import evaluate_run, load_run
-from hourglass.training.loop import train
+from hourglass.training.loop import train, train_many
 
-__all__ = ["TrainConfig", "count_run_params", "evaluate_run", "load_run", "train"]
+__all__ = ["TrainConfig", "count_run_params", "evaluate_run", "load_run", "train", "train_many"]

@@ -64,29 +64,23 @@ def load_model(path: Path) -> tuple[ResidualMLP, Task]:
     return model.eval(), task
 
 
-def save_trainer(path: Path, model: ResidualMLP, optimizer: torch.optim.Optimizer,
+def save_trainer(path: Path, model: ResidualMLP, optimizer_state: dict[str, torch.Tensor],
                  counters: dict) -> None:
+    """``optimizer_state``: AdamW's per-parameter state as {"<param index>.<name>": tensor}."""
     tensors = {f"model.{k}": v for k, v in _state(model).items()}
-    for i, state in optimizer.state_dict()["state"].items():
-        for name, value in state.items():
-            tensors[f"optim.{i}.{name}"] = torch.as_tensor(value).detach().clone()
+    tensors.update({f"optim.{k}": v.contiguous() for k, v in optimizer_state.items()})
     write_bytes_atomic(path, save(tensors, metadata={"format": FORMAT,
                                                      "counters": json.dumps(counters)}))
 
 
-def load_trainer(path: Path, model: ResidualMLP, optimizer: torch.optim.Optimizer) -> dict:
+def load_trainer(path: Path, model: ResidualMLP) -> tuple[dict[str, torch.Tensor], dict]:
+    """Loads the weights into ``model``; returns the optimizer state and the counters."""
     tensors, meta = _read(path)
     if meta.get("format") != FORMAT or "counters" not in meta:
         raise UserError(f"{path}: not an hourglass-mlp trainer checkpoint")
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, i, name = key.split(".", 2)
-            state.setdefault(int(i), {})[name] = value
-    optimizer.load_state_dict({"state": state,
-                               "param_groups": optimizer.state_dict()["param_groups"]})
-    return json.loads(meta["counters"])
+    optim = {k[6:]: v for k, v in tensors.items() if k.startswith("optim.")}
+    return optim, json.loads(meta["counters"])
 
 
 def read_json(path: Path, what: str) -> dict:

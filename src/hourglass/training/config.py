@@ -32,6 +32,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.01  # AdamW's PyTorch default, as the authors
     seed: int = 0
+    proj_seed: int | None = None  # seeds a fixed W_in; None: the run's seed
     noise_std: float = 0.25  # denoise
     augment: str = "none"  # none | flip4 (the authors' x4 flip copy)
     data_dir: str | None = None
@@ -81,10 +82,11 @@ def build_task(cfg: TrainConfig, image_shape: tuple[int, int, int], num_classes:
 
 
 def model_config(cfg: TrainConfig, task: Task) -> MLPConfig:
-    """The model a run trains; the fixed projection's seed is the run's seed."""
+    """The model a run trains; a fixed projection is seeded by proj_seed, else the seed."""
+    proj_seed = cfg.seed if cfg.proj_seed is None else cfg.proj_seed
     mcfg = MLPConfig(in_dim=task.in_dim, out_dim=task.out_dim, skip_dim=cfg.skip_dim,
                      inner_dim=cfg.inner_dim, depth=cfg.depth, input_proj=cfg.input_proj,
-                     proj_seed=cfg.seed, norm=cfg.norm, act=cfg.act,
+                     proj_seed=proj_seed, norm=cfg.norm, act=cfg.act,
                      head="sigmoid" if task.image_target else "none")
     mcfg.check_shape(cfg.shape)
     return mcfg

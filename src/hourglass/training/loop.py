@@ -12,12 +12,13 @@ import csv
 import io
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from hourglass.data import ImageDataset, Split, flip4
+from hourglass.data import ImageDataset, flip4
 from hourglass.errors import DivergedError, UserError
 from hourglass.files import write_json_atomic, write_text_atomic
 from hourglass.models import ResidualMLP, count_params
@@ -34,53 +35,16 @@ from hourglass.training.checkpoint import (
     save_trainer,
 )
 from hourglass.training.config import TrainConfig, model_config
-from hourglass.training.evaluate import Prepared, forward_all, prepare, test_metrics
+from hourglass.training.engine import make_engine
+from hourglass.training.evaluate import Prepared, prepare, test_metrics
+from hourglass.training.feed import batch, epoch_generator, steps_per_epoch, train_cache
 from hourglass.training.samples import write_samples
 
-CACHE_BYTES = 4 << 30
 # An epoch whose mean loss is this far above the untrained model's first-batch loss diverged:
 # with a sigmoid head MSE is bounded, so a too-high lr saturates instead of giving NaN.
-DIVERGENCE_FACTOR = 1.5  # precompute whole-split inputs (and z_0) only below this size
+DIVERGENCE_FACTOR = 1.5
 HISTORY_FILE = "history.csv"
 SAMPLES_FILE = "samples.png"
-
-
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-
-
-def steps_per_epoch(n: int, batch_size: int) -> int:
-    # A last batch of one sample is dropped: BatchNorm cannot normalise a single row.
-    return n // batch_size + (1 if n % batch_size > 1 else 0)
-
-
-class Feed:
-    """Batches of (model input, target) from uint8 images. ``inputs``, when given, are the
-    whole split's inputs computed once (they do not change between epochs); with a fixed W_in
-    they are lifted to z_0 once too, and the model then runs from z_0 (``lifted``)."""
-
-    def __init__(self, task: Task, model: ResidualMLP, split: Split,
-                 inputs: torch.Tensor | None) -> None:
-        self.task, self.split, self.x, self.lifted = task, split, inputs, False
-        if inputs is not None and model.cfg.input_proj == "fixed":
-            with torch.no_grad():
-                self.x = torch.cat([model.lift(c) for c in inputs.split(4096)])
-            self.lifted = True
-
-    def batch(self, idx: torch.Tensor | None = None, generator: torch.Generator | None = None):
-        images = self.split.images if idx is None else self.split.images[idx]
-        labels = self.split.labels if idx is None else self.split.labels[idx]
-        xf = to_float(images)
-        target = self.task.targets(xf, labels)
-        if self.x is not None:
-            return (self.x if idx is None else self.x[idx]), target
-        return self.task.train_inputs(xf, generator), target
-
-
-def train_feed(task: Task, model: ResidualMLP, split: Split) -> Feed:
-    n, width = len(split), task.in_dim + model.cfg.skip_dim
-    cache = task.static_inputs and n * width * 4 <= CACHE_BYTES
-    return Feed(task, model, split, task.inputs(to_float(split.images)) if cache else None)
 
 
 def _history_csv(rows: list[dict]) -> str:
@@ -111,87 +75,161 @@ def _check_existing(out: Path, cfg: TrainConfig, resume: bool) -> bool:
     return True
 
 
+@dataclass
+class Run:
+    """One model of a jointly trained population, with its own run directory."""
+
+    cfg: TrainConfig
+    out: Path
+    counters: dict = field(default_factory=lambda: {
+        "epoch": 0, "step": 0, "best_epoch": 0, "best_eval_loss": math.inf,
+        "train_seconds": 0.0, "history": []})
+    model: ResidualMLP | None = None
+    optim: dict = field(default_factory=dict)  # AdamW state read back from trainer.safetensors
+    failure: DivergedError | None = None
+
+
 def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
-          data: ImageDataset | None = None) -> dict:
+          data: ImageDataset | None = None, engine: str = "auto") -> dict:
     """Train one model into run directory ``out``; returns metrics.json's contents."""
-    cfg = cfg.resolved()
-    out = Path(out)
-    continuing = _check_existing(out, cfg, resume)
-    if continuing and (out / METRICS_FILE).exists():
-        return read_json(out / METRICS_FILE, "metrics")
-    prep = prepare(cfg, data)
-    torch.manual_seed(cfg.seed)
-    model = ResidualMLP(model_config(cfg, prep.task))
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
-                                  lr=cfg.lr, weight_decay=cfg.weight_decay)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / CONFIG_FILE, cfg.to_dict())
+    result = train_many([cfg], [out], resume=resume, progress=progress, data=data,
+                        engine=engine)[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
 
-    counters: dict = {"epoch": 0, "step": 0, "best_epoch": 0, "best_eval_loss": math.inf,
-                "train_seconds": 0.0, "history": []}
-    if continuing and (out / TRAINER_FILE).exists():
-        counters = load_trainer(out / TRAINER_FILE, model, optimizer)
 
+JOINT_FREE = ("lr", "seed", "proj_seed", "extra")  # what may differ between joint runs
+
+
+def train_many(cfgs: list[TrainConfig], outs: list[str | Path], *, resume: bool = False,
+               progress: bool = True, data: ImageDataset | None = None,
+               engine: str = "auto") -> list[dict | DivergedError]:
+    """Train K runs that differ only in learning rate and seed as one batched population.
+
+    Each run gets what it would get alone: its own initialisation, batch order, noise and
+    learning-rate schedule, its own run directory and metrics. A diverged run is returned as
+    its DivergedError; the others go on. ``engine``: auto (the stack where it applies),
+    stacked, or plain (ResidualMLP with autograd, one run at a time)."""
+    cfgs = [c.resolved() for c in cfgs]
+    base = {k: v for k, v in cfgs[0].to_dict().items() if k not in JOINT_FREE}
+    for c in cfgs[1:]:
+        if {k: v for k, v in c.to_dict().items() if k not in JOINT_FREE} != base:
+            raise ValueError("joint runs may differ only in " + ", ".join(JOINT_FREE))
+    runs = [Run(c, Path(o)) for c, o in zip(cfgs, outs, strict=True)]
+    results: dict[int, dict | DivergedError] = {}
+    for i, run in enumerate(runs):
+        if _check_existing(run.out, run.cfg, resume) and (run.out / METRICS_FILE).exists():
+            results[i] = read_json(run.out / METRICS_FILE, "metrics")
+    todo = [r for i, r in enumerate(runs) if i not in results]
+    if todo:
+        prep = prepare(cfgs[0], data)
+        for run in todo:
+            _start(run, prep)
+        split = len({r.counters["epoch"] for r in todo}) > 1  # a kill split the population
+        if split or engine == "plain":
+            trained = [_fit([r], prep, progress, engine)[0] for r in todo]
+        else:
+            trained = _fit(todo, prep, progress, engine)
+        it = iter(trained)
+        for i in range(len(runs)):
+            if i not in results:
+                results[i] = next(it)
+    return [results[i] for i in range(len(runs))]
+
+
+def _start(run: Run, prep: Prepared) -> None:
+    """The run's initial model (or its state after the last finished epoch, on resume)."""
+    torch.manual_seed(run.cfg.seed)
+    run.model = ResidualMLP(model_config(run.cfg, prep.task))
+    run.out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run.out / CONFIG_FILE, run.cfg.to_dict())
+    if (run.out / TRAINER_FILE).exists():
+        run.optim, run.counters = load_trainer(run.out / TRAINER_FILE, run.model)
+
+
+def _fit(runs: list[Run], prep: Prepared, progress: bool,
+         engine_name: str) -> list[dict | DivergedError]:
+    cfg, task = runs[0].cfg, prep.task
+    engine = make_engine(engine_name, [r.model for r in runs], task, cfg.weight_decay)
+    for k, run in enumerate(runs):
+        engine.load_optimizer_state(k, run.optim)
     train_split = flip4(prep.data.train) if cfg.augment == "flip4" else prep.data.train
     n = len(train_split)
     if n < 2:
         raise UserError(f"{cfg.dataset}: only {n} training images; need at least 2")
     per_epoch = steps_per_epoch(n, cfg.batch_size)
     total_steps = cfg.epochs * per_epoch
-    feed = train_feed(prep.task, model, train_split)
-    eval_inputs = prep.task.split_inputs(prep.data.eval, "eval")  # eval noise is fixed by seed
-    eval_feed = Feed(prep.task, model, prep.data.eval, eval_inputs)
-    metric = "psnr" if prep.task.image_target else "accuracy"
-
-    bar = tqdm(total=total_steps, initial=counters["step"], disable=not progress, unit="step",
-               dynamic_ncols=True, mininterval=0.5, desc=f"{cfg.task}/{cfg.dataset}")
+    seeds = [r.cfg.seed for r in runs]
+    one_stream = len(set(seeds)) == 1  # same batches and noise for all: draw them once
+    cache = train_cache(task, engine, train_split)
+    x_eval = task.split_inputs(prep.data.eval, "eval")  # eval noise is fixed by seed
+    y_eval = task.targets(to_float(prep.data.eval.images), prep.data.eval.labels)
+    eval_lifted = engine.shared_lift
+    if eval_lifted:
+        x_eval = engine.lift(x_eval)
+    metric = "psnr" if task.image_target else "accuracy"
+    start = runs[0].counters["step"]
+    bar = tqdm(total=total_steps * len(runs), initial=start * len(runs), disable=not progress,
+               unit="step", dynamic_ncols=True, mininterval=0.5,
+               desc=f"{cfg.task}/{cfg.dataset}" + (f" x{len(runs)}" if len(runs) > 1 else ""))
     try:
-        for epoch in range(counters["epoch"] + 1, cfg.epochs + 1):
+        for epoch in range(runs[0].counters["epoch"] + 1, cfg.epochs + 1):
             t0 = time.perf_counter()
-            model.train()
-            g = epoch_generator(cfg.seed, epoch)
-            perm = torch.randperm(n, generator=g)
-            loss_sum = 0.0
+            gens = [epoch_generator(s, epoch) for s in (seeds[:1] if one_stream else seeds)]
+            perms = torch.stack([torch.randperm(n, generator=g) for g in gens])
+            loss_sum = torch.zeros(len(runs), dtype=torch.float64)
             for s in range(per_epoch):
-                idx = perm[s * cfg.batch_size:(s + 1) * cfg.batch_size]
-                x, y = feed.batch(idx, g)
-                for group in optimizer.param_groups:
-                    group["lr"] = cfg.lr * (1.0 - counters["step"] / total_steps)
-                pred = model.body(x) if feed.lifted else model(x)
-                loss = prep.task.loss(pred, y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                value = loss.item()
-                if not math.isfinite(value):
-                    raise DivergedError(_diverged_message(out, epoch, s, value, counters, cfg))
-                loss_sum += value
-                counters.setdefault("first_loss", value)
-                counters["step"] += 1
-                bar.update(1)
-            if loss_sum / per_epoch > DIVERGENCE_FACTOR * counters["first_loss"]:
-                raise DivergedError(_diverged_message(
-                    out, epoch, per_epoch - 1, loss_sum / per_epoch, counters, cfg,
-                    f"mean loss {loss_sum / per_epoch:.4g} rose above {DIVERGENCE_FACTOR}x the "
-                    f"untrained model's {counters['first_loss']:.4g}"))
-            x_eval, y_eval = eval_feed.batch()
-            ev = prep.task.metrics(forward_all(model, x_eval, eval_feed.lifted), y_eval)
-            counters["train_seconds"] += time.perf_counter() - t0
-            row = {"epoch": epoch, "train_loss": loss_sum / per_epoch, "eval_loss": ev["loss"],
-                   f"eval_{metric}": ev[metric], "lr": optimizer.param_groups[0]["lr"],
-                   "seconds": round(counters["train_seconds"], 3)}
-            counters["history"].append(row)
-            if ev["loss"] < counters["best_eval_loss"]:
-                counters["best_eval_loss"], counters["best_epoch"] = ev["loss"], epoch
-                save_model(out / MODEL_FILE, model, prep.task)
-            counters["epoch"] = epoch
-            write_text_atomic(out / HISTORY_FILE, _history_csv(counters["history"]))
-            save_trainer(out / TRAINER_FILE, model, optimizer, counters)
-            bar.set_postfix_str(f"epoch {epoch}/{cfg.epochs} loss {row['train_loss']:.4g} "
-                                f"eval {metric} {ev[metric]:.4g}")
+                idx = perms[:, s * cfg.batch_size:(s + 1) * cfg.batch_size]
+                x, y, lifted = batch(task, train_split, cache, idx, gens)
+                step = runs[0].counters["step"]
+                lrs = [r.cfg.lr * (1.0 - step / total_steps) for r in runs]
+                losses = engine.step(x, y, lifted, lrs)
+                loss_sum += losses.double()
+                for k, run in enumerate(runs):
+                    run.counters.setdefault("first_loss", float(losses[k]))
+                    run.counters["step"] += 1
+                    if run.failure is None and not math.isfinite(float(losses[k])):
+                        run.failure = DivergedError(_diverged_message(
+                            run.out, epoch, s, float(losses[k]), run.counters, run.cfg))
+                bar.update(len(runs))
+                if all(r.failure for r in runs):
+                    break
+            preds = engine.predict(x_eval, eval_lifted)
+            seconds = (time.perf_counter() - t0) / len(runs)
+            engine.sync()
+            for k, run in enumerate(runs):
+                if run.failure is None:
+                    _end_epoch(run, task, epoch, float(loss_sum[k]) / per_epoch,
+                               task.metrics(preds[k], y_eval), seconds,
+                               engine.optimizer_state(k), lrs[k], metric)
+            if all(r.failure for r in runs):
+                break
+            bar.set_postfix_str(f"epoch {epoch}/{cfg.epochs}")
     finally:
         bar.close()
-    return finish(out, cfg, prep, counters)
+    return [run.failure or finish(run.out, run.cfg, prep, run.counters) for run in runs]
+
+
+def _end_epoch(run: Run, task: Task, epoch: int, train_loss: float, ev: dict,
+               seconds: float, optim: dict, lr: float, metric: str) -> None:
+    c = run.counters
+    if train_loss > DIVERGENCE_FACTOR * c["first_loss"]:
+        run.failure = DivergedError(_diverged_message(
+            run.out, epoch, 0, train_loss, c, run.cfg,
+            f"mean loss {train_loss:.4g} rose above {DIVERGENCE_FACTOR}x the "
+            f"untrained model's {c['first_loss']:.4g}"))
+        return
+    c["train_seconds"] += seconds
+    row = {"epoch": epoch, "train_loss": train_loss, "eval_loss": ev["loss"],
+           f"eval_{metric}": ev[metric], "lr": lr, "seconds": round(c["train_seconds"], 3)}
+    c["history"].append(row)
+    if ev["loss"] < c["best_eval_loss"]:
+        c["best_eval_loss"], c["best_epoch"] = ev["loss"], epoch
+        save_model(run.out / MODEL_FILE, run.model, task)
+    c["epoch"] = epoch
+    write_text_atomic(run.out / HISTORY_FILE, _history_csv(c["history"]))
+    save_trainer(run.out / TRAINER_FILE, run.model, optim, c)
 
 
 def _diverged_message(out: Path, epoch: int, step: int, value: float, counters: dict,
