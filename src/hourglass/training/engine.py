@@ -3,9 +3,8 @@
 ``StackedEngine`` (the fast path) trains them as one ``StackedMLP``: batched matmuls, a
 hand-written backward and one fused AdamW call per model. ``PlainEngine`` is ResidualMLP with
 autograd and PyTorch's default AdamW, one model; it is the reference the fast path is tested
-against, the fallback for what the stack does not support, and what DistributedDataParallel
-wraps. Both keep AdamW state in the same per-parameter form, so a run started by one resumes
-under the other.
+against and the fallback for what the stack does not support. Both keep AdamW state in the
+same per-parameter form, so a run started by one resumes under the other.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import torch
 from hourglass.models import ResidualMLP
 from hourglass.models.stacked import StackedMLP, unstackable
 from hourglass.tasks import Task
-from hourglass.training.evaluate import EVAL_CHUNK
+from hourglass.training.evaluate import EVAL_CHUNK, forward_all
 
 ENGINES = ("auto", "stacked", "plain")
 OPTIM_KEYS = ("exp_avg", "exp_avg_sq")
@@ -26,13 +25,11 @@ def _trainable(model: ResidualMLP) -> list[torch.nn.Parameter]:
 
 
 class PlainEngine:
-    def __init__(self, models: list[ResidualMLP], task: Task, weight_decay: float,
-                 wrap=None) -> None:
+    def __init__(self, models: list[ResidualMLP], task: Task, weight_decay: float) -> None:
         if len(models) != 1:
             raise ValueError("the plain engine trains one model")
         self.models, self.task, self.k = models, task, 1
         self.model = models[0]
-        self.net = wrap(self.model) if wrap else self.model  # e.g. DistributedDataParallel
         self.optimizer = torch.optim.AdamW(_trainable(self.model), weight_decay=weight_decay)
         self.shared_lift = self.model.cfg.input_proj == "fixed"
 
@@ -40,25 +37,20 @@ class PlainEngine:
         with torch.no_grad():
             return self.model.lift(x)
 
-    def step(self, x: torch.Tensor, y: torch.Tensor, lifted: bool, lrs: list[float],
-             loss_scale: float = 1.0) -> torch.Tensor:
+    def step(self, x: torch.Tensor, y: torch.Tensor, lifted: bool,
+             lrs: list[float]) -> torch.Tensor:
+        """One AdamW step on a batch shared by the (one) model: x (B, ...), y (B, ...)."""
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = lrs[0]
-        x = x[0] if x.dim() == 3 else x
-        y = y[0] if y.dim() == (3 if self.task.image_target else 2) else y
-        pred = self.net(x, lifted=lifted) if lifted else self.net(x)
-        loss = self.task.loss(pred, y)
+        loss = self.task.loss(self.model(x, lifted=lifted), y)
         self.optimizer.zero_grad(set_to_none=True)
-        (loss * loss_scale).backward()
+        loss.backward()
         self.optimizer.step()
         return loss.detach()[None]
 
-    @torch.no_grad()
     def predict(self, x: torch.Tensor, lifted: bool) -> torch.Tensor:
-        self.model.eval()
-        step = self.model.body if lifted else self.model
-        return torch.cat([step(c) for c in x.split(EVAL_CHUNK)])[None]
+        return forward_all(self.model, x, lifted)[None]
 
     def sync(self) -> None:
         pass
@@ -93,13 +85,13 @@ class StackedEngine:
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         return self.stack.lift(x)
 
-    def step(self, x: torch.Tensor, y: torch.Tensor, lifted: bool, lrs: list[float],
-             loss_scale: float = 1.0) -> torch.Tensor:
+    def step(self, x: torch.Tensor, y: torch.Tensor, lifted: bool,
+             lrs: list[float]) -> torch.Tensor:
         for group, lr in zip(self.optimizer.param_groups, lrs, strict=True):
             group["lr"] = lr
         logits = self.stack.forward(x, lifted=lifted).requires_grad_()
         losses = self.task.losses(self.stack.head(logits), y)
-        (losses.sum() * loss_scale).backward()
+        losses.sum().backward()
         self.stack.backward(logits.grad)
         self.optimizer.step()
         return losses.detach()
