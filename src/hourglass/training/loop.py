@@ -205,7 +205,10 @@ def _fit(runs: list[Run], prep: Prepared, progress: bool,
                                engine.optimizer_state(k), lrs[k], metric)
             if all(r.failure for r in runs):
                 break
-            bar.set_postfix_str(f"epoch {epoch}/{cfg.epochs}")
+            last = runs[0].counters["history"][-1] if runs[0].failure is None else None
+            bar.set_postfix_str(f"epoch {epoch}/{cfg.epochs}" + (
+                f" loss {last['train_loss']:.4g} eval {metric} {last[f'eval_{metric}']:.4g}"
+                if len(runs) == 1 and last else ""))
     finally:
         bar.close()
     return [run.failure or finish(run.out, run.cfg, prep, run.counters) for run in runs]
