@@ -20,6 +20,7 @@ from hourglass.errors import UserError
 TASKS = ("prototype", "denoise", "superres", "classify")
 METRIC_BATCH = 128  # the authors' eval batch: it sets how MSE is pooled for `psnr`
 EVAL_NOISE_SEEDS = {"eval": 1, "test": 2}  # denoise eval/test noise is fixed: reproducible metrics
+BASELINE_CHUNK = 8192  # rows of the training split summed at a time by the class-mean baseline
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
@@ -172,8 +173,10 @@ class Task:
             guess = F.interpolate(low, size=x.shape[-2:], mode="bicubic",
                                   align_corners=False).clamp(0, 1).flatten(1)
         else:
-            sums = torch.zeros(self.num_classes, target.shape[1]).index_add_(
-                0, train.labels, to_float(train.images).flatten(1))
+            sums = torch.zeros(self.num_classes, target.shape[1])
+            for i in range(0, len(train), BASELINE_CHUNK):  # a streamed split is never whole
+                sums.index_add_(0, train.labels[i:i + BASELINE_CHUNK],
+                                to_float(train.images[i:i + BASELINE_CHUNK]).flatten(1))
             means = sums / torch.bincount(train.labels, minlength=self.num_classes)[:, None]
             guess = means[split.labels]
         return {"psnr": image_metrics(guess, target)["psnr"]}

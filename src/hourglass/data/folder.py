@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -20,17 +19,10 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from hourglass.errors import UserError
-from hourglass.files import write_bytes_atomic
+from hourglass.files import cache_dir, write_npy_atomic
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "F", "P;L"}
-
-
-def cache_dir() -> Path:
-    if os.environ.get("HOURGLASS_CACHE_DIR"):
-        return Path(os.environ["HOURGLASS_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "hourglass"
 
 
 def class_names(split_dir: Path) -> list[str]:
@@ -79,12 +71,6 @@ def _cache_key(paths: list[Path], labels: list[int], size: tuple[int, int], chan
     return h.hexdigest()[:24]
 
 
-def _npy_bytes(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
-
-
 def load_split(split_dir: Path, classes: list[str], size: tuple[int, int], channels: int,
                use_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     paths, labels = list_images(split_dir, classes)
@@ -103,5 +89,5 @@ def load_split(split_dir: Path, classes: list[str], size: tuple[int, int], chann
         images = np.stack(list(pool.map(lambda p: decode_image(p, size, channels), paths)))
     if use_cache:
         with contextlib.suppress(OSError):  # an unwritable cache only costs speed
-            write_bytes_atomic(cached, _npy_bytes(images))
+            write_npy_atomic(cached, images)
     return torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64)

@@ -2,10 +2,16 @@
 
 Each npz holds ``data`` uint8 (N, 3072) in CHW order and ``labels`` 1-based ints.
 Training files: ``train_data_batch_1.npz`` .. ``_10``; validation: ``val_data.npz``.
+
+The training set is 3.9 GB as uint8, more than many machines can hold next to a model, so it
+is streamed: the batches are copied once, one at a time, into a single raw uint8 file in the
+cache directory, and training memory-maps that file. The kernel pages images in as batches
+touch them and can drop them again, so the process's own memory stays far below the file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from pathlib import Path
 
@@ -13,6 +19,9 @@ import numpy as np
 import torch
 
 from hourglass.errors import UserError
+from hourglass.files import cache_dir, open_atomic, write_npy_atomic
+
+IMAGE_BYTES = 3 * 32 * 32
 
 
 def find_batches(folder: Path) -> tuple[list[Path], Path | None]:
@@ -42,3 +51,44 @@ def load_npz_batches(paths: list[Path]) -> tuple[torch.Tensor, torch.Tensor]:
     data = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts])
     return torch.from_numpy(data.reshape(-1, 3, 32, 32)), torch.from_numpy(labels)
+
+
+def _cache_key(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        st = p.stat()
+        h.update(f"{p.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:24]
+
+
+def mapped_batches(paths: list[Path]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (N, 3, 32, 32) memory-mapped from the cache (built on first use, one batch file
+    in memory at a time) and labels (N,) in memory. Editing a batch file rebuilds the cache."""
+    key = _cache_key(paths)
+    images_file = cache_dir() / f"imagenet32-{key}.u8"
+    labels_file = cache_dir() / f"imagenet32-{key}-labels.npy"
+    labels = None
+    if images_file.is_file() and labels_file.is_file():
+        try:
+            labels = np.load(labels_file, allow_pickle=False)
+        except (OSError, ValueError):
+            labels = None  # a damaged cache is rebuilt below
+        if labels is not None and images_file.stat().st_size != labels.shape[0] * IMAGE_BYTES:
+            labels = None
+    if labels is None:
+        parts = []
+        try:
+            with open_atomic(images_file) as f:
+                for p in paths:
+                    data, part = read_npz(p)
+                    f.write(data.data)  # the buffer itself: no copy
+                    parts.append(part)
+                    del data
+        except OSError as e:
+            raise UserError(f"cannot write the ImageNet-32 stream cache {images_file} ({e}); "
+                            "set HOURGLASS_CACHE_DIR to a folder with room for it") from e
+        labels = np.concatenate(parts)
+        write_npy_atomic(labels_file, labels)
+    # copy-on-write: a writable array for torch, and nothing ever writes through it
+    images = np.memmap(images_file, dtype=np.uint8, mode="c", shape=(labels.shape[0], 3, 32, 32))
+    return torch.from_numpy(images), torch.from_numpy(labels)

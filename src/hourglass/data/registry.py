@@ -143,7 +143,8 @@ def _load_digits() -> ImageDataset:
 
 def load_dataset(name: str, data_dir: str | Path | None = None, *, image_size=None,
                  channels: int | None = None, use_cache: bool = True) -> ImageDataset:
-    """Load train / eval / test splits into memory as uint8 tensors."""
+    """Load train / eval / test splits as uint8 tensors, in memory except ImageNet-32's
+    training set, which is memory-mapped (see data/imagenet32.py)."""
     spec = _spec(name)
     root = resolve_data_dir(data_dir)
     if name == "digits":
@@ -174,7 +175,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, image_size=No
         train_files, val_file = imagenet32.find_batches(base)
         if not train_files or val_file is None:
             raise FileNotFoundError(base)
-        train = Split(*imagenet32.load_npz_batches(train_files))
+        train = Split(*imagenet32.mapped_batches(train_files), streamed=True)
         val = imagenet32.load_npz_batches([val_file])
         evalsplit, test = random_split(*val, val[0].shape[0] // 2)
         return ImageDataset(name, train, evalsplit, test, 1000)

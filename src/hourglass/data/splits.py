@@ -1,10 +1,13 @@
-"""In-memory image splits: every image of a split is one uint8 tensor (N, C, H, W)."""
+"""Image splits: every image of a split is one uint8 tensor (N, C, H, W), in memory or, for
+a training set larger than memory, memory-mapped from a file (``streamed``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
+
+from hourglass.errors import UserError
 
 SPLIT_SEED = 42  # PROTOCOL.md: MNIST's 60k are split 50k train / 10k eval with seed 42
 
@@ -13,6 +16,7 @@ SPLIT_SEED = 42  # PROTOCOL.md: MNIST's 60k are split 50k train / 10k eval with 
 class Split:
     images: torch.Tensor  # uint8 (N, C, H, W)
     labels: torch.Tensor  # int64 (N,)
+    streamed: bool = False  # images are memory-mapped: index batches, never read them whole
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -21,7 +25,7 @@ class Split:
         """The first n samples (all when n is None): small real subsets for quick runs."""
         if n is None or n >= len(self):
             return self
-        return Split(self.images[:n], self.labels[:n])
+        return Split(self.images[:n], self.labels[:n], self.streamed)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,9 @@ def random_split(images: torch.Tensor, labels: torch.Tensor, holdout: int,
 
 def flip4(split: Split) -> Split:
     """The authors' deterministic x4 copy: identity, horizontal, vertical, both flips."""
+    if split.streamed:
+        raise UserError("--augment flip4 copies the training set 4 times in memory; it is not "
+                        "available for a memory-mapped (streamed) dataset")
     x = split.images
     images = torch.cat([x, x.flip(-1), x.flip(-2), x.flip(-1, -2)])
     return Split(images, split.labels.repeat(4))

@@ -30,7 +30,7 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 def train_cache(task: Task, engine, split: Split) -> tuple[torch.Tensor, bool] | None:
     """(inputs or z_0 for the whole split, whether lifted), or None to build every batch."""
     width = task.in_dim + (engine.models[0].cfg.skip_dim if engine.shared_lift else 0)
-    if not task.static_inputs or len(split) * width * 4 > CACHE_BYTES:
+    if split.streamed or not task.static_inputs or len(split) * width * 4 > CACHE_BYTES:
         return None
     x = task.inputs(to_float(split.images))
     if not engine.shared_lift:
