@@ -13,7 +13,7 @@ from hourglass.models import INPUT_PROJS
 from hourglass.report import write_report
 from hourglass.search import BUILTINS, STRATEGIES, SearchOptions, load_space, search
 from hourglass.tasks import TASKS
-from hourglass.training import TrainConfig, count_run_params, evaluate_run, train
+from hourglass.training import TrainConfig, count_run_params, evaluate_run, parallel, train
 from hourglass.training.predict import predict
 
 
@@ -97,6 +97,9 @@ def build_parser() -> Parser:
     p.add_argument("--engine", choices=("auto", "stacked", "plain"), default="auto",
                    help="stacked: batched matmuls and a hand-written backward (the fast path); "
                         "plain: the module with autograd; auto: stacked where it applies")
+    p.add_argument("--device", default="auto",
+                   help="auto (a GPU when there is one; under torchrun, each process's own), "
+                        "cpu, cuda or cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("params", help="parameter and FLOP counts, without loading data")
@@ -146,8 +149,16 @@ def print_json(obj: object) -> None:
 
 def run(args: argparse.Namespace) -> None:
     if args.command == "train":
-        print_json(train(config_from(args), args.out, resume=args.resume, engine=args.engine,
-                         progress=not args.quiet))
+        # under torchrun: every process trains its share of each batch; rank 0 reports
+        parallel.join_group(parallel.resolve_device(args.device))
+        reports = parallel.is_main()
+        try:
+            metrics = train(config_from(args), args.out, resume=args.resume, engine=args.engine,
+                            progress=not args.quiet, device=args.device)
+        finally:
+            parallel.leave_group()
+        if reports:
+            print_json(metrics)
     elif args.command == "params":
         print_json(count_run_params(config_from(args)))
     elif args.command == "eval":

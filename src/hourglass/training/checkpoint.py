@@ -28,7 +28,7 @@ METRICS_FILE = "metrics.json"
 
 
 def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
 
 
 def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -3,17 +3,22 @@
 ``StackedEngine`` (the fast path) trains them as one ``StackedMLP``: batched matmuls, a
 hand-written backward and one fused AdamW call per model. ``PlainEngine`` is ResidualMLP with
 autograd and PyTorch's default AdamW, one model; it is the reference the fast path is tested
-against and the fallback for what the stack does not support. Both keep AdamW state in the
-same per-parameter form, so a run started by one resumes under the other.
+against, the fallback for what the stack does not support, and the engine of data-parallel
+runs under torchrun (DistributedDataParallel, BatchNorm synced over the global batch). Both
+keep AdamW state in the same per-parameter form, so a run started by one resumes under the
+other.
 """
 
 from __future__ import annotations
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from hourglass.models import ResidualMLP
 from hourglass.models.stacked import StackedMLP, unstackable
+from hourglass.models.sync_norm import sync_batchnorm
 from hourglass.tasks import Task
+from hourglass.training import parallel
 from hourglass.training.evaluate import EVAL_CHUNK, forward_all
 
 ENGINES = ("auto", "stacked", "plain")
@@ -29,7 +34,12 @@ class PlainEngine:
         if len(models) != 1:
             raise ValueError("the plain engine trains one model")
         self.models, self.task, self.k = models, task, 1
-        self.model = models[0]
+        self.model = self.net = models[0]
+        self.world = parallel.world()[1]
+        if self.world > 1:
+            sync_batchnorm(self.model)
+            # running statistics stay equal on every rank: no buffer broadcast at each step
+            self.net = DistributedDataParallel(self.model, forward_sync_buffers=False)
         self.optimizer = torch.optim.AdamW(_trainable(self.model), weight_decay=weight_decay)
         self.shared_lift = self.model.cfg.input_proj == "fixed"
 
@@ -39,15 +49,22 @@ class PlainEngine:
 
     def step(self, x: torch.Tensor, y: torch.Tensor, lifted: bool,
              lrs: list[float]) -> torch.Tensor:
-        """One AdamW step on a batch shared by the (one) model: x (B, ...), y (B, ...)."""
+        """One AdamW step on a batch shared by the (one) model: x (B, ...), y (B, ...). Under
+        torchrun each process takes its rows of the global batch; returns the global loss."""
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = lrs[0]
-        loss = self.task.loss(self.model(x, lifted=lifted), y)
+        total = len(y)
+        x, y = parallel.shard(x), parallel.shard(y)
+        out = self.net(x, lifted=lifted)
+        loss = self.task.loss(out, y) if len(y) else out.sum()  # a rank may get no rows
+        share = len(y) / total
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        # DDP averages gradients over ranks; weighting each by its share of the batch makes
+        # that average the gradient of the global batch's mean loss
+        (loss * (share * self.world)).backward()
         self.optimizer.step()
-        return loss.detach()[None]
+        return parallel.all_sum(loss.detach() * share)[None]
 
     def predict(self, x: torch.Tensor, lifted: bool) -> torch.Tensor:
         return forward_all(self.model, x, lifted)[None]
@@ -125,9 +142,10 @@ class StackedEngine:
         if not tensors:
             return
         n = len(self.stack.shapes)
-        state = {name: torch.cat([tensors[f"{i}.{name}"].flatten() for i in range(n)])
+        device = self.stack.theta.device
+        state = {name: torch.cat([tensors[f"{i}.{name}"].flatten() for i in range(n)]).to(device)
                  for name in OPTIM_KEYS}
-        state["step"] = tensors["0.step"].clone().float()
+        state["step"] = tensors["0.step"].clone().float().to(device)
         self.optimizer.state[self.params[k]] = state
 
 

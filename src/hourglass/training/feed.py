@@ -27,27 +27,31 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return n // batch_size + (1 if n % batch_size > 1 else 0)
 
 
-def train_cache(task: Task, engine, split: Split) -> tuple[torch.Tensor, bool] | None:
-    """(inputs or z_0 for the whole split, whether lifted), or None to build every batch."""
+def train_cache(task: Task, engine, split: Split,
+                device: torch.device) -> tuple[torch.Tensor, bool] | None:
+    """(inputs or z_0 for the whole split on ``device``, whether lifted), or None to build
+    every batch."""
     width = task.in_dim + (engine.models[0].cfg.skip_dim if engine.shared_lift else 0)
     if split.streamed or not task.static_inputs or len(split) * width * 4 > CACHE_BYTES:
         return None
     x = task.inputs(to_float(split.images))
     if not engine.shared_lift:
-        return x, False
-    return torch.cat([engine.lift(c) for c in x.split(LIFT_CHUNK)]), True
+        return x.to(device), False
+    return torch.cat([engine.lift(c.to(device)) for c in x.split(LIFT_CHUNK)]), True
 
 
-def batch(task: Task, split: Split, cache, idx: torch.Tensor, gens: list[torch.Generator]):
-    """(x, y, lifted) for index rows ``idx`` (one row per generator): with one row x and y
-    are shared by every run, (B, ...); otherwise they are (K, B, ...)."""
+def batch(task: Task, split: Split, cache, idx: torch.Tensor, gens: list[torch.Generator],
+          device: torch.device):
+    """(x, y, lifted) on ``device`` for index rows ``idx`` (one row per generator): with one
+    row x and y are shared by every run, (B, ...); otherwise they are (K, B, ...). Noise is
+    drawn on the CPU, so a GPU run sees the same noise as a CPU run."""
     images, labels = split.images[idx], split.labels[idx]
     xf = to_float(images)
-    y = torch.stack([task.targets(xf[k], labels[k]) for k in range(len(idx))])
+    y = torch.stack([task.targets(xf[k], labels[k]) for k in range(len(idx))]).to(device)
     if cache is not None:
-        x, lifted = cache[0][idx], cache[1]
+        x, lifted = cache[0][idx.to(cache[0].device)], cache[1]
     else:
-        x = torch.stack([task.train_inputs(xf[k], g) for k, g in enumerate(gens)])
+        x = torch.stack([task.train_inputs(xf[k], g) for k, g in enumerate(gens)]).to(device)
         lifted = False
     if len(idx) == 1:
         return x[0], y[0], lifted

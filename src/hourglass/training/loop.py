@@ -23,6 +23,7 @@ from hourglass.errors import DivergedError, UserError
 from hourglass.files import write_json_atomic, write_text_atomic
 from hourglass.models import ResidualMLP, count_params
 from hourglass.tasks import Task, to_float
+from hourglass.training import parallel
 from hourglass.training.checkpoint import (
     CONFIG_FILE,
     METRICS_FILE,
@@ -90,10 +91,13 @@ class Run:
 
 
 def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
-          data: ImageDataset | None = None, engine: str = "auto") -> dict:
-    """Train one model into run directory ``out``; returns metrics.json's contents."""
+          data: ImageDataset | None = None, engine: str = "auto", device: str = "auto") -> dict:
+    """Train one model into run directory ``out``; returns metrics.json's contents.
+
+    In a torchrun process group (``parallel.join_group``) the processes train it together
+    with DistributedDataParallel; every rank returns the metrics and rank 0 writes ``out``."""
     result = train_many([cfg], [out], resume=resume, progress=progress, data=data,
-                        engine=engine)[0]
+                        engine=engine, device=device)[0]
     if isinstance(result, Exception):
         raise result
     return result
@@ -104,13 +108,23 @@ JOINT_FREE = ("lr", "seed", "proj_seed", "extra")  # what may differ between joi
 
 def train_many(cfgs: list[TrainConfig], outs: list[str | Path], *, resume: bool = False,
                progress: bool = True, data: ImageDataset | None = None,
-               engine: str = "auto") -> list[dict | DivergedError]:
+               engine: str = "auto", device: str = "auto") -> list[dict | DivergedError]:
     """Train K runs that differ only in learning rate and seed as one batched population.
 
     Each run gets what it would get alone: its own initialisation, batch order, noise and
     learning-rate schedule, its own run directory and metrics. A diverged run is returned as
     its DivergedError; the others go on. ``engine``: auto (the stack where it applies),
-    stacked, or plain (ResidualMLP with autograd, one run at a time)."""
+    stacked, or plain (ResidualMLP with autograd, one run at a time). ``device``: auto (a GPU
+    when there is one), cpu, cuda or cuda:N."""
+    dev = parallel.resolve_device(device)
+    if parallel.world()[1] > 1:
+        if len(cfgs) > 1:
+            raise UserError("under torchrun train one model at a time; populations run in "
+                            "one process")
+        if engine == "stacked":
+            raise UserError("--engine stacked runs in one process; under torchrun use "
+                            "--engine auto or plain (DistributedDataParallel)")
+        engine = "plain"
     cfgs = [c.resolved() for c in cfgs]
     base = {k: v for k, v in cfgs[0].to_dict().items() if k not in JOINT_FREE}
     for c in cfgs[1:]:
@@ -121,16 +135,17 @@ def train_many(cfgs: list[TrainConfig], outs: list[str | Path], *, resume: bool 
     for i, run in enumerate(runs):
         if _check_existing(run.out, run.cfg, resume) and (run.out / METRICS_FILE).exists():
             results[i] = read_json(run.out / METRICS_FILE, "metrics")
+    parallel.barrier()  # every rank has looked at the run directories before rank 0 writes
     todo = [r for i, r in enumerate(runs) if i not in results]
     if todo:
         prep = prepare(cfgs[0], data)
         for run in todo:
-            _start(run, prep)
+            _start(run, prep, dev)
         split = len({r.counters["epoch"] for r in todo}) > 1  # a kill split the population
         if split or engine == "plain":
-            trained = [_fit([r], prep, progress, engine)[0] for r in todo]
+            trained = [_fit([r], prep, progress, engine, dev)[0] for r in todo]
         else:
-            trained = _fit(todo, prep, progress, engine)
+            trained = _fit(todo, prep, progress, engine, dev)
         it = iter(trained)
         for i in range(len(runs)):
             if i not in results:
@@ -138,18 +153,21 @@ def train_many(cfgs: list[TrainConfig], outs: list[str | Path], *, resume: bool 
     return [results[i] for i in range(len(runs))]
 
 
-def _start(run: Run, prep: Prepared) -> None:
+def _start(run: Run, prep: Prepared, device: torch.device) -> None:
     """The run's initial model (or its state after the last finished epoch, on resume)."""
     torch.manual_seed(run.cfg.seed)
     run.model = ResidualMLP(model_config(run.cfg, prep.task))
-    run.out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run.out / CONFIG_FILE, run.cfg.to_dict())
+    if parallel.is_main():
+        run.out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(run.out / CONFIG_FILE, run.cfg.to_dict())
     if (run.out / TRAINER_FILE).exists():
         run.optim, run.counters = load_trainer(run.out / TRAINER_FILE, run.model)
+    parallel.same_everywhere(run.counters["step"], "the step a resumed run continues from")
+    run.model.to(device)
 
 
-def _fit(runs: list[Run], prep: Prepared, progress: bool,
-         engine_name: str) -> list[dict | DivergedError]:
+def _fit(runs: list[Run], prep: Prepared, progress: bool, engine_name: str,
+         device: torch.device) -> list[dict | DivergedError]:
     cfg, task = runs[0].cfg, prep.task
     engine = make_engine(engine_name, [r.model for r in runs], task, cfg.weight_decay)
     for k, run in enumerate(runs):
@@ -162,16 +180,16 @@ def _fit(runs: list[Run], prep: Prepared, progress: bool,
     total_steps = cfg.epochs * per_epoch
     seeds = [r.cfg.seed for r in runs]
     one_stream = len(set(seeds)) == 1  # same batches and noise for all: draw them once
-    cache = train_cache(task, engine, train_split)
-    x_eval = task.split_inputs(prep.data.eval, "eval")  # eval noise is fixed by seed
-    y_eval = task.targets(to_float(prep.data.eval.images), prep.data.eval.labels)
+    cache = train_cache(task, engine, train_split, device)
+    x_eval = task.split_inputs(prep.data.eval, "eval").to(device)  # eval noise: fixed by seed
+    y_eval = task.targets(to_float(prep.data.eval.images), prep.data.eval.labels).to(device)
     eval_lifted = engine.shared_lift
     if eval_lifted:
         x_eval = engine.lift(x_eval)
     metric = "psnr" if task.image_target else "accuracy"
     start = runs[0].counters["step"]
-    bar = tqdm(total=total_steps * len(runs), initial=start * len(runs), disable=not progress,
-               unit="step", dynamic_ncols=True, mininterval=0.5,
+    bar = tqdm(total=total_steps * len(runs), initial=start * len(runs), unit="step",
+               disable=not (progress and parallel.is_main()), dynamic_ncols=True, mininterval=0.5,
                desc=f"{cfg.task}/{cfg.dataset}" + (f" x{len(runs)}" if len(runs) > 1 else ""))
     try:
         for epoch in range(runs[0].counters["epoch"] + 1, cfg.epochs + 1):
@@ -181,11 +199,11 @@ def _fit(runs: list[Run], prep: Prepared, progress: bool,
             loss_sum = torch.zeros(len(runs), dtype=torch.float64)
             for s in range(per_epoch):
                 idx = perms[:, s * cfg.batch_size:(s + 1) * cfg.batch_size]
-                x, y, lifted = batch(task, train_split, cache, idx, gens)
+                x, y, lifted = batch(task, train_split, cache, idx, gens, device)
                 step = runs[0].counters["step"]
                 lrs = [r.cfg.lr * (1.0 - step / total_steps) for r in runs]
-                losses = engine.step(x, y, lifted, lrs)
-                loss_sum += losses.double()
+                losses = engine.step(x, y, lifted, lrs).double().cpu()
+                loss_sum += losses
                 for k, run in enumerate(runs):
                     run.counters.setdefault("first_loss", float(losses[k]))
                     run.counters["step"] += 1
@@ -211,7 +229,7 @@ def _fit(runs: list[Run], prep: Prepared, progress: bool,
                 if len(runs) == 1 and last else ""))
     finally:
         bar.close()
-    return [run.failure or finish(run.out, run.cfg, prep, run.counters) for run in runs]
+    return [run.failure or _finish_everywhere(run, prep) for run in runs]
 
 
 def _end_epoch(run: Run, task: Task, epoch: int, train_loss: float, ev: dict,
@@ -227,12 +245,15 @@ def _end_epoch(run: Run, task: Task, epoch: int, train_loss: float, ev: dict,
     row = {"epoch": epoch, "train_loss": train_loss, "eval_loss": ev["loss"],
            f"eval_{metric}": ev[metric], "lr": lr, "seconds": round(c["train_seconds"], 3)}
     c["history"].append(row)
-    if ev["loss"] < c["best_eval_loss"]:
+    best = ev["loss"] < c["best_eval_loss"]
+    if best:
         c["best_eval_loss"], c["best_epoch"] = ev["loss"], epoch
-        save_model(run.out / MODEL_FILE, run.model, task)
     c["epoch"] = epoch
-    write_text_atomic(run.out / HISTORY_FILE, _history_csv(c["history"]))
-    save_trainer(run.out / TRAINER_FILE, run.model, optim, c)
+    if parallel.is_main():
+        if best:
+            save_model(run.out / MODEL_FILE, run.model, task)
+        write_text_atomic(run.out / HISTORY_FILE, _history_csv(c["history"]))
+        save_trainer(run.out / TRAINER_FILE, run.model, optim, c)
 
 
 def _diverged_message(out: Path, epoch: int, step: int, value: float, counters: dict,
@@ -241,6 +262,12 @@ def _diverged_message(out: Path, epoch: int, step: int, value: float, counters: 
             f"{out / MODEL_FILE}") if counters["best_epoch"] else "no epoch finished"
     what = what or f"loss {value} at epoch {epoch}, step {step + 1}"
     return f"training diverged: {what}; {kept}; try a lower --lr than {cfg.lr:g}"
+
+
+def _finish_everywhere(run: Run, prep: Prepared) -> dict:
+    """Rank 0 finishes the run; under torchrun the others get its metrics."""
+    metrics = finish(run.out, run.cfg, prep, run.counters) if parallel.is_main() else None
+    return parallel.broadcast_json(metrics)
 
 
 def finish(out: Path, cfg: TrainConfig, prep: Prepared, counters: dict) -> dict:
