@@ -36,12 +36,18 @@ class SyncedBatchNorm1d(nn.BatchNorm1d):
         if not (self.training and dist.is_available() and dist.is_initialized()
                 and dist.get_world_size() > 1):
             return super().forward(x)
-        n = _AllSum.apply(x.new_tensor([float(x.shape[0])]))
-        mean = _AllSum.apply(x.sum(0)) / n
+        # one all-reduce of (sum, sum of squares, count) per layer, in float64 so that
+        # E[x^2] - E[x]^2 keeps fp32 precision even where the mean is large against the spread;
+        # each collective is a round trip between processes, which dominates a small step
+        d = x.shape[1]
+        x64 = x.double()
+        stats = _AllSum.apply(torch.cat([x64.sum(0), x64.square().sum(0),
+                                         x64.new_tensor([x.shape[0]])]))
+        n = stats[-1]
+        mean64 = stats[:d] / n
+        var = (stats[d:2 * d] / n - mean64.square()).clamp_min(0).float()
+        mean = mean64.float()
         centred = x - mean
-        # two passes (mean, then squared deviations), as BatchNorm's own kernel: exact enough
-        # for activations whose mean is large against their spread, unlike E[x^2] - E[x]^2
-        var = _AllSum.apply(centred.square().sum(0)) / n
         with torch.no_grad():
             self.num_batches_tracked.add_(1)
             m = self.momentum if self.momentum is not None \
