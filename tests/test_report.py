@@ -32,12 +32,27 @@ def compared(tmp_path_factory):
 def test_compare_with_defaults_writes_every_result_within_five_minutes(compared):
     out, seconds = compared
     assert seconds < 300
-    for name in ("trials.csv", "frontier.json", "frontier.png", "report.html"):
+    for name in ("trials.csv", "frontier.json", "frontier.png", "report.html", "summary.md"):
         assert (out / name).is_file(), name
     summary = json.loads((out / "frontier.json").read_text())
     assert set(summary["frontiers"]) == {"hourglass", "conventional"}
     assert all(summary["frontiers"][s] for s in ("hourglass", "conventional"))
     assert summary["compute"] < 0.4 * summary["grid_compute"]
+
+
+def test_markdown_summary_holds_each_frontier_point(compared):
+    out, _ = compared
+    summary = json.loads((out / "frontier.json").read_text())
+    text = (out / "summary.md").read_text()
+    assert "![frontier](frontier.png)" in text
+    for shape, front in summary["frontiers"].items():
+        section = text.split(f"## {shape} frontier\n")[1].split("\n## ")[0]
+        rows = [r for r in section.splitlines() if r.startswith("| ") and "---" not in r][1:]
+        assert len(rows) == len(front)
+        for row, c in zip(rows, front, strict=True):
+            cells = [v.strip() for v in row.strip("|").split("|")]
+            assert cells[0] == f"{c['skip_dim']}/{c['inner_dim']}/{c['depth']}"
+            assert cells[1] == f"{c['params']:,}" and cells[2] == f"{c['mean']:.2f}"
 
 
 def chromium(args, tmp_path, timeout=120):

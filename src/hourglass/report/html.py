@@ -9,7 +9,9 @@ from pathlib import Path
 
 from hourglass.errors import UserError
 from hourglass.files import write_bytes_atomic, write_text_atomic
+from hourglass.report.markdown import render_markdown
 from hourglass.report.plot import frontier_png
+from hourglass.report.tables import Table, fmt, intro, tables
 
 FRONTIER_FILE = "frontier.json"
 
@@ -39,25 +41,18 @@ def _png_tag(data: bytes, alt: str) -> str:
            f'{base64.b64encode(data).decode()}">'
 
 
-def _fmt(v, digits: int = 2) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    return html.escape(str(v))
-
-
-def _table(header: list[str], rows: list[list], classes: list[str] | None = None) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+def _table(t: Table) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in t.header)
     body = []
-    for i, r in enumerate(rows):
-        cls = f' class="{classes[i]}"' if classes else ""
+    for i, r in enumerate(t.rows):
+        cls = f' class="{t.classes[i]}"' if t.classes else ""
         body.append(f"<tr{cls}>" + "".join(
-            f'<td class="l">{_fmt(v)}</td>' if j == 0 else f"<td>{_fmt(v)}</td>"
-            for j, v in enumerate(r)) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+            f'<td class="l">{html.escape(fmt(v))}</td>' if j == 0
+            else f"<td>{html.escape(fmt(v))}</td>" for j, v in enumerate(r)) + "</tr>")
+    shape = t.title.split()[0]
+    h2 = f'<h2 class="{shape}">' if shape in ("hourglass", "conventional") else "<h2>"
+    note = f'<p class="note">{html.escape(t.note)}</p>' if t.note else ""
+    return f"{h2}{html.escape(t.title)}</h2><table><tr>{head}</tr>{''.join(body)}</table>{note}"
 
 
 def _best_samples(summary: dict, out: Path) -> str:
@@ -70,7 +65,7 @@ def _best_samples(summary: dict, out: Path) -> str:
         runs = sorted((out / "runs").glob(f"{key}-s*-e{summary['epochs']}/samples.png"))
         if runs:
             parts.append(f'<div><h3 class="{shape}">{shape}: {best["skip_dim"]}/'
-                         f'{best["inner_dim"]}/{best["depth"]}, {_fmt(best["mean"])}</h3>'
+                         f'{best["inner_dim"]}/{best["depth"]}, {fmt(best["mean"])}</h3>'
                          f'{_png_tag(runs[0].read_bytes(), shape + " samples")}'
                          '<p class="note">rows: input, output, target</p></div>')
     return f'<div class="samples">{"".join(parts)}</div>' if parts else \
@@ -78,40 +73,12 @@ def _best_samples(summary: dict, out: Path) -> str:
 
 
 def render(summary: dict, out: Path, plot: bytes) -> str:
-    space, metric = summary["space"], summary["metric"]
-    fronts = summary["frontiers"]
+    space = summary["space"]
     sections = [f"<h1>Hourglass vs conventional: {html.escape(space['task'])} on "
                 f"{html.escape(space['dataset'])}</h1>",
-                f'<p class="note">{summary["finished"]} trials finished, {summary["failed"]} '
-                f"failed; {space['epochs']} epochs at full fidelity; seeds {space['seeds']}; "
-                f"training compute {summary['compute']:.3g} epoch·params "
-                f"({summary['compute'] / max(1, summary['grid_compute']):.0%} of the full "
-                "grid).</p>", _png_tag(plot, "frontier plot")]
-    ref = summary["reference_point"]
-    sections.append("<h2>Hypervolume</h2>" + _table(
-        ["shape", f"hypervolume (params × {metric})"],
-        [[s, v] for s, v in summary["hypervolume"].items()]) +
-        f'<p class="note">reference point: {ref["params"]:,.0f} params, {ref["quality"]:.2f} '
-        f"({html.escape(ref['note'])})</p>")
-    for shape, front in fronts.items():
-        sections.append(f'<h2 class="{shape}">{shape} frontier</h2>' + _table(
-            ["skip/inner/depth", "params", f"{metric} (mean)", "± std", "lr", "seeds"],
-            [[f"{c['skip_dim']}/{c['inner_dim']}/{c['depth']}", c["params"], c["mean"],
-              c["std"], f"{c['lr']:g}", c["seeds"]] for c in front]))
-    sections.append("<h2>At equal quality, at equal parameters</h2>" + _table(
-        ["frontier point", "params", "quality", "other shape", "params it needs", "ratio",
-         "quality it reaches", "difference"],
-        [[f"{r['shape']} {r['config']}", r["params"], r["quality"], r["other"],
-          r["other_params_needed"], r["params_ratio"], r["other_quality_at_params"],
-          r["quality_gain"]] for r in summary["comparison"]],
-        [r["shape"] for r in summary["comparison"]]))
-    shapes = list(fronts)
-    sections.append("<h2>Scaling: the best architecture per budget</h2>" + _table(
-        ["budget (params)"] + [f"{s} skip/inner/depth" for s in shapes] +
-        [f"{s} {metric}" for s in shapes],
-        [[r["budget"]] + [f"{r[s]['skip_dim']}/{r[s]['inner_dim']}/{r[s]['depth']}"
-                          if r.get(s) else None for s in shapes] +
-         [r[s]["mean"] if r.get(s) else None for s in shapes] for r in summary["scaling"]]))
+                f'<p class="note">{html.escape(intro(summary))}</p>',
+                _png_tag(plot, "frontier plot")]
+    sections += [_table(t) for t in tables(summary)]
     sections.append("<h2>Samples from the best model of each shape</h2>" +
                     _best_samples(summary, out))
     return ("<!doctype html><html><head><meta charset='utf-8'><title>hourglass-mlp report"
@@ -120,7 +87,7 @@ def render(summary: dict, out: Path, plot: bytes) -> str:
 
 
 def write_report(out: str | Path) -> Path:
-    """Write DIR/report.html and DIR/frontier.png from DIR/frontier.json."""
+    """Write DIR/report.html, DIR/summary.md and DIR/frontier.png from DIR/frontier.json."""
     out = Path(out)
     try:
         summary = json.loads((out / FRONTIER_FILE).read_text())
@@ -134,4 +101,5 @@ def write_report(out: str | Path) -> Path:
     plot = frontier_png(summary)
     write_bytes_atomic(out / "frontier.png", plot)
     write_text_atomic(out / "report.html", render(summary, out, plot))
+    write_text_atomic(out / "summary.md", render_markdown(summary))
     return out / "report.html"

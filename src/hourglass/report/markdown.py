@@ -1,0 +1,21 @@
+"""summary.md: the report as Markdown, to commit next to frontier.png (docs/results/)."""
+
+from __future__ import annotations
+
+from hourglass.report.tables import fmt, intro, tables
+
+
+def _cell(v) -> str:
+    return fmt(v).replace("|", "\\|")
+
+
+def render_markdown(summary: dict) -> str:
+    space = summary["space"]
+    lines = [f"# Hourglass vs conventional: {space['task']} on {space['dataset']}", "",
+             intro(summary), "", "![frontier](frontier.png)", ""]
+    for t in tables(summary):
+        lines += [f"## {t.title}", "", "| " + " | ".join(t.header) + " |",
+                  "|" + "---|" * len(t.header)]
+        lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in t.rows]
+        lines += ["", t.note, ""] if t.note else [""]
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""The report's content as data (intro line and tables), shared by report.html and summary.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Table:
+    title: str
+    header: list[str]
+    rows: list[list]
+    classes: list[str] | None = None  # per row: the shape, for colour in HTML
+    note: str = ""
+
+
+def fmt(v, digits: int = 2) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def intro(summary: dict) -> str:
+    space = summary["space"]
+    return (f"{summary['finished']} trials finished, {summary['failed']} failed; "
+            f"{space['epochs']} epochs at full fidelity; seeds {space['seeds']}; training "
+            f"compute {summary['compute']:.3g} epoch·params "
+            f"({summary['compute'] / max(1, summary['grid_compute']):.0%} of the full grid).")
+
+
+def tables(summary: dict) -> list[Table]:
+    metric, fronts = summary["metric"], summary["frontiers"]
+    ref = summary["reference_point"]
+    out = [Table("Hypervolume", ["shape", f"hypervolume (params × {metric})"],
+                 [[s, v] for s, v in summary["hypervolume"].items()],
+                 note=f"reference point: {ref['params']:,.0f} params, {ref['quality']:.2f} "
+                      f"({ref['note']})")]
+    for shape, front in fronts.items():
+        out.append(Table(
+            f"{shape} frontier",
+            ["skip/inner/depth", "params", f"{metric} (mean)", "± std", "lr", "seeds"],
+            [[f"{c['skip_dim']}/{c['inner_dim']}/{c['depth']}", c["params"], c["mean"],
+              c["std"], f"{c['lr']:g}", c["seeds"]] for c in front], [shape] * len(front)))
+    comp = summary["comparison"]
+    out.append(Table(
+        "At equal quality, at equal parameters",
+        ["frontier point", "params", "quality", "other shape", "params it needs", "ratio",
+         "quality it reaches", "difference"],
+        [[f"{r['shape']} {r['config']}", r["params"], r["quality"], r["other"],
+          r["other_params_needed"], r["params_ratio"], r["other_quality_at_params"],
+          r["quality_gain"]] for r in comp], [r["shape"] for r in comp]))
+    shapes = list(fronts)
+    out.append(Table(
+        "Scaling: the best architecture per budget",
+        ["budget (params)"] + [f"{s} skip/inner/depth" for s in shapes]
+        + [f"{s} {metric}" for s in shapes],
+        [[r["budget"]] + [f"{r[s]['skip_dim']}/{r[s]['inner_dim']}/{r[s]['depth']}"
+                          if r.get(s) else None for s in shapes]
+         + [r[s]["mean"] if r.get(s) else None for s in shapes] for r in summary["scaling"]]))
+    return out
