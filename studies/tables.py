@@ -1,0 +1,103 @@
+"""Markdown tables for docs/results that one search report cannot give.
+
+    python studies/tables.py full-recipe SEARCH_DIR FULL_DIR
+        each full-recipe run (studies/mnist-denoise/full_recipe.sh) next to the same
+        configuration in the shortened search
+    python studies/tables.py projection LEARNED_SEARCH_DIR FROZEN_SEARCH_DIR
+        the same Hourglass architectures with a learned and a frozen W_in: quality, trained
+        parameters, training time, checkpoint size
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+from hourglass.search.frontier import configurations, frontier
+
+
+def _trials(search: Path) -> tuple[list[dict], int]:
+    rows = list(csv.DictReader((search / "trials.csv").open()))
+    epochs = json.loads((search / "frontier.json").read_text())["epochs"]
+    return rows, epochs
+
+
+def _row(cells: list) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    return "\n".join([_row(header), "|" + "---|" * len(header), *map(_row, rows)])
+
+
+def full_recipe(search: Path, full: Path) -> str:
+    rows, epochs = _trials(search)
+    done = [r for r in rows if r["status"] == "complete"]
+    out = []
+    for run in sorted(p for p in full.iterdir() if (p / "metrics.json").is_file()):
+        cfg = json.loads((run / "config.json").read_text())
+        m = json.loads((run / "metrics.json").read_text())
+        arch = (str(cfg["skip_dim"]), str(cfg["inner_dim"]), str(cfg["depth"]))
+        same = [r for r in done if (r["skip_dim"], r["inner_dim"], r["depth"]) == arch]
+        at_lr = [float(r["test_psnr"]) for r in same if float(r["lr"]) == cfg["lr"]]
+        best = max(same, key=lambda r: float(r["test_psnr"]), default=None)
+        out.append([m["shape"], "/".join(arch), f"{m['params']:,}",
+                    f"{m['test_psnr']:.2f}", m["best_epoch"], f"{m['train_seconds']:.0f}",
+                    f"{at_lr[0]:.2f}" if at_lr else "—",
+                    f"{float(best['test_psnr']):.2f} (lr {float(best['lr']):g})" if best
+                    else "—",
+                    f"{m['test_psnr'] - at_lr[0]:+.2f}" if at_lr else "—"])
+    return _table(["shape", "skip/inner/depth", "params", f"test PSNR, {cfg['epochs']} epochs",
+                   "best epoch", "train s", f"{epochs} epochs, same lr",
+                   f"{epochs} epochs, best lr", "full - short (dB)"], out)
+
+
+def _size(search: Path, r: dict) -> int:
+    key = (f"{r['shape']}-z{r['skip_dim']}-h{r['inner_dim']}-L{r['depth']}-"
+           f"lr{float(r['lr']):g}-s{r['seed']}-e{r['epochs']}")
+    return (search / "runs" / key / "model.safetensors").stat().st_size
+
+
+def _trial(rows: list[dict], arch: tuple[int, int, int], lr: float) -> dict:
+    return next(r for r in rows if r["status"] == "complete" and r["shape"] == "hourglass"
+                and (int(r["skip_dim"]), int(r["inner_dim"]), int(r["depth"])) == arch
+                and float(r["lr"]) == lr)
+
+
+def projection(learned: Path, frozen: Path) -> str:
+    out = []
+    (lrows, epochs), (frows, _) = _trials(learned), _trials(frozen)
+    best_l = {(c["skip_dim"], c["inner_dim"], c["depth"]): c for c in
+              configurations(lrows, "test_psnr", epochs) if c["shape"] == "hourglass"}
+    fconfigs = configurations(frows, "test_psnr", epochs)
+    on_front = {(c["skip_dim"], c["inner_dim"], c["depth"]) for c in
+                frontier(fconfigs, "hourglass") + frontier(list(best_l.values()), "hourglass")}
+    for c in fconfigs:
+        arch = (c["skip_dim"], c["inner_dim"], c["depth"])
+        if arch not in best_l or arch not in on_front:
+            continue
+        lc = best_l[arch]
+        lr_, fr_ = _trial(lrows, arch, lc["lr"]), _trial(frows, arch, c["lr"])
+        out.append(["/".join(map(str, arch)), f"{lc['params']:,}", f"{c['params']:,}",
+                    f"{lc['mean']:.2f}", f"{c['mean']:.2f}", f"{c['mean'] - lc['mean']:+.2f}",
+                    f"{float(fr_['seconds']) / float(lr_['seconds']):.2f}",
+                    f"{_size(learned, lr_) / 1e6:.1f}", f"{_size(frozen, fr_) / 1e6:.1f}"])
+    return _table(["skip/inner/depth", "trained params, learned W_in", "frozen W_in",
+                   "PSNR learned", "PSNR frozen", "frozen - learned (dB)",
+                   "train time frozen / learned", "checkpoint MB learned", "frozen"], out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("table", choices=("full-recipe", "projection"))
+    p.add_argument("first", type=Path)
+    p.add_argument("second", type=Path)
+    a = p.parse_args()
+    print((full_recipe if a.table == "full-recipe" else projection)(a.first, a.second))
+
+
+if __name__ == "__main__":
+    main()
