@@ -62,6 +62,9 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
     p.add_argument("--storage", help="postgresql://... to share one study across machines")
     p.add_argument("--eta", type=int, default=3, help="pareto-halving reduction factor")
+    p.add_argument("--population", default="auto", choices=("auto", "on", "off"),
+                   help="grid: train each architecture's lr x seed trials as one population "
+                        "(auto: on a GPU; on a CPU it does not pay)")
     p.add_argument("--data-dir")
     p.add_argument("--quiet", action="store_true")
 
@@ -70,7 +73,7 @@ def search_options(args: argparse.Namespace) -> SearchOptions:
     return SearchOptions(strategy=args.strategy, max_trials=args.max_trials,
                          time_budget_min=args.time_budget, workers=args.workers,
                          storage=args.storage, data_dir=args.data_dir, eta=args.eta,
-                         progress=not args.quiet)
+                         population=args.population, progress=not args.quiet)
 
 
 def config_from(args: argparse.Namespace) -> TrainConfig:
