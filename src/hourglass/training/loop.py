@@ -265,9 +265,18 @@ def _diverged_message(out: Path, epoch: int, step: int, value: float, counters: 
 
 
 def _finish_everywhere(run: Run, prep: Prepared) -> dict:
-    """Rank 0 finishes the run; under torchrun the others get its metrics."""
-    metrics = finish(run.out, run.cfg, prep, run.counters) if parallel.is_main() else None
-    return parallel.broadcast_json(metrics)
+    """Rank 0 finishes the run; under torchrun the others get its metrics, or its error."""
+    if not parallel.is_main():
+        got = parallel.broadcast_json(None)
+        if "error" in got:
+            raise UserError(got["error"])
+        return got["metrics"]
+    try:
+        metrics = finish(run.out, run.cfg, prep, run.counters)
+    except Exception as e:
+        parallel.broadcast_json({"error": f"rank 0 could not finish the run: {e}"})
+        raise
+    return parallel.broadcast_json({"metrics": metrics})["metrics"]
 
 
 def finish(out: Path, cfg: TrainConfig, prep: Prepared, counters: dict) -> dict:
