@@ -123,6 +123,11 @@ def write_results(store: Store, out: Path) -> dict:
     return summary
 
 
+def _reason(e: Exception) -> str:
+    one_line = " ".join(str(e).split())
+    return one_line if isinstance(e, UserError) else f"{type(e).__name__}: {one_line}"
+
+
 def run_trials(store: Store, pairs: list[tuple[Job, object]], out: Path,
                data: ImageDataset, data_dir: str | None) -> None:
     """Train claimed (job, trial) pairs of one architecture, jointly when more than one, and
@@ -140,10 +145,7 @@ def run_trials(store: Store, pairs: list[tuple[Job, object]], out: Path,
         seconds = round((time.perf_counter() - t0) / len(pairs), 3)
         for (job, trial), result, run_dir in zip(pairs, results, run_dirs, strict=True):
             if isinstance(result, Exception):
-                e = result
-                reason = " ".join(str(e).split()) if isinstance(e, UserError) else \
-                    f"{type(e).__name__}: {' '.join(str(e).split())}"
-                store.tell(trial, None, reason, params=space.params(job.unit.arch),
+                store.tell(trial, None, _reason(result), params=space.params(job.unit.arch),
                            seconds=seconds)
             else:
                 values = (float(result["params"]), float(result[metric_name(space.task)]))
