@@ -44,7 +44,8 @@ def tables(summary: dict) -> list[Table]:
             f"{shape} frontier",
             ["skip/inner/depth", "params", f"{metric} (mean)", "± std", "lr", "seeds"],
             [[f"{c['skip_dim']}/{c['inner_dim']}/{c['depth']}", c["params"], c["mean"],
-              c["std"], f"{c['lr']:g}", c["seeds"]] for c in front], [shape] * len(front)))
+              c["std"] if c["seeds"] > 1 else None,  # one seed has no spread to show
+              f"{c['lr']:g}", c["seeds"]] for c in front], [shape] * len(front)))
     comp = summary["comparison"]
     out.append(Table(
         "At equal quality, at equal parameters",
