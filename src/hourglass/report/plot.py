@@ -27,10 +27,10 @@ def frontier_png(summary: dict) -> bytes:
         ax.fill_between(xs, lo, hi, step="post", color=color, alpha=0.18)
         ax.step(xs, ys, where="post", color=color, lw=2, label=f"{shape} frontier")
         ax.scatter(xs, ys, color=color, s=28, zorder=3)
-        for c in front:
+        for i, c in enumerate(front):  # alternate below / above: neighbours do not overlap
             ax.annotate(f"{c['skip_dim']}/{c['inner_dim']}/{c['depth']}",
-                        (c["params"], c["mean"]), textcoords="offset points", xytext=(4, -10),
-                        fontsize=7, color=color)
+                        (c["params"], c["mean"]), textcoords="offset points",
+                        xytext=(4, -10 if i % 2 == 0 else 5), fontsize=7, color=color)
     ax.set_xscale("log")
     ax.set_xlabel("trainable parameters")
     ax.set_ylabel(metric)
