@@ -84,3 +84,19 @@ def test_report_renders_in_a_real_browser(compared, tmp_path):
 def test_report_of_a_folder_that_is_not_a_search(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "not a search directory" in capsys.readouterr().err
+
+
+def test_a_one_shape_search_reports_no_comparison_with_an_absent_shape():
+    from hourglass.report.markdown import render_markdown
+    from hourglass.search.frontier import summarize
+
+    rows = [{"status": "complete", "epochs": 2, "shape": "hourglass", "skip_dim": z,
+             "inner_dim": 8, "depth": 1, "lr": 1e-3, "params": p, "test_psnr": q,
+             "baseline": 10.0} for z, p, q in ((32, 1000, 20.0), (64, 2000, 21.0))]
+    summary = summarize(rows, "denoise", 2, 4000)
+    summary.update({"space": {"name": "one", "task": "denoise", "dataset": "digits",
+                              "epochs": 2, "seeds": [0]},
+                    "finished": 2, "failed": 0, "compute": 6000, "grid_compute": 6000})
+    text = render_markdown(summary)
+    assert text.startswith("# one: hourglass only, denoise on digits")
+    assert "At equal quality" not in text and "| 64/8/1 | 2,000 | 21.00 | — |" in text

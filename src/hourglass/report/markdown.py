@@ -11,8 +11,10 @@ def _cell(v) -> str:
 
 def render_markdown(summary: dict) -> str:
     space = summary["space"]
-    lines = [f"# Hourglass vs conventional: {space['task']} on {space['dataset']}", "",
-             intro(summary), "", "![frontier](frontier.png)", ""]
+    title = " vs ".join(summary["frontiers"]) if len(summary["frontiers"]) > 1 \
+        else f"{next(iter(summary['frontiers']))} only"
+    lines = [f"# {space.get('name', 'search')}: {title}, {space['task']} on "
+             f"{space['dataset']}", "", intro(summary), "", "![frontier](frontier.png)", ""]
     for t in tables(summary):
         lines += [f"## {t.title}", "", "| " + " | ".join(t.header) + " |",
                   "|" + "---|" * len(t.header)]

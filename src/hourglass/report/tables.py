@@ -46,6 +46,8 @@ def tables(summary: dict) -> list[Table]:
             [[f"{c['skip_dim']}/{c['inner_dim']}/{c['depth']}", c["params"], c["mean"],
               c["std"] if c["seeds"] > 1 else None,  # one seed has no spread to show
               f"{c['lr']:g}", c["seeds"]] for c in front], [shape] * len(front)))
+    if len(fronts) < 2:  # one shape searched: nothing to set it against
+        return out
     comp = summary["comparison"]
     out.append(Table(
         "At equal quality, at equal parameters",
