@@ -95,8 +95,9 @@ def test_a_one_shape_search_reports_no_comparison_with_an_absent_shape():
              "baseline": 10.0} for z, p, q in ((32, 1000, 20.0), (64, 2000, 21.0))]
     summary = summarize(rows, "denoise", 2, 4000)
     summary.update({"space": {"name": "one", "task": "denoise", "dataset": "digits",
-                              "epochs": 2, "seeds": [0]},
+                              "epochs": 2, "seeds": [0], "hourglass": {"lr": [1e-4, 1e-3]}},
                     "finished": 2, "failed": 0, "compute": 6000, "grid_compute": 6000})
     text = render_markdown(summary)
     assert text.startswith("# one: hourglass only, denoise on digits")
     assert "At equal quality" not in text and "| 64/8/1 | 2,000 | 21.00 | — |" in text
+    assert "2 of 2 points took the largest learning rate of the grid (0.001)" in text

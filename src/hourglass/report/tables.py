@@ -32,6 +32,20 @@ def intro(summary: dict) -> str:
             f"({summary['compute'] / max(1, summary['grid_compute']):.0%} of the full grid).")
 
 
+def _lr_edge_note(front: list[dict], grid: list[float]) -> str:
+    """Say so when frontier points took an end of the learning-rate grid: the grid may be
+    too narrow, and the frontier could move if it were wider."""
+    if len(grid) < 2:
+        return ""
+    notes = []
+    for end, word in ((max(grid), "largest"), (min(grid), "smallest")):
+        k = sum(c["lr"] == end for c in front)
+        if k and (len(grid) > 2 or k == len(front)):  # of two values, every lr is an end
+            notes.append(f"{k} of {len(front)} points took the {word} learning rate of the "
+                         f"grid ({end:g})")
+    return ("; ".join(notes) + ": a wider grid may move this frontier.") if notes else ""
+
+
 def tables(summary: dict) -> list[Table]:
     metric, fronts = summary["metric"], summary["frontiers"]
     ref = summary["reference_point"]
@@ -45,7 +59,8 @@ def tables(summary: dict) -> list[Table]:
             ["skip/inner/depth", "params", f"{metric} (mean)", "± std", "lr", "seeds"],
             [[f"{c['skip_dim']}/{c['inner_dim']}/{c['depth']}", c["params"], c["mean"],
               c["std"] if c["seeds"] > 1 else None,  # one seed has no spread to show
-              f"{c['lr']:g}", c["seeds"]] for c in front], [shape] * len(front)))
+              f"{c['lr']:g}", c["seeds"]] for c in front], [shape] * len(front),
+            note=_lr_edge_note(front, summary["space"].get(shape, {}).get("lr", []))))
     if len(fronts) < 2:  # one shape searched: nothing to set it against
         return out
     comp = summary["comparison"]
