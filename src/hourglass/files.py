@@ -4,6 +4,7 @@ the cache directory."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -56,6 +57,17 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def files_key(paths: list[Path], tags: list | None = None, header: str = "") -> str:
+    """A short hash of files' names, sizes and mtimes (and a tag per file): a cache key that
+    editing, adding or removing any of the files changes."""
+    h = hashlib.sha256(header.encode())
+    for i, p in enumerate(paths):
+        st = p.stat()
+        tag = "" if tags is None else f"\0{tags[i]}"
+        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}{tag}\n".encode())
+    return h.hexdigest()[:24]
 
 
 def cache_dir() -> Path:

@@ -8,7 +8,6 @@ and the requested size: editing the folder invalidates the cache.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from hourglass.errors import UserError
-from hourglass.files import cache_dir, write_npy_atomic
+from hourglass.files import cache_dir, files_key, write_npy_atomic
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "F", "P;L"}
@@ -63,20 +62,12 @@ def probe_image(path: Path) -> tuple[tuple[int, int], int]:
         raise UserError(f"{path}: cannot decode image ({e})") from e
 
 
-def _cache_key(paths: list[Path], labels: list[int], size: tuple[int, int], channels: int) -> str:
-    h = hashlib.sha256(json.dumps([list(size), channels]).encode())
-    for p, label in zip(paths, labels, strict=True):
-        st = p.stat()
-        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0{label}\n".encode())
-    return h.hexdigest()[:24]
-
-
 def load_split(split_dir: Path, classes: list[str], size: tuple[int, int], channels: int,
                use_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     paths, labels = list_images(split_dir, classes)
     if not paths:
         raise UserError(f"{split_dir}: no images found (expected {split_dir}/<class>/*.png|jpg)")
-    key = _cache_key(paths, labels, size, channels)
+    key = files_key(paths, labels, header=json.dumps([list(size), channels]))
     cached = cache_dir() / f"folder-{key}.npy"
     if use_cache and cached.is_file():
         try:

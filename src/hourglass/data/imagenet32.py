@@ -11,7 +11,6 @@ touch them and can drop them again, so the process's own memory stays far below 
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 
 from hourglass.errors import UserError
-from hourglass.files import cache_dir, open_atomic, write_npy_atomic
+from hourglass.files import cache_dir, files_key, open_atomic, write_npy_atomic
 
 IMAGE_BYTES = 3 * 32 * 32
 
@@ -53,18 +52,10 @@ def load_npz_batches(paths: list[Path]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(data.reshape(-1, 3, 32, 32)), torch.from_numpy(labels)
 
 
-def _cache_key(paths: list[Path]) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        st = p.stat()
-        h.update(f"{p.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:24]
-
-
 def mapped_batches(paths: list[Path]) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (N, 3, 32, 32) memory-mapped from the cache (built on first use, one batch file
     in memory at a time) and labels (N,) in memory. Editing a batch file rebuilds the cache."""
-    key = _cache_key(paths)
+    key = files_key([p.resolve() for p in paths])
     images_file = cache_dir() / f"imagenet32-{key}.u8"
     labels_file = cache_dir() / f"imagenet32-{key}-labels.npy"
     labels = None

@@ -180,9 +180,9 @@ def work(store: Store, out: Path, opts: SearchOptions, deadline: float | None) -
                 repeats = 0  # the sampler keeps proposing finished units: take one in order
                 fallback = next_job("random", space, records, opts.eta, opts.max_trials)
                 if isinstance(fallback, Job):
-                    _claim_and_run(store, fallback, out, data, opts)
+                    _claim_and_run(store, fallback, records, out, data, opts)
         else:
-            _claim_and_run(store, job, out, data, opts)
+            _claim_and_run(store, job, records, out, data, opts)
         summary = write_results(store, out)
         if opts.progress:
             fronts = "; ".join(
@@ -209,11 +209,11 @@ def _sample_and_run(store: Store, job: Sample, records: list[Record], out: Path,
     return True
 
 
-def _claim_and_run(store: Store, job: Job, out: Path, data: ImageDataset,
-                   opts: SearchOptions) -> None:
+def _claim_and_run(store: Store, job: Job, records: list[Record], out: Path,
+                   data: ImageDataset, opts: SearchOptions) -> None:
     jobs = [job]
     if opts.populations():
-        space, arch, taken = store.space, job.unit.arch, claimed(store.records())
+        space, arch, taken = store.space, job.unit.arch, claimed(records)
         jobs += [Job(Unit(arch, lr), seed, job.epochs) for lr in space.shapes[arch.shape].lr
                  for seed in space.seeds
                  if (lr, seed) != (job.unit.lr, job.seed)
