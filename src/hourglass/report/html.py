@@ -49,8 +49,7 @@ def _table(t: Table) -> str:
         body.append(f"<tr{cls}>" + "".join(
             f'<td class="l">{html.escape(fmt(v))}</td>' if j == 0
             else f"<td>{html.escape(fmt(v))}</td>" for j, v in enumerate(r)) + "</tr>")
-    shape = t.title.split()[0]
-    h2 = f'<h2 class="{shape}">' if shape in ("hourglass", "conventional") else "<h2>"
+    h2 = f'<h2 class="{t.shape}">' if t.shape else "<h2>"
     note = f'<p class="note">{html.escape(t.note)}</p>' if t.note else ""
     return f"{h2}{html.escape(t.title)}</h2><table><tr>{head}</tr>{''.join(body)}</table>{note}"
 

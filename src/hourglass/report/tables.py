@@ -12,6 +12,7 @@ class Table:
     rows: list[list]
     classes: list[str] | None = None  # per row: the shape, for colour in HTML
     note: str = ""
+    shape: str = ""  # a one-shape table: its heading takes the shape's colour
 
 
 def fmt(v, digits: int = 2) -> str:
@@ -60,7 +61,8 @@ def tables(summary: dict) -> list[Table]:
             [[f"{c['skip_dim']}/{c['inner_dim']}/{c['depth']}", c["params"], c["mean"],
               c["std"] if c["seeds"] > 1 else None,  # one seed has no spread to show
               f"{c['lr']:g}", c["seeds"]] for c in front], [shape] * len(front),
-            note=_lr_edge_note(front, summary["space"].get(shape, {}).get("lr", []))))
+            note=_lr_edge_note(front, summary["space"].get(shape, {}).get("lr", [])),
+            shape=shape))
     if len(fronts) < 2:  # one shape searched: nothing to set it against
         return out
     comp = summary["comparison"]
