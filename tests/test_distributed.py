@@ -94,3 +94,10 @@ def test_outside_torchrun_the_helpers_are_single_process():
     t = torch.arange(5.0)
     assert parallel.shard(t) is t and parallel.all_sum(t) is t
     assert parallel.broadcast_json({"a": 1}) == {"a": 1}
+
+
+def test_outside_torchrun_the_process_exits_normally():
+    # os._exit (no interpreter teardown) is only for processes that joined a group
+    with pytest.raises(SystemExit) as exit_:
+        parallel.exit_process(3)
+    assert exit_.value.code == 3

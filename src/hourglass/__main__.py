@@ -1,3 +1,3 @@
-from hourglass.cli import main
+from hourglass.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import NoReturn
 
 from hourglass import data
 from hourglass.compare import DEFAULT_MINUTES, compare
@@ -208,3 +209,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 130
     return 0
+
+
+def entry() -> NoReturn:
+    """The ``hourglass`` command and ``python -m hourglass`` (torchrun's way in)."""
+    parallel.exit_process(main())

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from typing import NoReturn
 
 import torch
 import torch.distributed as dist
@@ -18,6 +20,7 @@ import torch.distributed as dist
 from hourglass.errors import UserError
 
 DEVICES = ("auto", "cpu", "cuda")
+_joined = False  # this process joined a torchrun group (see exit_process)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -37,15 +40,30 @@ def resolve_device(name: str) -> torch.device:
 def join_group(device: torch.device) -> None:
     """Join torchrun's process group when this process was launched by it with N > 1
     (gloo on the CPU, NCCL on GPUs); a no-op otherwise."""
+    global _joined
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        _joined = True
 
 
 def leave_group() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def exit_process(code: int) -> NoReturn:
+    """End the process with ``code``. After a torchrun group, skip the interpreter's
+    teardown: DistributedDataParallel's reducer keeps the gloo group and its threads alive past
+    destroy_process_group (pytorch/pytorch#107298), and tearing them down with the interpreter
+    aborts the process now and then ("terminate called without an active exception"), after
+    its work is written, failing the whole torchrun job."""
+    if _joined:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)
 
 
 def world() -> tuple[int, int]:
