@@ -151,6 +151,26 @@ def test_grid_search_runs_every_configuration_once_and_resumes(tmp_path):
     assert rows(out) == got and again["compute"] == summary["compute"]
 
 
+def test_a_search_widens_its_grid_and_trains_only_what_it_adds(tmp_path):
+    out = tmp_path / "out"
+    space = tiny(tmp_path)
+    search(str(space), load_space(str(space)), out, SearchOptions(progress=False))
+    before = {r["key"]: r for r in rows(out)}
+    wider = tiny(tmp_path, lr="3e-3, 1e-3")
+    summary = search(str(wider), load_space(str(wider)), out, SearchOptions(progress=False))
+    after = {r["key"]: r for r in rows(out)}
+    assert len(before) == 10 and len(after) == 18  # 4 architectures x 2 seeds at the new lr
+    assert {k: after[k] for k in before} == before  # finished trials kept, not retrained
+    assert {float(after[k]["lr"]) for k in set(after) - set(before)} == {1e-3}
+    assert len({(r["shape"], r["number"]) for r in after.values()}) == 18
+    assert summary["compute"] == summary["grid_compute"]
+    again = search(str(wider), load_space(str(wider)), out, SearchOptions(progress=False))
+    assert {r["key"]: r for r in rows(out)} == after and again["compute"] == summary["compute"]
+    for changed in (tiny(tmp_path, epochs=3), tiny(tmp_path, lr="3e-3")):  # narrower: refused
+        with pytest.raises(UserError, match="only adds values to its lists"):
+            search(str(changed), load_space(str(changed)), out, SearchOptions(progress=False))
+
+
 def test_a_diverging_configuration_fails_with_its_reason_and_the_search_goes_on(tmp_path):
     space = tiny(tmp_path, lr="10.0")
     out = tmp_path / "out"

@@ -44,7 +44,10 @@ def _lr_edge_note(front: list[dict], grid: list[float]) -> str:
         if k and (len(grid) > 2 or k == len(front)):  # of two values, every lr is an end
             notes.append(f"{k} of {len(front)} points took the {word} learning rate of the "
                          f"grid ({end:g})")
-    return ("; ".join(notes) + ": a wider grid may move this frontier.") if notes else ""
+    if not notes:
+        return ""
+    return ("; ".join(notes) + ": a wider grid may move this frontier (add values to the "
+            "space's lr list and rerun the search: only the new trials train).")
 
 
 def tables(summary: dict) -> list[Table]:

@@ -128,6 +128,23 @@ class SearchSpace:
         return d
 
 
+def extends(new: dict, old: dict) -> bool:
+    """Whether space ``new`` (``to_dict``) keeps every setting of ``old`` and every value of
+    its lists, only adding values or shapes: every trial of ``old`` is then a trial of ``new``,
+    so a search can widen its grid and train only what is missing."""
+    for key, was in old.items():
+        now = new.get(key)
+        if isinstance(was, dict):
+            if not (isinstance(now, dict) and extends(now, was)):
+                return False
+        elif isinstance(was, list):
+            if not (isinstance(now, list) and set(was) <= set(now)):
+                return False
+        elif now != was:
+            return False
+    return all(isinstance(v, dict) for k, v in new.items() if k not in old)
+
+
 def _values(where: str, key: str, value, kind: type) -> list:
     if isinstance(value, dict):
         extra = set(value) - {"low", "high", "step", "num", "log"}

@@ -1,5 +1,9 @@
 """Trials live in Optuna studies, one per shape, in a journal file or a PostgreSQL database.
 
+A search may be rerun with a wider space (values added to its lists): Optuna fixes a study's
+categorical choices, so the wider space opens a new study per shape (``<name>:<shape>:2``, ...)
+and the finished trials of the earlier, narrower ones still count.
+
 Claiming is exactly-once: a worker enqueues the trial it wants (its params and a ``key``),
 pops a waiting trial with ``ask()`` (atomic in both storages), and then yields to any other
 trial with the same key that already finished or started earlier (lower number). A trial whose
@@ -20,7 +24,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from hourglass.errors import UserError
-from hourglass.search.space import Arch, SearchSpace, Unit
+from hourglass.search.space import Arch, SearchSpace, Unit, extends
 
 HEARTBEAT_S = 5
 GRACE_S = 20
@@ -96,24 +100,45 @@ class Store:
     def __init__(self, space: SearchSpace, out: Path, url: str | None) -> None:
         self.space, self.url = space, url
         self.storage = open_storage(url, out)
-        self.studies = {}
+        self.studies: dict[str, optuna.Study] = {}  # where new trials go
+        self.earlier: dict[str, list[optuna.Study]] = {}  # narrower spaces, read only
+        names = {s.study_name for s in self.storage.get_all_studies()}
         for shape in space.shapes:
-            study = optuna.create_study(
-                storage=self.storage, study_name=f"{space.name}:{shape}", load_if_exists=True,
-                directions=["minimize", "maximize"])
-            stored = study.user_attrs.get("space")
-            if stored is None:
-                study.set_user_attr("space", space.to_dict())
-            elif stored != space.to_dict():
-                raise UserError(f"{out} holds a search of a different space {space.name!r}; "
-                                "use another --out (or --storage), or the same space")
-            self.studies[shape] = study
+            self.studies[shape], self.earlier[shape] = self._open(f"{space.name}:{shape}",
+                                                                  names, out)
         self.host, self.pid = socket.gethostname(), os.getpid()
+
+    def _open(self, base: str, names: set[str], out: Path) -> tuple[optuna.Study, list]:
+        """This space's study under ``base`` and the earlier generations it widens."""
+        have = []
+        while (name := f"{base}:{len(have) + 1}" if have else base) in names:
+            have.append(optuna.load_study(study_name=name, storage=self.storage))
+        wanted = self.space.to_dict()
+        stored = have[-1].user_attrs.get("space") if have else None
+        if have and stored in (None, wanted):  # None: its creator died before labelling it
+            current, have = have[-1], have[:-1]
+        elif have and not extends(wanted, stored):
+            raise UserError(f"{out} holds a search of a different space {self.space.name!r}; "
+                            "use another --out (or --storage), the same space, or one that "
+                            "only adds values to its lists")
+        else:
+            current = optuna.create_study(storage=self.storage, study_name=name,
+                                          load_if_exists=True, directions=["minimize", "maximize"])
+        if current.user_attrs.get("space") != wanted:
+            current.set_user_attr("space", wanted)
+        return current, have
+
+    def _all(self) -> list[tuple[str, optuna.Study]]:
+        return [(shape, s) for shape, now in self.studies.items()
+                for s in [*self.earlier[shape], now]]
 
     def records(self) -> list[Record]:
         out = []
-        for shape, study in self.studies.items():
-            for t in study.get_trials(deepcopy=False):
+        offset = dict.fromkeys(self.studies, 0)  # numbers run on across generations
+        for shape, study in self._all():
+            trials = study.get_trials(deepcopy=False)
+            number0, offset[shape] = offset[shape], offset[shape] + len(trials)
+            for t in trials:
                 if "key" not in t.user_attrs:
                     continue
                 # enqueued params are written at once; sampled ones one by one, so another
@@ -123,7 +148,7 @@ class Store:
                     continue
                 unit = Unit(Arch(shape, int(p["skip_dim"]), int(p["inner_dim"]),
                                  int(p["depth"])), float(p["lr"]))
-                out.append(Record(t.number, shape, unit, int(t.user_attrs["seed"]),
+                out.append(Record(number0 + t.number, shape, unit, int(t.user_attrs["seed"]),
                                   int(t.user_attrs["epochs"]), _state(t),
                                   tuple(t.values) if t.values else None, dict(t.user_attrs)))
         return out
@@ -131,7 +156,7 @@ class Store:
     def reap_dead_workers(self) -> int:
         """Fail running trials whose worker is gone, so their keys are run again."""
         n = 0
-        for study in self.studies.values():
+        for _, study in self._all():
             if self.url and self.url.startswith("postgresql"):
                 optuna.storages.fail_stale_trials(study)
             for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
