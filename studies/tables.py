@@ -1,7 +1,7 @@
 """Markdown tables for docs/results that one search report cannot give.
 
     python studies/tables.py full-recipe SEARCH_DIR FULL_DIR
-        each full-recipe run (studies/mnist-denoise/full_recipe.sh) next to the same
+        each full-recipe run (studies/full_recipe.sh) next to the same
         configuration in the shortened search
     python studies/tables.py projection LEARNED_SEARCH_DIR FROZEN_SEARCH_DIR
         the same Hourglass architectures with a learned and a frozen W_in: quality, trained
