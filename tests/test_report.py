@@ -101,3 +101,26 @@ def test_a_one_shape_search_reports_no_comparison_with_an_absent_shape():
     assert text.startswith("# one: hourglass only, denoise on digits")
     assert "At equal quality" not in text and "| 64/8/1 | 2,000 | 21.00 | — |" in text
     assert "2 of 2 points took the largest learning rate of the grid (0.001)" in text
+
+
+def test_frontier_labels_of_crowded_crossing_frontiers_do_not_overlap():
+    import matplotlib.pyplot as plt
+
+    from hourglass.report.plot import _place_labels
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    # two shapes' points a few percent apart in params and 0.02 dB apart in quality
+    pts = [(4.0e6 * 1.03 ** i, 27.0 + 0.02 * (i % 3), "hourglass" if i % 2 else "conventional")
+           for i in range(8)]
+    ax.scatter([p for p, _, _ in pts], [q for _, q, _ in pts], label="points")
+    ax.set_xscale("log")
+    ax.set_ylim(25, 28)
+    ax.legend(loc="lower right")
+    _place_labels(fig, ax, [(f"{s}-{i}", p, q, "k") for i, (p, q, s) in enumerate(pts)])
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    frame = ax.get_window_extent(renderer)
+    plt.close(fig)
+    assert len(boxes) == 8
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert all(frame.x0 <= b.x0 and b.x1 <= frame.x1 for b in boxes)

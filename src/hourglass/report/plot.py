@@ -8,12 +8,17 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display: render to files only
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 
 COLORS = {"hourglass": "#d9480f", "conventional": "#1c7ed6"}
+# where a frontier label may sit, in points from its marker (right of it, then left), in the
+# order tried
+LABEL_OFFSETS = [(dx, dy) for dx in (4, -4) for dy in (5, -10, 14, -19, 23, -28)]
 
 
 def frontier_png(summary: dict) -> bytes:
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    labels = []
     metric = summary["metric"].replace("test_", "test ").replace("psnr", "PSNR (dB)")
     for shape, front in summary["frontiers"].items():
         color = COLORS.get(shape, "gray")
@@ -27,10 +32,8 @@ def frontier_png(summary: dict) -> bytes:
         ax.fill_between(xs, lo, hi, step="post", color=color, alpha=0.18)
         ax.step(xs, ys, where="post", color=color, lw=2, label=f"{shape} frontier")
         ax.scatter(xs, ys, color=color, s=28, zorder=3)
-        for i, c in enumerate(front):  # alternate below / above: neighbours do not overlap
-            ax.annotate(f"{c['skip_dim']}/{c['inner_dim']}/{c['depth']}",
-                        (c["params"], c["mean"]), textcoords="offset points",
-                        xytext=(4, -10 if i % 2 == 0 else 5), fontsize=7, color=color)
+        labels += [(f"{c['skip_dim']}/{c['inner_dim']}/{c['depth']}", c["params"], c["mean"],
+                    color) for c in front]
     ax.set_xscale("log")
     ax.set_xlabel("trainable parameters")
     ax.set_ylabel(metric)
@@ -38,8 +41,35 @@ def frontier_png(summary: dict) -> bytes:
                  f"{summary['space']['dataset']}, labels: skip/inner/depth)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout()  # before the labels: placing them needs the final axes
+    _place_labels(fig, ax, labels)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
+
+
+def _place_labels(fig, ax, labels: list[tuple[str, float, float, str]]) -> None:
+    """Each label at the first offset where it stays inside the axes and covers no marker and
+    no label placed before it: the two shapes' frontiers often cross, and neighbouring points
+    of both crowd one spot. Where every offset is taken the first one is used."""
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    r = 3 * fig.dpi / 72  # a marker's radius, in pixels
+    taken = [ax.get_legend().get_window_extent(renderer)]
+    taken += [Bbox.from_extents(px - r, py - r, px + r, py + r)
+              for px, py in ax.transData.transform([(x, y) for _, x, y, _ in labels])]
+    for text, x, y, color in sorted(labels, key=lambda t: t[1]):
+        for dx, dy in LABEL_OFFSETS:
+            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy),
+                              ha="left" if dx > 0 else "right", fontsize=7, color=color)
+            box = ann.get_window_extent(renderer)
+            if (frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0
+                    and box.y1 <= frame.y1 and not any(box.overlaps(b) for b in taken)):
+                break
+            ann.remove()
+        else:
+            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=LABEL_OFFSETS[0],
+                              fontsize=7, color=color)
+            box = ann.get_window_extent(renderer)
+        taken.append(box)
