@@ -60,16 +60,17 @@ def _place_labels(fig, ax, labels: list[tuple[str, float, float, str]]) -> None:
     taken += [Bbox.from_extents(px - r, py - r, px + r, py + r)
               for px, py in ax.transData.transform([(x, y) for _, x, y, _ in labels])]
     for text, x, y, color in sorted(labels, key=lambda t: t[1]):
-        for dx, dy in LABEL_OFFSETS:
-            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy),
-                              ha="left" if dx > 0 else "right", fontsize=7, color=color)
-            box = ann.get_window_extent(renderer)
+        for offset in LABEL_OFFSETS:
+            box = (ann := _annotate(ax, text, (x, y), color, offset)).get_window_extent(renderer)
             if (frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0
                     and box.y1 <= frame.y1 and not any(box.overlaps(b) for b in taken)):
                 break
             ann.remove()
         else:
-            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=LABEL_OFFSETS[0],
-                              fontsize=7, color=color)
-            box = ann.get_window_extent(renderer)
+            box = _annotate(ax, text, (x, y), color, LABEL_OFFSETS[0]).get_window_extent(renderer)
         taken.append(box)
+
+
+def _annotate(ax, text: str, xy: tuple[float, float], color: str, offset: tuple[int, int]):
+    return ax.annotate(text, xy, textcoords="offset points", xytext=offset, fontsize=7,
+                       color=color, ha="left" if offset[0] > 0 else "right")
