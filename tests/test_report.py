@@ -103,6 +103,26 @@ def test_a_one_shape_search_reports_no_comparison_with_an_absent_shape():
     assert "2 of 2 points took the largest learning rate of the grid (0.001)" in text
 
 
+def test_the_report_names_finished_trials_that_ended_below_the_baseline():
+    from hourglass.report.markdown import render_markdown
+    from hourglass.search.frontier import summarize
+
+    rows = [{"status": "complete", "epochs": 2, "shape": "hourglass", "skip_dim": 32,
+             "inner_dim": 8, "depth": 1, "lr": lr, "seed": 0, "params": 1000, "test_psnr": q,
+             "baseline": 10.0} for lr, q in ((1e-3, 20.0), (1e-2, 9.5), (3e-2, 9.0))]
+    summary = summarize(rows, "denoise", 2, 4000)
+    assert [(t["lr"], t["value"]) for t in summary["below_baseline"]] == [(1e-2, 9.5),
+                                                                          (3e-2, 9.0)]
+    summary.update({"space": {"name": "low", "task": "denoise", "dataset": "digits",
+                              "epochs": 2, "seeds": [0]},
+                    "finished": 3, "failed": 0, "compute": 6000, "grid_compute": 6000})
+    assert ("2 finished trials ended below the do-nothing baseline (10.00): 1 at lr 0.01, "
+            "1 at lr 0.03.") in render_markdown(summary)
+    rows[1]["test_psnr"] = rows[2]["test_psnr"] = 10.5
+    summary.update(summarize(rows, "denoise", 2, 4000))
+    assert summary["below_baseline"] == [] and "below" not in render_markdown(summary)
+
+
 def test_frontier_labels_of_crowded_crossing_frontiers_do_not_overlap():
     import matplotlib.pyplot as plt
 

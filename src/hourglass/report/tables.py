@@ -30,7 +30,22 @@ def intro(summary: dict) -> str:
     return (f"{summary['finished']} trials finished, {summary['failed']} failed; "
             f"{space['epochs']} epochs at full fidelity; seeds {space['seeds']}; training "
             f"compute {summary['compute']:.3g} epoch·params "
-            f"({summary['compute'] / max(1, summary['grid_compute']):.0%} of the full grid).")
+            f"({summary['compute'] / max(1, summary['grid_compute']):.0%} of the full grid)."
+            + _below_baseline_note(summary))
+
+
+def _below_baseline_note(summary: dict) -> str:
+    low = summary.get("below_baseline", [])  # absent from frontier.json written before it
+    if not low:
+        return ""
+    by_lr: dict[float, int] = {}
+    for t in low:
+        by_lr[t["lr"]] = by_lr.get(t["lr"], 0) + 1
+    where = ", ".join(f"{k} at lr {lr:g}" for lr, k in sorted(by_lr.items()))
+    return (f" {len(low)} finished trial{'s' * (len(low) > 1)} ended below the do-nothing baseline "
+            f"({summary['reference_point']['quality']:.2f}): {where}. Each is worse than "
+            "returning its input (a learning rate too high for it, or too few epochs) though "
+            "it did not diverge; frontier.json lists them (below_baseline).")
 
 
 def _lr_edge_note(front: list[dict], grid: list[float]) -> str:

@@ -93,12 +93,26 @@ def scaling_table(fronts: dict[str, list[dict]]) -> list[dict]:
     return rows
 
 
+def below_baseline(rows: list[dict], metric: str, baseline: float | None) -> list[dict]:
+    """Finished trials that ended worse than the do-nothing baseline: no divergence stopped
+    them (their loss stalled or fell too slowly), so they count as complete, but their
+    numbers say more about the learning rate or the epochs than about the architecture."""
+    if baseline is None:
+        return []
+    return [{"shape": r["shape"], "config": f"{r['skip_dim']}/{r['inner_dim']}/{r['depth']}",
+             "lr": float(r["lr"]), "seed": int(r["seed"]), "epochs": int(r["epochs"]),
+             "value": float(r[metric])}
+            for r in rows if r["status"] == "complete" and r.get(metric) not in (None, "")
+            and float(r[metric]) < baseline]
+
+
 def summarize(rows: list[dict], task: str, epochs: int, max_params: int) -> dict:
     """Everything frontier.json holds."""
     metric = metric_name(task)
     configs = configurations(rows, metric, epochs)
     baselines = [float(r["baseline"]) for r in rows if r.get("baseline") not in (None, "")]
-    ref = reference_point(configs, baselines[0] if baselines else None, max_params)
+    baseline = baselines[0] if baselines else None
+    ref = reference_point(configs, baseline, max_params)
     fronts = {s: frontier(configs, s) for s in SHAPES if any(c["shape"] == s for c in configs)}
     return {
         "metric": metric, "epochs": epochs,
@@ -110,4 +124,5 @@ def summarize(rows: list[dict], task: str, epochs: int, max_params: int) -> dict
         "comparison": comparison(fronts),
         "scaling": scaling_table(fronts),
         "configurations": configs,
+        "below_baseline": below_baseline(rows, metric, baseline),
     }
