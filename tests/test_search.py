@@ -171,6 +171,30 @@ def test_a_search_widens_its_grid_and_trains_only_what_it_adds(tmp_path):
             search(str(changed), load_space(str(changed)), out, SearchOptions(progress=False))
 
 
+def test_a_widened_nsga2_search_samples_with_the_earlier_results_known(tmp_path):
+    from hourglass.search.store import Store
+
+    out = tmp_path / "out"
+    space = tiny(tmp_path)
+    search(str(space), load_space(str(space)), out, SearchOptions(progress=False))
+    before = rows(out)
+    store = Store(load_space(str(tiny(tmp_path, lr="3e-3, 1e-3"))), out, None)
+    new = store.studies["hourglass"].get_trials()
+    assert len(new) == sum(r["shape"] == "hourglass" for r in before) == 8
+    assert all(t.user_attrs["repeat"] for t in new)
+    assert sorted(t.values[1] for t in new) == sorted(
+        float(r["test_psnr"]) for r in before if r["shape"] == "hourglass")
+    summary = search(str(tiny(tmp_path, lr="3e-3, 1e-3")), store.space, out,
+                     SearchOptions(strategy="nsga2", max_trials=7, progress=False))
+    after = rows(out)  # the copies are no rows; 2 new units (x 2 seeds), at the new lr
+    assert [r for r in after if r["key"] in {b["key"] for b in before}] == before
+    assert len(after) == len(before) + 4 and summary["finished"] == len(after)
+    assert {float(r["lr"]) for r in after[len(before):]} == {1e-3}
+    reopened = Store(store.space, out, None).studies["hourglass"].get_trials()
+    assert sum(t.user_attrs.get("repeat", False) and "metrics" in t.user_attrs
+               for t in reopened) == 8  # copied once, not again on each reopening
+
+
 def test_a_diverging_configuration_fails_with_its_reason_and_the_search_goes_on(tmp_path):
     space = tiny(tmp_path, lr="10.0")
     out = tmp_path / "out"

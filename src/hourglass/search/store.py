@@ -2,7 +2,8 @@
 
 A search may be rerun with a wider space (values added to its lists): Optuna fixes a study's
 categorical choices, so the wider space opens a new study per shape (``<name>:<shape>:2``, ...)
-and the finished trials of the earlier, narrower ones still count.
+and the finished trials of the earlier, narrower ones still count (the new study also gets
+copies of them, so NSGA-II samples with what they found).
 
 Claiming is exactly-once: a worker enqueues the trial it wants (its params and a ``key``),
 pops a waiting trial with ``ask()`` (atomic in both storages), and then yields to any other
@@ -124,9 +125,23 @@ class Store:
         else:
             current = optuna.create_study(storage=self.storage, study_name=name,
                                           load_if_exists=True, directions=["minimize", "maximize"])
+            if have and not current.get_trials(deepcopy=False):
+                self._seed_history(current, have, base.rsplit(":", 1)[1])
         if current.user_attrs.get("space") != wanted:
             current.set_user_attr("space", wanted)
         return current, have
+
+    def _seed_history(self, study: optuna.Study, earlier: list[optuna.Study], shape: str) -> None:
+        """Copy the narrower generations' results into a new one as told repeats, so its
+        NSGA-II sampler starts from what they learned. A repeat is a duplicate record: it
+        holds no key and never reaches trials.csv, so nothing is counted twice."""
+        dists = distributions(self.space, shape)
+        study.add_trials([
+            optuna.trial.create_trial(params=t.params, distributions=dists, values=t.values,
+                                      user_attrs={**t.user_attrs, "repeat": True})
+            for old in earlier for t in old.get_trials(deepcopy=False,
+                                                       states=(TrialState.COMPLETE,))
+            if not t.user_attrs.get("repeat") and PARAM_NAMES.issubset(t.params)])
 
     def _all(self) -> list[tuple[str, optuna.Study]]:
         return [(shape, s) for shape, now in self.studies.items()
