@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# The paper's full MNIST recipe (batch 128, lr 1e-3, seed 0, best-eval checkpoint) for the
-# same 3 configurations per shape on any MNIST task, to set next to that task's shortened
-# frontier (studies/tables.py full-recipe). Usage: full_recipe.sh TASK EPOCHS DATA_DIR OUT_DIR
-# The paper trains denoising for 30 epochs, prototype and super-resolution for 50.
+# The paper's full MNIST recipe (batch 128, lr 1e-3, seed 0, best-eval checkpoint) for a few
+# configurations on any MNIST task, to set next to that task's shortened frontier
+# (studies/tables.py full-recipe). The paper trains denoising for 30 epochs, prototype and
+# super-resolution for 50.
+#   full_recipe.sh TASK EPOCHS DATA_DIR OUT_DIR [SKIP/INNER/DEPTH ...]
+# Without configurations: the same 3 per shape on every task (Hourglass 785/115/2, 785/115/4,
+# 1150/270/4; conventional 784/785/1, 784/1470/1, 784/785/2). The shape follows from the
+# widths (inner < skip: Hourglass). Re-running skips the finished ones.
 set -euo pipefail
 task=${1:?task}; epochs=${2:?epochs}; data=${3:?data directory}; out=${4:?output folder}
-run() {  # name skip inner depth
-  [ -f "$out/$1/metrics.json" ] || hourglass train --task "$task" --dataset mnist \
-    --data-dir "$data" --skip-dim "$2" --inner-dim "$3" --depth "$4" --epochs "$epochs" \
-    --lr 1e-3 --seed 0 --quiet --out "$out/$1" --resume > /dev/null
-}
-run hourglass-785-115-2 785 115 2
-run hourglass-785-115-4 785 115 4
-run hourglass-1150-270-4 1150 270 4
-run conventional-784-785-1 784 785 1
-run conventional-784-1470-1 784 1470 1
-run conventional-784-785-2 784 785 2
+shift 4
+configs=("$@")
+[ ${#configs[@]} -gt 0 ] || configs=(785/115/2 785/115/4 1150/270/4 784/785/1 784/1470/1 784/785/2)
+for c in "${configs[@]}"; do
+  IFS=/ read -r skip inner depth <<< "$c"
+  shape=$([ "$inner" -lt "$skip" ] && echo hourglass || echo conventional)
+  dir="$out/$shape-$skip-$inner-$depth"
+  [ -f "$dir/metrics.json" ] || hourglass train --task "$task" --dataset mnist \
+    --data-dir "$data" --skip-dim "$skip" --inner-dim "$inner" --depth "$depth" \
+    --epochs "$epochs" --lr 1e-3 --seed 0 --quiet --out "$dir" --resume > /dev/null
+done
