@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 
@@ -38,9 +39,7 @@ def _below_baseline_note(summary: dict) -> str:
     low = summary.get("below_baseline", [])  # absent from frontier.json written before it
     if not low:
         return ""
-    by_lr: dict[float, int] = {}
-    for t in low:
-        by_lr[t["lr"]] = by_lr.get(t["lr"], 0) + 1
+    by_lr = Counter(t["lr"] for t in low)
     where = ", ".join(f"{k} at lr {lr:g}" for lr, k in sorted(by_lr.items()))
     return (f" {len(low)} finished trial{'s' * (len(low) > 1)} ended below the do-nothing baseline "
             f"({summary['reference_point']['quality']:.2f}): {where}. Each is worse than "

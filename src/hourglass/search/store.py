@@ -105,12 +105,12 @@ class Store:
         self.earlier: dict[str, list[optuna.Study]] = {}  # narrower spaces, read only
         names = {s.study_name for s in self.storage.get_all_studies()}
         for shape in space.shapes:
-            self.studies[shape], self.earlier[shape] = self._open(f"{space.name}:{shape}",
-                                                                  names, out)
+            self.studies[shape], self.earlier[shape] = self._open(shape, names, out)
         self.host, self.pid = socket.gethostname(), os.getpid()
 
-    def _open(self, base: str, names: set[str], out: Path) -> tuple[optuna.Study, list]:
-        """This space's study under ``base`` and the earlier generations it widens."""
+    def _open(self, shape: str, names: set[str], out: Path) -> tuple[optuna.Study, list]:
+        """This space's study for the shape and the earlier generations it widens."""
+        base = f"{self.space.name}:{shape}"
         have = []
         while (name := f"{base}:{len(have) + 1}" if have else base) in names:
             have.append(optuna.load_study(study_name=name, storage=self.storage))
@@ -126,7 +126,7 @@ class Store:
             current = optuna.create_study(storage=self.storage, study_name=name,
                                           load_if_exists=True, directions=["minimize", "maximize"])
             if have and not current.get_trials(deepcopy=False):
-                self._seed_history(current, have, base.rsplit(":", 1)[1])
+                self._seed_history(current, have, shape)
         if current.user_attrs.get("space") != wanted:
             current.set_user_attr("space", wanted)
         return current, have
