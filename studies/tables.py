@@ -33,23 +33,19 @@ def _table(header: list[str], rows: list[list]) -> str:
     return "\n".join([_row(header), "|" + "---|" * len(header), *map(_row, rows)])
 
 
-def _task(run: Path) -> tuple[str, str]:
-    cfg = json.loads((run / "config.json").read_text())
-    return cfg["task"], cfg["dataset"]
-
-
 def full_recipe(search: Path, full: Path) -> str:
     rows, epochs = _trials(search)
     done = [r for r in rows if r["status"] == "complete"]
-    searched = _task(search / "runs" / done[0]["key"])
+    first = json.loads((search / "runs" / done[0]["key"] / "config.json").read_text())
+    searched = (first["task"], first["dataset"])
     out = []
     for run in sorted(p for p in full.iterdir() if (p / "metrics.json").is_file()):
-        if _task(run) != searched:
-            print(f"error: {run} trained {'/'.join(_task(run))} but {search} searched "
+        cfg = json.loads((run / "config.json").read_text())
+        if (cfg["task"], cfg["dataset"]) != searched:
+            print(f"error: {run} trained {cfg['task']}/{cfg['dataset']} but {search} searched "
                   f"{'/'.join(searched)}; pair each full-recipe folder with its search",
                   file=sys.stderr)
             sys.exit(2)
-        cfg = json.loads((run / "config.json").read_text())
         m = json.loads((run / "metrics.json").read_text())
         arch = (str(cfg["skip_dim"]), str(cfg["inner_dim"]), str(cfg["depth"]))
         same = [r for r in done if (r["skip_dim"], r["inner_dim"], r["depth"]) == arch]
