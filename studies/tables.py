@@ -6,13 +6,19 @@
     python studies/tables.py projection LEARNED_SEARCH_DIR FROZEN_SEARCH_DIR
         the same Hourglass architectures with a learned and a frozen W_in: quality, trained
         parameters, training time, checkpoint size
+    python studies/tables.py runs-csv RUNS_DIR [RUNS_DIR ...]
+        every finished run directly below the folders, one CSV row each (docs/results/*/runs.csv)
+    python studies/tables.py seeds RUNS_CSV
+        mean +- std over seeds per network and learning rate, from a runs.csv
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -97,14 +103,54 @@ def projection(learned: Path, frozen: Path) -> str:
                    "train time frozen / learned", "checkpoint MB learned", "frozen"], out)
 
 
+RUNS_COLUMNS = ["task", "dataset", "shape", "skip_dim", "inner_dim", "depth", "lr", "seed",
+                "epochs", "batch_size", "augment", "test_psnr", "eval_psnr", "params",
+                "split_rng", "lr_schedule", "test_checkpoint"]
+
+
+def runs_csv(folders: list[Path]) -> str:
+    rows = []
+    for run in sorted(p for f in folders for p in f.iterdir() if (p / "metrics.json").is_file()):
+        both = {**json.loads((run / "config.json").read_text()),
+                **json.loads((run / "metrics.json").read_text())}
+        rows.append({k: both[k] for k in RUNS_COLUMNS})
+    rows.sort(key=lambda r: (r["task"], r["shape"], r["skip_dim"], r["inner_dim"], r["depth"],
+                             r["lr"], r["seed"]))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=RUNS_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue().rstrip("\n")
+
+
+def seeds(path: Path) -> str:
+    groups: dict[tuple, list[float]] = {}
+    for r in csv.DictReader(path.open()):
+        key = (r["shape"], int(r["skip_dim"]), int(r["inner_dim"]), int(r["depth"]),
+               float(r["lr"]), int(r["params"]))
+        groups.setdefault(key, []).append(float(r["test_psnr"]))
+    out = [[shape, f"{z}/{h}/{d}", f"{params:,}", f"{lr:g}", len(v),
+            f"{statistics.mean(v):.2f}" + (f" ± {statistics.stdev(v):.2f}" if len(v) > 1 else ""),
+            " ".join(f"{x:.2f}" for x in v)]
+           for (shape, z, h, d, lr, params), v in sorted(groups.items())]
+    return _table(["shape", "skip/inner/depth", "params", "lr", "seeds", "test PSNR",
+                   "each seed"], out)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("table", choices=("full-recipe", "projection"))
-    p.add_argument("first", type=Path)
-    p.add_argument("second", type=Path)
+    p.add_argument("table", choices=("full-recipe", "projection", "runs-csv", "seeds"))
+    p.add_argument("paths", type=Path, nargs="+")
     a = p.parse_args()
-    print((full_recipe if a.table == "full-recipe" else projection)(a.first, a.second))
+    if a.table == "runs-csv":
+        print(runs_csv(a.paths))
+    elif a.table == "seeds":
+        print(seeds(a.paths[0]))
+    else:
+        if len(a.paths) != 2:
+            p.error(f"{a.table} takes two folders")
+        print((full_recipe if a.table == "full-recipe" else projection)(*a.paths))
 
 
 if __name__ == "__main__":

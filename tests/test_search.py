@@ -196,7 +196,7 @@ def test_a_widened_nsga2_search_samples_with_the_earlier_results_known(tmp_path)
 
 
 def test_a_diverging_configuration_fails_with_its_reason_and_the_search_goes_on(tmp_path):
-    space = tiny(tmp_path, lr="10.0")
+    space = tiny(tmp_path, lr="1e4")
     out = tmp_path / "out"
     search(str(space), load_space(str(space)), out, SearchOptions(progress=False))
     got = rows(out)
@@ -216,15 +216,15 @@ def test_grid_populations_train_each_architectures_lr_seed_trials_jointly(tmp_pa
 
     from hourglass.training import train_many
     monkeypatch.setattr(runner, "train_many", recording)
-    space = tiny(tmp_path, lr="10.0, 3e-3")  # lr 10 diverges: its trials fail alone
+    space = tiny(tmp_path, lr="1e4, 3e-3")  # lr 1e4 diverges: its trials fail alone
     joint = tmp_path / "joint"
     search(str(space), load_space(str(space)), joint,
            SearchOptions(population="on", progress=False))
     assert sorted(sizes) == [2, 4, 4, 4, 4]  # 4 Hourglass archs x (2 lrs x 2 seeds); conv
     got = {r["key"]: r for r in rows(joint)}
     assert len(got) == 18
-    assert {r["status"] for r in got.values() if r["lr"] == "10.0"} == {"failed"}
-    assert {r["status"] for r in got.values() if r["lr"] != "10.0"} == {"complete"}
+    assert {r["status"] for r in got.values() if r["lr"] == "10000.0"} == {"failed"}
+    assert {r["status"] for r in got.values() if r["lr"] != "10000.0"} == {"complete"}
     sizes.clear()
     alone = tmp_path / "alone"
     search(str(space), load_space(str(space)), alone,
@@ -297,11 +297,9 @@ def test_two_machines_share_one_postgresql_study(tmp_path):
 def test_a_time_budget_stops_starting_trials(tmp_path):
     space = tiny(tmp_path, epochs=40)
     out = tmp_path / "out"
-    t0 = time.time()
     summary = search(str(space), load_space(str(space)), out,
                      SearchOptions(time_budget_min=0.06, progress=False))
-    assert time.time() - t0 < 30
-    assert 1 <= summary["trials"] < 10
+    assert 1 <= summary["trials"] < 10  # 40-epoch trials: the budget ends after the first few
 
 
 def test_bad_search_options_are_refused(tmp_path, capsys):

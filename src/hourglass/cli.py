@@ -9,12 +9,14 @@ from typing import NoReturn
 
 from hourglass import data
 from hourglass.compare import DEFAULT_MINUTES, compare
+from hourglass.data import SPLIT_RNGS
 from hourglass.errors import UserError
 from hourglass.models import INPUT_PROJS
 from hourglass.report import write_report
 from hourglass.search import BUILTINS, STRATEGIES, SearchOptions, load_space, search
 from hourglass.tasks import TASKS
 from hourglass.training import TrainConfig, count_run_params, evaluate_run, parallel, train
+from hourglass.training.config import LR_SCHEDULES, TEST_CHECKPOINTS
 from hourglass.training.predict import predict
 
 
@@ -94,6 +96,16 @@ def build_parser() -> Parser:
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--noise-std", type=float, default=0.25, help="denoise noise level")
     p.add_argument("--augment", default="none", choices=("none", "flip4"))
+    p.add_argument("--split-rng", choices=SPLIT_RNGS,
+                   help="permutation the eval split is cut from (default numpy, the authors'; "
+                        "torch: this tool's split before recipe v2)")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                   help="linear decay stepped per epoch or per step (default: epoch on MNIST "
+                        "and Fashion-MNIST, as the authors; step elsewhere)")
+    p.add_argument("--test-checkpoint", choices=TEST_CHECKPOINTS,
+                   help="model the test score is taken from: last (the final one) or best "
+                        "(lowest eval loss) (default: last on MNIST and Fashion-MNIST, as the "
+                        "authors; best elsewhere)")
     p.add_argument("--train-limit", type=int, help="use only the first N training images")
     p.add_argument("--eval-limit", type=int, help="use only the first N eval and test images")
     p.add_argument("--out", required=True, help="run directory to create")
@@ -104,6 +116,9 @@ def build_parser() -> Parser:
     p.add_argument("--device", default="auto",
                    help="auto (a GPU when there is one; under torchrun, each process's own), "
                         "cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=int,
+                   help="CPU threads (default: PyTorch's); the same count makes a CPU rerun "
+                        "bit-exact")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("params", help="parameter and FLOP counts, without loading data")
@@ -156,6 +171,12 @@ def run(args: argparse.Namespace) -> None:
         # under torchrun: every process trains its share of each batch; rank 0 reports
         parallel.join_group(parallel.resolve_device(args.device))
         reports = parallel.is_main()
+        if args.threads is not None:
+            if args.threads < 1:
+                raise UserError(f"--threads must be at least 1, got {args.threads}")
+            import torch
+
+            torch.set_num_threads(args.threads)
         try:
             metrics = train(config_from(args), args.out, resume=args.resume, engine=args.engine,
                             progress=not args.quiet, device=args.device)

@@ -113,7 +113,8 @@ def dataset_shape(name: str, data_dir: str | Path | None = None, image_size=None
     return _folder_shape(_folder_root(name, resolve_data_dir(data_dir)), image_size, channels)
 
 
-def _load_folder(root: Path, image_size, channels, use_cache: bool, name: str) -> ImageDataset:
+def _load_folder(root: Path, image_size, channels, use_cache: bool, name: str,
+                 split_rng: str) -> ImageDataset:
     (c, h, w), _ = _folder_shape(root, image_size, channels)
     train_dir, val_dir, test_dir = _folder_layout(root)
     classes = folder.class_names(train_dir)
@@ -126,65 +127,83 @@ def _load_folder(root: Path, image_size, channels, use_cache: bool, name: str) -
         if len(train) <= holdout:
             raise UserError(f"{train_dir}: {len(train)} images are too few to hold out an "
                             f"eval split of {holdout}; add a val/ folder")
-        train, evalsplit = random_split(train.images, train.labels, holdout)
+        train, evalsplit = random_split(train.images, train.labels, holdout, rng=split_rng)
     return ImageDataset(name, train, evalsplit, Split(*load(test_dir)), len(classes))
 
 
-def _load_digits() -> ImageDataset:
+def _load_digits(split_rng: str) -> ImageDataset:
     from sklearn.datasets import load_digits  # the only use of scikit-learn
 
     d = load_digits()
     images = np.rint(d.images * (255.0 / 16.0)).astype(np.uint8)[:, None]
     images, labels = torch.from_numpy(images), torch.from_numpy(d.target.astype(np.int64))
-    rest, test = random_split(images, labels, 250)
-    train, evalsplit = random_split(rest.images, rest.labels, 250)
+    rest, test = random_split(images, labels, 250, rng=split_rng)
+    train, evalsplit = random_split(rest.images, rest.labels, 250, rng=split_rng)
     return ImageDataset("digits", train, evalsplit, test, 10)
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, *, image_size=None,
-                 channels: int | None = None, use_cache: bool = True) -> ImageDataset:
+                 channels: int | None = None, use_cache: bool = True,
+                 split_rng: str = "numpy") -> ImageDataset:
     """Load train / eval / test splits as uint8 tensors, in memory except ImageNet-32's
-    training set, which is memory-mapped (see data/imagenet32.py)."""
+    training set, which is memory-mapped (see data/imagenet32.py). Held-out splits are cut
+    from a permutation seeded 42 (``split_rng``: numpy, the authors'; torch, this tool's
+    earlier split)."""
     spec = _spec(name)
     root = resolve_data_dir(data_dir)
     if name == "digits":
-        return _load_digits()
+        return _load_digits(split_rng)
     if name.startswith("folder:"):
         path = _folder_root(name, root)
         if not path.is_dir():
             raise UserError(f"{name}: {path} is not a folder")
-        return _load_folder(path, image_size, channels, use_cache, name)
+        return _load_folder(path, image_size, channels, use_cache, name, split_rng)
     base = root / spec.subdir
     try:
         if name in ("mnist", "fashion-mnist"):
             train_all = idx.load_idx_pair(base, name, "train")
             test = Split(*idx.load_idx_pair(base, name, "test"))
-            train, evalsplit = random_split(*train_all, HOLDOUT[name])
+            train, evalsplit = random_split(*train_all, HOLDOUT[name], rng=split_rng)
             return ImageDataset(name, train, evalsplit, test, 10)
         if name == "cifar10":
             official = root / "cifar-10-batches-py"
             if official.is_dir():
                 train_all = cifar.load_cifar_batches(official, cifar.TRAIN_BATCHES)
                 test = Split(*cifar.load_cifar_batches(official, cifar.TEST_BATCHES))
-                train, evalsplit = random_split(*train_all, HOLDOUT[name])
+                train, evalsplit = random_split(*train_all, HOLDOUT[name], rng=split_rng)
                 return ImageDataset(name, train, evalsplit, test, 10)
             if not base.is_dir():
                 raise FileNotFoundError(official)
-            return _load_folder(base, (32, 32), 3, use_cache, name)
+            return _load_folder(base, (32, 32), 3, use_cache, name, split_rng)
         # imagenet32: the validation set is split 25k eval / 25k test (PROTOCOL.md)
         train_files, val_file = imagenet32.find_batches(base)
         if not train_files or val_file is None:
             raise FileNotFoundError(base)
         train = Split(*imagenet32.mapped_batches(train_files), streamed=True)
         val = imagenet32.load_npz_batches([val_file])
-        evalsplit, test = random_split(*val, val[0].shape[0] // 2)
+        evalsplit, test = random_split(*val, val[0].shape[0] // 2, rng=split_rng)
         return ImageDataset(name, train, evalsplit, test, 1000)
     except FileNotFoundError as e:
         raise _missing(name, Path(e.args[0]) if e.args else base) from e
 
 
+# Archives a user may have next to the data instead of the unpacked files, and how to unpack
+ARCHIVES = {"cifar10": {"cifar10-jpeg.tar.gz": "cifar10", "cifar-10-python.tar.gz": "."},
+            "mnist": {}, "fashion-mnist": {}, "imagenet32": {}}
+
+
+def _archive_hint(name: str, root: Path) -> str:
+    for archive, into in ARCHIVES.get(name, {}).items():
+        if (root / archive).is_file():
+            target = root / into
+            return (f"found {root / archive}: unpack it with `mkdir -p {target} && tar xzf "
+                    f"{root / archive} -C {target}`")
+    return ""
+
+
 def list_datasets(data_dir: str | Path | None = None) -> list[dict]:
-    """What `hourglass data list` shows: each dataset, whether its files are found, and where."""
+    """What `hourglass data list` shows: each dataset, whether its files are found, and where
+    (with how to unpack an archive of it lying in the data directory)."""
     root = resolve_data_dir(data_dir)
     rows = []
     for spec in SPECS.values():
@@ -204,5 +223,5 @@ def list_datasets(data_dir: str | Path | None = None) -> list[dict]:
             found = (where / "train").is_dir() and (where / "test").is_dir()
         rows.append({"name": spec.name, "found": found, "path": str(where),
                      "shape": list(spec.image_shape), "classes": spec.num_classes,
-                     "about": spec.about})
+                     "about": spec.about, "hint": "" if found else _archive_hint(spec.name, root)})
     return rows

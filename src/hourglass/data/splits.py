@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from hourglass.errors import UserError
 
 SPLIT_SEED = 42  # PROTOCOL.md: MNIST's 60k are split 50k train / 10k eval with seed 42
+# numpy: the authors' NumPy RandomState(seed).permutation (PROTOCOL.md, Data). torch: the
+# torch.randperm split this tool used before (its committed studies up to recipe v1).
+SPLIT_RNGS = ("numpy", "torch")
 
 
 @dataclass(frozen=True)
@@ -42,18 +46,29 @@ class ImageDataset:
         return int(c), int(h), int(w)
 
 
+def permutation(n: int, seed: int = SPLIT_SEED, rng: str = "numpy") -> torch.Tensor:
+    """A seeded permutation of range(n): NumPy's ``RandomState(seed).permutation(n)`` (the
+    authors'), or ``torch.randperm`` with a seeded generator (this tool's earlier split, the
+    indices of ``torch.utils.data.random_split``)."""
+    if rng == "numpy":
+        return torch.from_numpy(np.random.RandomState(seed).permutation(n).astype(np.int64))
+    if rng == "torch":
+        return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    raise UserError(f"--split-rng {rng!r}: choose one of {', '.join(SPLIT_RNGS)}")
+
+
 def random_split(images: torch.Tensor, labels: torch.Tensor, holdout: int,
-                 seed: int = SPLIT_SEED) -> tuple[Split, Split]:
+                 seed: int = SPLIT_SEED, rng: str = "numpy") -> tuple[Split, Split]:
     """Split into (first N-holdout, last holdout) of a seeded permutation.
 
-    Same indices as ``torch.utils.data.random_split(ds, [N - holdout, holdout],
-    generator=torch.Generator().manual_seed(seed))``, the authors' split; the order inside
-    each part is the permutation's, which fixes what "the first training image" of a class is.
+    With ``rng="numpy"`` these are the authors' indices (MNIST: the first 50,000 of
+    ``RandomState(42).permutation(60000)`` train, the last 10,000 eval); the order inside each
+    part is the permutation's, which fixes what "the first training image" of a class is.
     """
     n = images.shape[0]
     if not 0 < holdout < n:
         raise ValueError(f"holdout {holdout} must be between 1 and {n - 1}")
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    perm = permutation(n, seed, rng)
     keep, held = perm[: n - holdout], perm[n - holdout:]
     return Split(images[keep], labels[keep]), Split(images[held], labels[held])
 

@@ -37,8 +37,11 @@ from hourglass.tasks import TASKS
 from hourglass.training import TrainConfig, count_run_params
 
 SHAPES = ("hourglass", "conventional")
+# split_rng, lr_schedule, test_checkpoint: as TrainConfig's (absent: the paper's recipe);
+# the studies run before recipe v2 name v1's values (training/config.py, RECIPE_V1).
+RECIPE_KEYS = ("split_rng", "lr_schedule", "test_checkpoint")
 TOP_KEYS = {"task", "dataset", "epochs", "batch_size", "seeds", "max_params", "train_limit",
-            "eval_limit", "augment", "name", *SHAPES}
+            "eval_limit", "augment", "name", *RECIPE_KEYS, *SHAPES}
 SHAPE_KEYS = {"skip_dim", "inner_dim", "depth", "lr", "input_proj"}
 
 
@@ -89,6 +92,7 @@ class SearchSpace:
     train_limit: int | None = None
     eval_limit: int | None = None
     augment: str = "none"
+    recipe: dict[str, str] = field(default_factory=dict)  # RECIPE_KEYS given by the space
     _params: dict = field(default_factory=dict, repr=False, compare=False)
 
     def train_config(self, unit: Unit, seed: int, epochs: int, data_dir: str | None) -> TrainConfig:
@@ -98,7 +102,8 @@ class SearchSpace:
                            input_proj=self.shapes[a.shape].input_proj, shape=a.shape,
                            epochs=epochs, batch_size=self.batch_size, lr=unit.lr, seed=seed,
                            augment=self.augment, data_dir=data_dir,
-                           train_limit=self.train_limit, eval_limit=self.eval_limit)
+                           train_limit=self.train_limit, eval_limit=self.eval_limit,
+                           **self.recipe)
 
     def params(self, arch: Arch) -> int:
         """Trainable parameters of an architecture (cached: strategies ask often)."""
@@ -122,7 +127,8 @@ class SearchSpace:
 
     def to_dict(self) -> dict:
         d = {k: v for k, v in self.__dict__.items()
-             if k not in ("shapes", "_params") and v is not None}
+             if k not in ("shapes", "_params", "recipe") and v is not None}
+        d.update(self.recipe)
         for shape, s in self.shapes.items():
             d[shape] = dict(s.__dict__)
         return d
@@ -223,7 +229,7 @@ def space_from_dict(d: dict, name: str) -> SearchSpace:
         seeds=sorted({int(s) for s in d.get("seeds", [0])}) or [0],
         max_params=int(d["max_params"]) if "max_params" in d else None,
         train_limit=d.get("train_limit"), eval_limit=d.get("eval_limit"),
-        augment=d.get("augment", "none"))
+        augment=d.get("augment", "none"), recipe={k: d[k] for k in RECIPE_KEYS if k in d})
     for arch in space.archs()[:1]:  # one model config built now: bad dims fail before training
         space.train_config(Unit(arch, 1e-3), 0, space.epochs, None).resolved()
     if not space.archs():

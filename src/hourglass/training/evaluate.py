@@ -29,7 +29,7 @@ class Prepared:
 def prepare(cfg: TrainConfig, data: ImageDataset | None = None) -> Prepared:
     if data is None:
         data = load_dataset(cfg.dataset, cfg.data_dir, image_size=cfg.image_size,
-                            channels=cfg.channels)
+                            channels=cfg.channels, split_rng=cfg.split_rng)
     data = ImageDataset(data.name, data.train.take(cfg.train_limit),
                         data.eval.take(cfg.eval_limit), data.test.take(cfg.eval_limit),
                         data.num_classes)

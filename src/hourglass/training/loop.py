@@ -1,5 +1,6 @@
-"""Fit one model: AdamW, learning rate decaying linearly to 0, eval every epoch, test score
-from the best-eval checkpoint (PROTOCOL.md, Training recipe).
+"""Fit one model: AdamW, learning rate decaying linearly to 0 (per epoch on MNIST, per step
+elsewhere), eval every epoch, test score from the final model (MNIST) or the best-eval
+checkpoint (PROTOCOL.md, Training recipe; TrainConfig's lr_schedule and test_checkpoint).
 
 The whole split lives in memory; a batch is a slice of an index permutation, and noise is drawn
 for the whole batch at once. Each epoch's permutation and noise come from a generator seeded by
@@ -56,6 +57,15 @@ def _history_csv(rows: list[dict]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
+
+
+def learning_rate(cfg: TrainConfig, step: int, per_epoch: int) -> float:
+    """The lr of optimizer step ``step`` (counted from 0) of a resolved config: linear decay to
+    0 over the run, either per step or, like the authors' MNIST ``LinearLR``, per epoch (epoch
+    e of E, counted from 1, trains at the constant lr * (1 - (e-1)/E))."""
+    if cfg.lr_schedule == "epoch":
+        return cfg.lr * (1.0 - (step // per_epoch) / cfg.epochs)
+    return cfg.lr * (1.0 - step / (cfg.epochs * per_epoch))
 
 
 def _check_existing(out: Path, cfg: TrainConfig, resume: bool) -> bool:
@@ -201,7 +211,7 @@ def _fit(runs: list[Run], prep: Prepared, progress: bool, engine_name: str,
                 idx = perms[:, s * cfg.batch_size:(s + 1) * cfg.batch_size]
                 x, y, lifted = batch(task, train_split, cache, idx, gens, device)
                 step = runs[0].counters["step"]
-                lrs = [r.cfg.lr * (1.0 - step / total_steps) for r in runs]
+                lrs = [learning_rate(r.cfg, step, per_epoch) for r in runs]
                 losses = engine.step(x, y, lifted, lrs).double().cpu()
                 loss_sum += losses
                 for k, run in enumerate(runs):
@@ -245,7 +255,8 @@ def _end_epoch(run: Run, task: Task, epoch: int, train_loss: float, ev: dict,
     row = {"epoch": epoch, "train_loss": train_loss, "eval_loss": ev["loss"],
            f"eval_{metric}": ev[metric], "lr": lr, "seconds": round(c["train_seconds"], 3)}
     c["history"].append(row)
-    best = ev["loss"] < c["best_eval_loss"]
+    # "last": the checkpoint tested is the final model, so every epoch replaces it
+    best = ev["loss"] < c["best_eval_loss"] or run.cfg.test_checkpoint == "last"
     if best:
         c["best_eval_loss"], c["best_epoch"] = ev["loss"], epoch
     c["epoch"] = epoch
