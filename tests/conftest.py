@@ -55,3 +55,32 @@ def mnist(data_dir):
     from hourglass.data import load_dataset
 
     return load_dataset("mnist", data_dir)
+
+
+TINY = """
+name = "{name}"
+task = "denoise"
+dataset = "digits"
+epochs = {epochs}
+batch_size = 64
+seeds = [0, 1]
+[hourglass]
+skip_dim = [48, 96]
+inner_dim = [8]
+depth = [1, 2]
+lr = [{lr}]
+[conventional]
+skip_dim = [64]
+inner_dim = [96]
+depth = [1]
+lr = [{conventional_lr}]
+"""
+
+
+def tiny(tmp_path: Path, epochs=2, lr="3e-3", name=None, conventional_lr="3e-3") -> Path:
+    """A 10-trial search space on digits (4 Hourglass and 1 conventional architecture x the
+    given learning rates x 2 seeds): seconds per trial."""
+    path = tmp_path / "space.toml"
+    path.write_text(TINY.format(name=name or "tiny", epochs=epochs, lr=lr,
+                                conventional_lr=conventional_lr))
+    return path

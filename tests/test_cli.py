@@ -87,12 +87,14 @@ def test_undecodable_image_for_predict(capsys, tmp_path):
                             tmp_path / "out.png"], "no such image file")
 
 
+@pytest.mark.integration
 def test_diverging_run_is_one_line_in_a_real_process(tmp_path):
     r = run_cli(*TRAIN, "--lr", "1e30", "--out", tmp_path / "run")
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "training diverged" in r.stderr, r.stderr
 
 
+@pytest.mark.integration
 def test_the_demo_command_writes_a_run_directory(tmp_path):
     r = run_cli(*TRAIN, "--out", tmp_path / "demo")
     assert r.returncode == 0, r.stderr

@@ -36,10 +36,21 @@ def test_idx_roundtrip_and_bad_files():
 def test_real_mnist_splits_follow_the_protocol(mnist):
     assert (len(mnist.train), len(mnist.eval), len(mnist.test)) == (50_000, 10_000, 10_000)
     assert mnist.image_shape == (1, 28, 28) and mnist.train.images.dtype == torch.uint8
-    # random_split(60k, [50k, 10k], seed 42): these are the authors' first training labels
-    perm = torch.randperm(60_000, generator=torch.Generator().manual_seed(42))
-    assert torch.equal(mnist.train.labels[:20], load_all_train_labels()[perm[:20]])
+    # the authors' split: the first 50k of NumPy's RandomState(42).permutation(60000) train
+    # (in that order), the last 10k eval
+    perm = torch.from_numpy(np.random.RandomState(42).permutation(60_000))
+    labels = load_all_train_labels()
+    assert torch.equal(mnist.train.labels, labels[perm[:50_000]])
+    assert torch.equal(mnist.eval.labels, labels[perm[50_000:]])
     assert sorted(torch.bincount(mnist.test.labels).tolist())[0] > 800
+
+
+def test_the_earlier_torch_split_stays_available(data_dir):
+    old = load_dataset("mnist", data_dir, split_rng="torch")
+    perm = torch.randperm(60_000, generator=torch.Generator().manual_seed(42))
+    assert torch.equal(old.train.labels[:1000], load_all_train_labels()[perm[:1000]])
+    with pytest.raises(UserError, match="split-rng"):
+        load_dataset("digits", split_rng="python")
 
 
 def load_all_train_labels() -> torch.Tensor:
@@ -194,6 +205,30 @@ def test_real_cifar10_jpeg_folder(cifar_dir):
     assert rows["cifar10"]["found"] and not rows["mnist"]["found"]
 
 
+def test_data_list_says_how_to_unpack_an_archive_it_finds(tmp_path):
+    (tmp_path / "cifar10-jpeg.tar.gz").write_bytes(b"")
+    rows = {r["name"]: r for r in list_datasets(tmp_path)}
+    assert not rows["cifar10"]["found"]
+    assert f"tar xzf {tmp_path / 'cifar10-jpeg.tar.gz'} -C {tmp_path / 'cifar10'}" in (
+        rows["cifar10"]["hint"])
+    assert rows["mnist"]["hint"] == ""
+
+
+@pytest.mark.parametrize("mode, value, bits", [("I;16", 32896, 16), ("I", 65535, 16),
+                                               ("F", 0.5, 32), ("L", 200, 8), ("1", 1, 1)])
+def test_every_bit_depth_is_scaled_to_8_bits(tmp_path, mode, value, bits):
+    from hourglass.data.folder import decode_image, describe_image
+
+    path = tmp_path / ("x.tif" if mode in ("F", "I") else "x.png")
+    Image.new(mode, (5, 4), value).save(path)
+    want = {32896: 128, 65535: 255, 0.5: 128, 200: 200, 1: 255}[value]
+    got = decode_image(path, (4, 5), 1)
+    assert got.shape == (1, 4, 5) and (got == want).all(), (Image.open(path).mode, got[0, 0])
+    assert describe_image(path) == ((4, 5), 1, bits)
+    rgb = decode_image(path, (4, 5), 3)
+    assert rgb.shape == (3, 4, 5) and (rgb == want).all()
+
+
 # ---- download, from a server on loopback ---------------------------------------------------
 @pytest.fixture()
 def mirror(tmp_path, monkeypatch):
@@ -231,6 +266,12 @@ def test_download_refuses_a_corrupted_file_and_keeps_nothing(data_dir, tmp_path,
 def test_download_offline_says_where_to_put_the_files(tmp_path, monkeypatch):
     monkeypatch.setenv("HOURGLASS_DOWNLOAD_MIRROR", "http://127.0.0.1:9/")
     with pytest.raises(UserError, match=r"cannot download .*copy the files into .*fashion-mnist"):
-        download("fashion-mnist", tmp_path)
+        download("fashion-mnist", tmp_path / "new")
+    assert not (tmp_path / "new").exists()  # no empty folders left behind
+    (tmp_path / "kept").mkdir()
+    for name in ("fashion-mnist", "cifar10"):
+        with pytest.raises(UserError, match="cannot download"):
+            download(name, tmp_path / "kept")
+    assert list((tmp_path / "kept").iterdir()) == []  # the user's folder itself stays
     with pytest.raises(UserError, match="image-net.org"):
         download("imagenet32", tmp_path)

@@ -77,7 +77,8 @@ def test_superres_predict_returns_the_full_size(data_dir, tmp_path):
     train(cfg, tmp_path / "sr", progress=False)
     Image.fromarray(np.full((40, 30), 128, np.uint8), "L").save(tmp_path / "small.png")
     result = predict(tmp_path / "sr", tmp_path / "small.png", tmp_path / "big.png")
-    assert result["input_size"] == [14, 14]
+    assert result["model_input_size"] == [14, 14] and result["image_size"] == [40, 30]
+    assert result["converted"] == ["resized 40x30 to 14x14 (bicubic)"]
     assert Image.open(tmp_path / "big.png").size == (28, 28)
 
 

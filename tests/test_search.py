@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import require
+from conftest import require, tiny
 
 from hourglass.cli import main
 from hourglass.errors import UserError
@@ -17,31 +17,6 @@ from hourglass.search.frontier import comparison, configurations, frontier
 from hourglass.search.pareto import front_indices, front_ranks, gap_to_front, hypervolume
 from hourglass.search.space import BUILTINS, Arch, Unit, rung_epochs
 from hourglass.search.strategies import promotable
-
-TINY = """
-name = "{name}"
-task = "denoise"
-dataset = "digits"
-epochs = {epochs}
-batch_size = 64
-seeds = [0, 1]
-[hourglass]
-skip_dim = [48, 96]
-inner_dim = [8]
-depth = [1, 2]
-lr = [{lr}]
-[conventional]
-skip_dim = [64]
-inner_dim = [96]
-depth = [1]
-lr = [3e-3]
-"""
-
-
-def tiny(tmp_path, epochs=2, lr="3e-3", name=None) -> Path:
-    path = tmp_path / "space.toml"
-    path.write_text(TINY.format(name=name or "tiny", epochs=epochs, lr=lr))
-    return path
 
 
 def rows(out: Path) -> list[dict]:
@@ -138,6 +113,7 @@ def test_frontier_is_best_lr_mean_over_seeds_then_envelope():
 
 
 # ---- searches -------------------------------------------------------------------------------
+@pytest.mark.integration
 def test_grid_search_runs_every_configuration_once_and_resumes(tmp_path):
     space = tiny(tmp_path)
     out = tmp_path / "out"
@@ -151,6 +127,7 @@ def test_grid_search_runs_every_configuration_once_and_resumes(tmp_path):
     assert rows(out) == got and again["compute"] == summary["compute"]
 
 
+@pytest.mark.integration
 def test_a_search_widens_its_grid_and_trains_only_what_it_adds(tmp_path):
     out = tmp_path / "out"
     space = tiny(tmp_path)
@@ -171,6 +148,7 @@ def test_a_search_widens_its_grid_and_trains_only_what_it_adds(tmp_path):
             search(str(changed), load_space(str(changed)), out, SearchOptions(progress=False))
 
 
+@pytest.mark.integration
 def test_a_widened_nsga2_search_samples_with_the_earlier_results_known(tmp_path):
     from hourglass.search.store import Store
 
@@ -195,6 +173,7 @@ def test_a_widened_nsga2_search_samples_with_the_earlier_results_known(tmp_path)
                for t in reopened) == 8  # copied once, not again on each reopening
 
 
+@pytest.mark.integration
 def test_a_diverging_configuration_fails_with_its_reason_and_the_search_goes_on(tmp_path):
     space = tiny(tmp_path, lr="1e4")
     out = tmp_path / "out"
@@ -205,6 +184,7 @@ def test_a_diverging_configuration_fails_with_its_reason_and_the_search_goes_on(
     assert [r["status"] for r in got if r["shape"] == "conventional"] == ["complete"] * 2
 
 
+@pytest.mark.integration
 def test_grid_populations_train_each_architectures_lr_seed_trials_jointly(tmp_path, monkeypatch):
     import hourglass.search.runner as runner
 
@@ -236,6 +216,7 @@ def test_grid_populations_train_each_architectures_lr_seed_trials_jointly(tmp_pa
                                                                         abs=0.01)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("strategy", ["random", "nsga2", "pareto-halving"])
 def test_other_strategies_finish(tmp_path, strategy):
     space = tiny(tmp_path, epochs=3)
@@ -246,6 +227,7 @@ def test_other_strategies_finish(tmp_path, strategy):
     assert len(keys) == len(set(keys)) and summary["finished"] >= 2
 
 
+@pytest.mark.integration
 def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path):
     space = tiny(tmp_path, epochs=12)
     out = tmp_path / "out"
@@ -270,6 +252,7 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path):
             assert x["seconds"] == before[x["key"]]["seconds"]
 
 
+@pytest.mark.integration
 def test_two_workers_split_the_work_on_a_journal_file(tmp_path):
     space = tiny(tmp_path, epochs=6)
     r = run_search(space, "--out", tmp_path / "out", "--workers", "2")
@@ -279,6 +262,7 @@ def test_two_workers_split_the_work_on_a_journal_file(tmp_path):
     assert len({x["worker"] for x in got}) == 2
 
 
+@pytest.mark.integration
 def test_two_machines_share_one_postgresql_study(tmp_path):
     url = os.environ.get("HOURGLASS_TEST_POSTGRES", "")
     require(bool(url), "no PostgreSQL: set HOURGLASS_TEST_POSTGRES (.ci/postgres.sh starts one)")
@@ -294,6 +278,7 @@ def test_two_machines_share_one_postgresql_study(tmp_path):
     assert len({x["worker"] for x in final}) == 2
 
 
+@pytest.mark.integration
 def test_a_time_budget_stops_starting_trials(tmp_path):
     space = tiny(tmp_path, epochs=40)
     out = tmp_path / "out"

@@ -6,26 +6,52 @@ The Python API mirrors the CLI:
     cfg = hourglass.TrainConfig(task="denoise", dataset="mnist", skip_dim=785, inner_dim=115,
                                 depth=4, input_proj="fixed", data_dir="data")
     hourglass.params(cfg)                       # hourglass params ...
-    metrics = hourglass.training(cfg, "runs/a")    # hourglass train ... --out runs/a
+    metrics = hourglass.train(cfg, "runs/a")    # hourglass train ... --out runs/a
     hourglass.evaluate("runs/a")                # hourglass eval runs/a
     hourglass.predict("runs/a", "noisy.png", "clean.png")  # hourglass predict ...
 
     from hourglass.search import search                 # hourglass search ...
     from hourglass.compare import compare               # hourglass compare ...
+
+The names load on first use (PEP 562), so importing the package, and starting the `hourglass`
+command, does not import PyTorch.
 """
 
-from hourglass.data import download, list_datasets, load_dataset
-from hourglass.errors import DivergedError, UserError
-from hourglass.models import MLPConfig, ResidualMLP, count_params
-from hourglass.report import write_report
-from hourglass.search import SearchOptions, load_space
-from hourglass.tasks import Task
-from hourglass.training import TrainConfig, load_run, train
-from hourglass.training import count_run_params as params
-from hourglass.training import evaluate_run as evaluate
-from hourglass.training.predict import predict
+from importlib import import_module
 
 __version__ = "0.1.0"
-__all__ = ["DivergedError", "MLPConfig", "ResidualMLP", "SearchOptions", "Task", "TrainConfig",
-           "UserError", "count_params", "download", "evaluate", "list_datasets", "load_dataset",
-           "load_run", "load_space", "params", "predict", "train", "write_report"]
+
+_WHERE = {  # public name -> (module, attribute)
+    "download": ("hourglass.data", "download"),
+    "list_datasets": ("hourglass.data", "list_datasets"),
+    "load_dataset": ("hourglass.data", "load_dataset"),
+    "DivergedError": ("hourglass.errors", "DivergedError"),
+    "UserError": ("hourglass.errors", "UserError"),
+    "MLPConfig": ("hourglass.models", "MLPConfig"),
+    "ResidualMLP": ("hourglass.models", "ResidualMLP"),
+    "count_params": ("hourglass.models", "count_params"),
+    "write_report": ("hourglass.report", "write_report"),
+    "SearchOptions": ("hourglass.search", "SearchOptions"),
+    "load_space": ("hourglass.search", "load_space"),
+    "Task": ("hourglass.tasks", "Task"),
+    "TrainConfig": ("hourglass.training", "TrainConfig"),
+    "load_run": ("hourglass.training", "load_run"),
+    "train": ("hourglass.training", "train"),
+    "params": ("hourglass.training", "count_run_params"),
+    "evaluate": ("hourglass.training", "evaluate_run"),
+    "predict": ("hourglass.training.predict", "predict"),
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'hourglass' has no attribute {name!r}")
+    module, attr = _WHERE[name]
+    value = getattr(import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

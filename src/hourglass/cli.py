@@ -1,4 +1,8 @@
-"""The `hourglass` command. Every user error is one line on stderr and exit status 2."""
+"""The `hourglass` command. Every user error is one line on stderr and exit status 2.
+
+Only the standard library and ``hourglass.options`` load at start: each command imports what it
+needs when it runs, so `hourglass`, `--version` and every `--help` answer without PyTorch.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,23 @@ import json
 import sys
 from typing import NoReturn
 
-from hourglass import data
-from hourglass.compare import DEFAULT_MINUTES, compare
-from hourglass.data import SPLIT_RNGS
+from hourglass import __version__
 from hourglass.errors import UserError
-from hourglass.models import INPUT_PROJS
-from hourglass.report import write_report
-from hourglass.search import BUILTINS, STRATEGIES, SearchOptions, load_space, search
-from hourglass.tasks import TASKS
-from hourglass.training import TrainConfig, count_run_params, evaluate_run, parallel, train
-from hourglass.training.config import LR_SCHEDULES, TEST_CHECKPOINTS
-from hourglass.training.predict import predict
+from hourglass.options import (
+    ACTS,
+    AUGMENTS,
+    COMPARE_MINUTES,
+    DATASETS,
+    ENGINES,
+    INPUT_PROJS,
+    LR_SCHEDULES,
+    NORMS,
+    POPULATION,
+    SPLIT_RNGS,
+    STRATEGIES,
+    TASKS,
+    TEST_CHECKPOINTS,
+)
 
 
 class Parser(argparse.ArgumentParser):
@@ -25,6 +35,22 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class Help(argparse.RawDescriptionHelpFormatter):
+    """Each option's default after its help (where it has one); descriptions and examples
+    kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def command(sub, name: str, summary: str, examples: str, description: str = "") -> Parser:
+    return sub.add_parser(name, help=summary, description=description or summary,
+                          epilog="examples:\n" + examples, formatter_class=Help)
 
 
 def inner_dims(value: str) -> int | list[int]:
@@ -36,9 +62,9 @@ def inner_dims(value: str) -> int | list[int]:
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", default="denoise", choices=TASKS)
+    p.add_argument("--task", default="denoise", choices=TASKS, help="what the model learns")
     p.add_argument("--dataset", default="digits",
-                   help="digits, mnist, fashion-mnist, cifar10, imagenet32 or folder:PATH")
+                   help=f"{DATASETS}; digits is scikit-learn's bundled 8x8 set")
     p.add_argument("--skip-dim", type=int, required=True, help="d_z: width of the skip path")
     p.add_argument("--inner-dim", type=inner_dims, required=True,
                    help="d_h: width inside each block; N, or N,N,... one per block")
@@ -47,55 +73,26 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    help="learned W_in, fixed (frozen random, stored as a seed), or identity")
     p.add_argument("--shape", choices=("hourglass", "conventional"),
                    help="check that the dims make this shape")
-    p.add_argument("--norm", default="batch", choices=("batch", "layer", "rms", "none"))
-    p.add_argument("--act", default="relu", choices=("relu", "gelu"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-dir", help="where datasets live (default $HOURGLASS_DATA_DIR or ./data)")
+    p.add_argument("--norm", default="batch", choices=NORMS,
+                   help="pre-norm inside each block, without affine parameters")
+    p.add_argument("--act", default="relu", choices=ACTS, help="activation inside each block")
+    p.add_argument("--seed", type=int, default=0, help="initialisation, batch order and noise")
+    p.add_argument("--data-dir", help="where datasets live (default $HOURGLASS_DATA_DIR, else "
+                                      "./data)")
     p.add_argument("--image-size", help="folder datasets: resize to N or HxW")
     p.add_argument("--channels", type=int, choices=(1, 3), help="folder datasets: 1 or 3")
 
 
-def add_search_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, help="search directory (re-run to resume)")
-    p.add_argument("--strategy", default="grid", choices=STRATEGIES)
-    p.add_argument("--max-trials", type=int,
-                   help="most architecture x lr units to start (seeds are not counted)")
-    p.add_argument("--time-budget", type=float, metavar="MIN",
-                   help="start no trial after this many minutes")
-    p.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
-    p.add_argument("--storage", help="postgresql://... to share one study across machines")
-    p.add_argument("--eta", type=int, default=3, help="pareto-halving reduction factor")
-    p.add_argument("--population", default="auto", choices=("auto", "on", "off"),
-                   help="grid: train each architecture's lr x seed trials as one population "
-                        "(auto: on a GPU; on a CPU it does not pay)")
-    p.add_argument("--data-dir")
-    p.add_argument("--quiet", action="store_true")
-
-
-def search_options(args: argparse.Namespace) -> SearchOptions:
-    return SearchOptions(strategy=args.strategy, max_trials=args.max_trials,
-                         time_budget_min=args.time_budget, workers=args.workers,
-                         storage=args.storage, data_dir=args.data_dir, eta=args.eta,
-                         population=args.population, progress=not args.quiet)
-
-
-def config_from(args: argparse.Namespace) -> TrainConfig:
-    keys = {f for f in TrainConfig.__dataclass_fields__ if f != "extra"}
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in keys and v is not None})
-
-
-def build_parser() -> Parser:
-    parser = Parser(prog="hourglass", description="Hourglass vs conventional residual MLPs.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-
-    p = sub.add_parser("train", help="train one model into a run directory")
-    add_model_args(p)
-    p.add_argument("--epochs", type=int, help="default: the paper's recipe for the task")
+def add_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--epochs", type=int,
+                   help="default: the paper's, 30 for denoise and classify, 50 for prototype and "
+                        "superres (ImageNet-32: 2)")
     p.add_argument("--batch-size", type=int, help="default: 128 (ImageNet-32: 512)")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--noise-std", type=float, default=0.25, help="denoise noise level")
-    p.add_argument("--augment", default="none", choices=("none", "flip4"))
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of AdamW")
+    p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW's")
+    p.add_argument("--noise-std", type=float, default=0.25, help="denoise: noise level")
+    p.add_argument("--augment", default="none", choices=AUGMENTS,
+                   help="flip4: the authors' x4 copy of the training set (identity, h, v, both)")
     p.add_argument("--split-rng", choices=SPLIT_RNGS,
                    help="permutation the eval split is cut from (default numpy, the authors'; "
                         "torch: this tool's split before recipe v2)")
@@ -110,7 +107,7 @@ def build_parser() -> Parser:
     p.add_argument("--eval-limit", type=int, help="use only the first N eval and test images")
     p.add_argument("--out", required=True, help="run directory to create")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--engine", choices=("auto", "stacked", "plain"), default="auto",
+    p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="stacked: batched matmuls and a hand-written backward (the fast path); "
                         "plain: the module with autograd; auto: stacked where it applies")
     p.add_argument("--device", default="auto",
@@ -121,44 +118,133 @@ def build_parser() -> Parser:
                         "bit-exact")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("params", help="parameter and FLOP counts, without loading data")
+
+def add_search_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="search directory (re-run to resume)")
+    p.add_argument("--strategy", default="grid", choices=STRATEGIES,
+                   help="grid: every trial (the paper's method); pareto-halving: short runs "
+                        "first, the best promoted to more epochs")
+    p.add_argument("--max-trials", type=int,
+                   help="most architecture x lr units to start (seeds are not counted)")
+    p.add_argument("--time-budget", type=float, metavar="MIN",
+                   help="start no trial after this many minutes")
+    p.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    p.add_argument("--storage", help="postgresql://... to share one study across machines "
+                                     "(default: a journal file in --out)")
+    p.add_argument("--eta", type=int, default=3, help="pareto-halving reduction factor")
+    p.add_argument("--population", default="auto", choices=POPULATION,
+                   help="grid: train each architecture's lr x seed trials as one population "
+                        "(auto: on a GPU; on a CPU it does not pay)")
+    p.add_argument("--data-dir", help="where datasets live")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def search_options(args: argparse.Namespace):
+    from hourglass.search import SearchOptions
+
+    return SearchOptions(strategy=args.strategy, max_trials=args.max_trials,
+                         time_budget_min=args.time_budget, workers=args.workers,
+                         storage=args.storage, data_dir=args.data_dir, eta=args.eta,
+                         population=args.population, progress=not args.quiet)
+
+
+def config_from(args: argparse.Namespace):
+    from hourglass.training import TrainConfig
+
+    keys = {f for f in TrainConfig.__dataclass_fields__ if f != "extra"}
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in keys and v is not None})
+
+
+TOP = """examples:
+  hourglass compare                  # the main job on the bundled digits: ~30 s, then
+                                     # open runs/compare/report.html
+  hourglass train --skip-dim 256 --inner-dim 32 --depth 4 --out runs/a
+  hourglass spaces                   # the built-in search spaces
+
+`hourglass COMMAND --help` explains each command, with examples."""
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="hourglass", formatter_class=Help, epilog=TOP,
+                    description="Build, train and compare Hourglass (wide-narrow-wide) and "
+                                "conventional (narrow-wide-narrow) residual MLPs.")
+    parser.add_argument("--version", action="version", version=f"hourglass-mlp {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
+
+    p = command(sub, "compare", "the main job: search both shapes, then write the report",
+                "  hourglass compare                          # digits denoising, ~30 s\n"
+                "  hourglass compare --task superres --dataset mnist --data-dir data "
+                "--budget-minutes 30\n",
+                "Searches Hourglass and conventional networks with pareto-halving under a time "
+                "budget, then writes\ntrials.csv, frontier.json, frontier.png, summary.md and "
+                "report.html into --out.")
+    p.add_argument("--task", default="denoise", choices=TASKS, help="what the models learn")
+    p.add_argument("--dataset", default="digits", help=DATASETS)
+    p.add_argument("--budget-minutes", type=float, default=COMPARE_MINUTES,
+                   help="start no trial after this many minutes (the grid may finish sooner)")
+    p.add_argument("--out", default="runs/compare", help="search directory (re-run to resume)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    p.add_argument("--data-dir", help="where datasets live")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = command(sub, "train", "train one model into a run directory",
+                "  hourglass train --skip-dim 256 --inner-dim 32 --depth 4 --out runs/a\n"
+                "  hourglass train --task prototype --dataset mnist --data-dir data "
+                "--skip-dim 785 --inner-dim 115 \\\n      --depth 4 --out runs/b --threads 1\n",
+                "Trains with the paper's recipe (PROTOCOL.md) and writes config.json, "
+                "history.csv,\nmodel.safetensors, metrics.json and samples.png into --out.")
     add_model_args(p)
+    add_train_args(p)
 
-    p = sub.add_parser("eval", help="recompute a run's test metrics from its checkpoint")
-    p.add_argument("run_dir")
-    p.add_argument("--data-dir")
+    p = command(sub, "eval", "recompute a run's test metrics from its checkpoint",
+                "  hourglass eval runs/a\n")
+    p.add_argument("run_dir", help="a run directory written by `hourglass train`")
+    p.add_argument("--data-dir", help="where datasets live, if not where the run found them")
 
-    p = sub.add_parser("predict", help="apply a trained model to an image file")
-    p.add_argument("run_dir")
-    p.add_argument("image")
+    p = command(sub, "predict", "apply a trained model to an image file",
+                "  hourglass predict runs/a noisy.png -o clean.png\n"
+                "  hourglass predict runs/classifier digit.png      # prints the class\n",
+                "The image is converted to the model's size and channels (what was converted "
+                "is reported);\nthe output image goes to -o (denoise, superres, prototype).")
+    p.add_argument("run_dir", help="a finished run directory written by `hourglass train`")
+    p.add_argument("image", help="a PNG, JPEG or any image file Pillow reads")
     p.add_argument("-o", "--out", help="output image (denoise, superres, prototype)")
 
-    p = sub.add_parser("search", help="search architectures x learning rates x seeds")
-    p.add_argument("space", help=f"a TOML file or a built-in: {', '.join(BUILTINS)}")
+    p = command(sub, "params", "parameter and FLOP counts, without loading data",
+                "  hourglass params --dataset mnist --skip-dim 785 --inner-dim 115 --depth 4\n")
+    add_model_args(p)
+
+    p = command(sub, "search", "search architectures x learning rates x seeds",
+                "  hourglass search quick-denoise --out runs/s\n"
+                "  hourglass spaces quick-denoise > my.toml   # edit, then:\n"
+                "  hourglass search my.toml --out runs/s2 --workers 2\n",
+                "Trains every trial the strategy picks (re-running resumes: finished trials are "
+                "kept),\nthen writes trials.csv, frontier.json and the report into --out.")
+    p.add_argument("space", help="a TOML file or a built-in (`hourglass spaces` lists them)")
     add_search_args(p)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--deadline", type=float, help=argparse.SUPPRESS)
 
-    p = sub.add_parser("report", help="write report.html and frontier.png for a search")
-    p.add_argument("dir")
+    p = command(sub, "spaces", "list the built-in search spaces, or print one as TOML",
+                "  hourglass spaces\n  hourglass spaces quick-denoise > my.toml\n")
+    p.add_argument("name", nargs="?", help="a built-in space to print as TOML")
 
-    p = sub.add_parser("compare", help="the main job: search both shapes, then report")
-    p.add_argument("--task", default="denoise", choices=TASKS)
-    p.add_argument("--dataset", default="digits")
-    p.add_argument("--budget-minutes", type=float, default=DEFAULT_MINUTES)
-    p.add_argument("--out", default="runs/compare")
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--data-dir")
-    p.add_argument("--quiet", action="store_true")
+    p = command(sub, "report", "write the report of a search directory",
+                "  hourglass report runs/s\n",
+                "Writes frontier.png, summary.md and report.html into the search directory "
+                "and prints\nthe report's path.")
+    p.add_argument("dir", help="a search directory (the --out of search or compare)")
 
-    p = sub.add_parser("data", help="list or download datasets")
+    p = command(sub, "data", "list or download datasets",
+                "  hourglass data list --data-dir data\n  hourglass data download mnist\n")
     dsub = p.add_subparsers(dest="data_command", required=True, parser_class=Parser)
-    q = dsub.add_parser("list", help="which datasets are found, and where")
-    q.add_argument("--data-dir")
-    q.add_argument("--json", action="store_true")
-    q = dsub.add_parser("download", help="fetch a dataset, verifying checksums")
-    q.add_argument("name")
-    q.add_argument("--data-dir")
+    q = dsub.add_parser("list", help="which datasets are found, and where", formatter_class=Help)
+    q.add_argument("--data-dir", help="where datasets live")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q = dsub.add_parser("download", help="fetch a dataset, verifying checksums",
+                        formatter_class=Help)
+    q.add_argument("name", help="mnist, fashion-mnist or cifar10")
+    q.add_argument("--data-dir", help="where datasets live")
     return parser
 
 
@@ -168,6 +254,8 @@ def print_json(obj: object) -> None:
 
 def run(args: argparse.Namespace) -> None:
     if args.command == "train":
+        from hourglass.training import parallel, train
+
         # under torchrun: every process trains its share of each batch; rank 0 reports
         parallel.join_group(parallel.resolve_device(args.device))
         reports = parallel.is_main()
@@ -185,26 +273,57 @@ def run(args: argparse.Namespace) -> None:
         if reports:
             print_json(metrics)
     elif args.command == "params":
+        from hourglass.training import count_run_params
+
         print_json(count_run_params(config_from(args)))
     elif args.command == "eval":
+        from hourglass.training import evaluate_run
+
         print_json(evaluate_run(args.run_dir, args.data_dir))
     elif args.command == "predict":
+        from hourglass.training.predict import predict
+
         print_json(predict(args.run_dir, args.image, args.out))
     elif args.command == "search":
+        from hourglass.report import write_report
+        from hourglass.search import load_space, search
+
         result = search(args.space, load_space(args.space), args.out, search_options(args),
                         deadline=args.deadline, worker_only=args.worker)
         if not args.worker:
+            report = write_report(args.out) if result["finished"] else None
             print_json({k: result[k] for k in ("trials", "finished", "failed", "compute",
                                                 "grid_compute", "hypervolume")})
+            print(closing_line(result, args.out, report), file=sys.stderr)
+            if not result["finished"]:
+                raise UserError(f"no trial finished ({result['failed']} failed; trials.csv in "
+                                f"{args.out} says why)")
+    elif args.command == "spaces":
+        from hourglass.search.builtins import BUILTINS, describe, toml
+
+        if args.name is None:
+            for name, make in BUILTINS.items():
+                print(f"  {name:<24} {describe(make())}")
+            print("print one as TOML: hourglass spaces NAME > space.toml")
+        elif args.name in BUILTINS:
+            print(toml({"name": args.name, **BUILTINS[args.name]()}), end="")
+        else:
+            raise UserError(f"no built-in space {args.name!r}; `hourglass spaces` lists them")
     elif args.command == "report":
+        from hourglass.report import write_report
+
         print(write_report(args.dir))
     elif args.command == "compare":
+        from hourglass.compare import compare
+
         result = compare(args.task, args.dataset, args.out, args.budget_minutes,
                          args.data_dir, args.workers, progress=not args.quiet)
         print_json({k: result[k] for k in ("trials", "finished", "failed", "minutes",
                                             "hypervolume")})
         print(f"report: {args.out}/report.html")
     elif args.data_command == "list":
+        from hourglass import data
+
         rows = data.list_datasets(args.data_dir)
         if args.json:
             print_json(rows)
@@ -214,12 +333,30 @@ def run(args: argparse.Namespace) -> None:
             shape = "x".join(map(str, r["shape"]))
             print(f"  {r['name']:<14} {'found  ' if r['found'] else 'missing'} {shape:<8} "
                   f"{r['path']}")
+            if r.get("hint"):
+                print(f"  {'':<14} {r['hint']}")
     else:
+        from hourglass import data
+
         print(f"downloaded to {data.download(args.name, args.data_dir)}")
 
 
+def closing_line(result: dict, out: str, report) -> str:
+    """The search's last line: what this run did, and where the results are."""
+    ran = result.get("ran", 0)
+    done = (f"trained {ran} trial{'s' * (ran != 1)}" if ran else
+            "nothing left to train: every trial of this space was already in " + str(out))
+    where = f"report: {report}" if report else f"trials: {out}/trials.csv"
+    return (f"[search] {done}; {result['finished']} finished, {result['failed']} failed in "
+            f"all; {where}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # a bare `hourglass`: the list of commands
+        parser.print_help()
+        return 0
     try:
         run(args)
     except UserError as e:
@@ -234,4 +371,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> NoReturn:
     """The ``hourglass`` command and ``python -m hourglass`` (torchrun's way in)."""
-    parallel.exit_process(main())
+    code = main()
+    parallel = sys.modules.get("hourglass.training.parallel")  # loaded by any run that trains
+    if parallel is not None:
+        parallel.exit_process(code)
+    raise SystemExit(code)

@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 from hourglass.data import dataset_shape
+from hourglass.options import COMPARE_MINUTES
 from hourglass.report import write_report
 from hourglass.search import SearchOptions, search
+from hourglass.search.builtins import toml
 from hourglass.search.space import SearchSpace, load_space, space_from_dict
-
-DEFAULT_MINUTES = 4.0  # leaves time for the report inside five minutes on 2 cores
 
 
 def compare_space(task: str, dataset: str, data_dir: str | None) -> tuple[str, SearchSpace]:
@@ -34,7 +34,7 @@ def compare_space(task: str, dataset: str, data_dir: str | None) -> tuple[str, S
 
 
 def compare(task: str = "denoise", dataset: str = "digits", out: str | Path = "runs/compare",
-            budget_minutes: float = DEFAULT_MINUTES, data_dir: str | None = None,
+            budget_minutes: float = COMPARE_MINUTES, data_dir: str | None = None,
             workers: int = 1, progress: bool = True) -> dict:
     name, space = compare_space(task, dataset, data_dir)
     spec = name if dataset == "digits" else _write_space(space, Path(out))
@@ -50,21 +50,6 @@ def compare(task: str = "denoise", dataset: str = "digits", out: str | Path = "r
 def _write_space(space: SearchSpace, out: Path) -> str:
     """Worker processes re-read the space by path, so a generated one is saved as TOML."""
     out.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for k, v in space.to_dict().items():
-        if k not in space.shapes:
-            lines.append(f"{k} = {_toml(v)}")
-    for shape in space.shapes:
-        lines.append(f"[{shape}]")
-        lines += [f"{k} = {_toml(v)}" for k, v in space.to_dict()[shape].items()]
     path = out / "space.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(toml(space.to_dict()))
     return str(path)
-
-
-def _toml(v) -> str:
-    if isinstance(v, str):
-        return f'"{v}"'
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml(x) for x in v) + "]"
-    return repr(v)

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 
 from hourglass.data import Split
 from hourglass.errors import UserError
+from hourglass.options import TASKS
 
-TASKS = ("prototype", "denoise", "superres", "classify")
 METRIC_BATCH = 128  # the authors' eval batch: it sets how MSE is pooled for `psnr`
 EVAL_NOISE_SEEDS = {"eval": 1, "test": 2}  # denoise eval/test noise is fixed: reproducible metrics
 BASELINE_CHUNK = 8192  # rows of the training split summed at a time by the class-mean baseline

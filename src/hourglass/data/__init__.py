@@ -9,7 +9,7 @@ from hourglass.data.registry import (
     parse_image_size,
     resolve_data_dir,
 )
-from hourglass.data.splits import SPLIT_RNGS, ImageDataset, Split, flip4
+from hourglass.data.splits import ImageDataset, Split, flip4
 
-__all__ = ["SPECS", "SPLIT_RNGS", "ImageDataset", "Split", "dataset_shape", "download", "flip4",
+__all__ = ["SPECS", "ImageDataset", "Split", "dataset_shape", "download", "flip4",
            "list_datasets", "load_dataset", "parse_image_size", "resolve_data_dir"]

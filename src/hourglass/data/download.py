@@ -6,6 +6,7 @@ for tests that serve files on loopback.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -55,8 +56,20 @@ def _base(name: str) -> str:
 
 
 def download(name: str, data_dir: str | Path | None = None) -> Path:
-    """Download ``name`` into the data directory; returns the folder that now holds it."""
+    """Download ``name`` into the data directory; returns the folder that now holds it. A
+    failed download leaves no folder behind that it created."""
     root = resolve_data_dir(data_dir)
+    made = [p for p in (root, root / name) if not p.exists()]
+    try:
+        return _download(name, root)
+    except BaseException:
+        for p in reversed(made):  # the dataset's folder, then the data directory
+            with contextlib.suppress(OSError):
+                p.rmdir()  # only if empty: files kept by an earlier download stay
+        raise
+
+
+def _download(name: str, root: Path) -> Path:
     if name == "digits":
         raise UserError("digits ships with scikit-learn: nothing to download")
     if name == "imagenet32":

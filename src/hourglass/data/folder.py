@@ -21,7 +21,26 @@ from hourglass.errors import UserError
 from hourglass.files import cache_dir, files_key, write_npy_atomic
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-GREY_MODES = {"1", "L", "LA", "I", "I;16", "F", "P;L"}
+# Pillow's grey modes: 1-bit, 8-bit (with alpha), 16-bit (I;16*, and I as 16-bit PNGs open in
+# some versions), 32-bit float (assumed in [0, 1]).
+SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+GREY_MODES = {"1", "L", "LA", "F", "P;L", *SIXTEEN_BIT_MODES}
+
+
+def bit_depth(mode: str) -> int:
+    return 16 if mode in SIXTEEN_BIT_MODES else 32 if mode == "F" else 1 if mode == "1" else 8
+
+
+def _eight_bit(img: Image.Image) -> Image.Image:
+    """The image with 8 bits per channel. Pillow's own convert("L") clips 16-bit values at
+    255 (a 16-bit grey PNG comes out white); scale them instead, as the bit depth says."""
+    if img.mode in SIXTEEN_BIT_MODES:
+        arr = np.asarray(img).astype(np.float64) / 257.0  # 65535 -> 255
+    elif img.mode == "F":
+        arr = np.asarray(img).astype(np.float64) * 255.0
+    else:
+        return img
+    return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
 
 
 def class_names(split_dir: Path) -> list[str]:
@@ -44,7 +63,7 @@ def decode_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray
     """uint8 (C, H, W): converted to grey or RGB, resized (bicubic) when its size differs."""
     try:
         with Image.open(path) as img:
-            img = img.convert("L" if channels == 1 else "RGB")
+            img = _eight_bit(img).convert("L" if channels == 1 else "RGB")
             if img.size != (size[1], size[0]):
                 img = img.resize((size[1], size[0]), Image.Resampling.BICUBIC)
             arr = np.array(img, dtype=np.uint8)  # a writable copy: torch.from_numpy needs one
@@ -55,9 +74,16 @@ def decode_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray
 
 def probe_image(path: Path) -> tuple[tuple[int, int], int]:
     """(height, width) and channel count (1 for grey modes, else 3) of one image file."""
+    size, channels, _ = describe_image(path)
+    return size, channels
+
+
+def describe_image(path: Path) -> tuple[tuple[int, int], int, int]:
+    """(height, width), channel count (1 for grey modes, else 3) and bits per channel."""
     try:
         with Image.open(path) as img:
-            return (img.height, img.width), (1 if img.mode in GREY_MODES else 3)
+            return ((img.height, img.width), 1 if img.mode in GREY_MODES else 3,
+                    bit_depth(img.mode))
     except (UnidentifiedImageError, OSError) as e:
         raise UserError(f"{path}: cannot decode image ({e})") from e
 

@@ -9,11 +9,9 @@ import numpy as np
 import torch
 
 from hourglass.errors import UserError
+from hourglass.options import SPLIT_RNGS
 
 SPLIT_SEED = 42  # PROTOCOL.md: MNIST's 60k are split 50k train / 10k eval with seed 42
-# numpy: the authors' NumPy RandomState(seed).permutation (PROTOCOL.md, Data). torch: the
-# torch.randperm split this tool used before (its committed studies up to recipe v1).
-SPLIT_RNGS = ("numpy", "torch")
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,9 @@ import torch
 from torch import nn
 
 from hourglass.errors import UserError
+from hourglass.options import ACTS, INPUT_PROJS, NORMS
 
 InputProj = Literal["learned", "fixed", "identity"]
-INPUT_PROJS = ("learned", "fixed", "identity")
-NORMS = ("batch", "layer", "rms", "none")
-ACTS = ("relu", "gelu")
 HEADS = ("sigmoid", "none")
 
 

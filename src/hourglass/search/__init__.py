@@ -1,7 +1,23 @@
-"""Architecture search: spaces, strategies, Optuna-backed trials, frontiers."""
+"""Architecture search: spaces, strategies, Optuna-backed trials, frontiers.
 
-from hourglass.search.runner import SearchOptions, search
-from hourglass.search.space import BUILTINS, SearchSpace, load_space
-from hourglass.search.strategies import STRATEGIES
+Names load on first use (PEP 562): `hourglass spaces` reads the built-in spaces
+(``hourglass.search.builtins``) without importing PyTorch."""
 
-__all__ = ["BUILTINS", "STRATEGIES", "SearchOptions", "SearchSpace", "load_space", "search"]
+from importlib import import_module
+
+_WHERE = {
+    "SearchOptions": "hourglass.search.runner",
+    "search": "hourglass.search.runner",
+    "SearchSpace": "hourglass.search.space",
+    "load_space": "hourglass.search.space",
+    "BUILTINS": "hourglass.search.builtins",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'hourglass.search' has no attribute {name!r}")
+    value = getattr(import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value

@@ -93,17 +93,19 @@ def scaling_table(fronts: dict[str, list[dict]]) -> list[dict]:
     return rows
 
 
-def below_baseline(rows: list[dict], metric: str, baseline: float | None) -> list[dict]:
+def below_baseline(rows: list[dict], metric: str, baseline: float | None,
+                   epochs: int | None = None) -> list[dict]:
     """Finished trials that ended worse than the do-nothing baseline: no divergence stopped
     them (their loss stalled or fell too slowly), so they count as complete, but their
-    numbers say more about the learning rate or the epochs than about the architecture."""
+    numbers say more about the learning rate or the epochs than about the architecture.
+    With ``epochs``, only trials of that many epochs (a multi-fidelity search's top rung)."""
     if baseline is None:
         return []
     return [{"shape": r["shape"], "config": f"{r['skip_dim']}/{r['inner_dim']}/{r['depth']}",
              "lr": float(r["lr"]), "seed": int(r["seed"]), "epochs": int(r["epochs"]),
              "value": float(r[metric])}
             for r in rows if r["status"] == "complete" and r.get(metric) not in (None, "")
-            and float(r[metric]) < baseline]
+            and float(r[metric]) < baseline and epochs in (None, int(r["epochs"]))]
 
 
 def summarize(rows: list[dict], task: str, epochs: int, max_params: int) -> dict:
@@ -124,5 +126,8 @@ def summarize(rows: list[dict], task: str, epochs: int, max_params: int) -> dict
         "comparison": comparison(fronts),
         "scaling": scaling_table(fronts),
         "configurations": configs,
-        "below_baseline": below_baseline(rows, metric, baseline),
+        "below_baseline": below_baseline(rows, metric, baseline, epochs),
+        # lower rungs of a multi-fidelity search: 1-3 epochs often end there, and say little
+        "below_baseline_low_rungs": len(below_baseline(rows, metric, baseline))
+        - len(below_baseline(rows, metric, baseline, epochs)),
     }

@@ -24,10 +24,12 @@ import torch
 from hourglass.data import ImageDataset, load_dataset
 from hourglass.errors import UserError
 from hourglass.files import write_json_atomic, write_text_atomic
+from hourglass.options import POPULATION, STRATEGIES
 from hourglass.search.frontier import metric_name, summarize
+from hourglass.search.progress import Progress, finished
 from hourglass.search.space import SearchSpace, Unit, rung_epochs
 from hourglass.search.store import Record, Store, trial_key, unit_of
-from hourglass.search.strategies import STRATEGIES, WAIT, Job, Sample, claimed, next_job
+from hourglass.search.strategies import WAIT, Job, Sample, claimed, next_job
 from hourglass.training import train_many
 
 TRIALS_FILE = "trials.csv"
@@ -36,7 +38,6 @@ COLUMNS = ["number", "shape", "skip_dim", "inner_dim", "depth", "lr", "seed", "e
            "params", "flops_per_sample", "test_psnr", "test_psnr_per_image", "test_accuracy",
            "eval_loss", "baseline", "seconds", "status", "failure", "worker", "key"]
 MAX_REPEATS = 20  # NSGA-II re-sampling finished units this often in a row: take one in order
-POPULATION = ("auto", "on", "off")
 
 
 @dataclass
@@ -185,14 +186,7 @@ def work(store: Store, out: Path, opts: SearchOptions, deadline: float | None) -
                     _claim_and_run(store, fallback, records, out, data, opts)
         else:
             _claim_and_run(store, job, records, out, data, opts)
-        summary = write_results(store, out)
-        if opts.progress:
-            fronts = "; ".join(
-                f"{s}: {len(f)} on the frontier, best {max(c['mean'] for c in f):.4g}, "
-                f"hypervolume {summary['hypervolume'][s]:.4g}"
-                for s, f in summary["frontiers"].items() if f)
-            print(f"[search] {summary['finished']} finished, {summary['failed']} failed; "
-                  f"{fronts}", file=sys.stderr, flush=True)
+        write_results(store, out)
 
 
 def _sample_and_run(store: Store, job: Sample, records: list[Record], out: Path,
@@ -249,6 +243,8 @@ def search(space_spec: str, space: SearchSpace, out: str | Path, opts: SearchOpt
     if worker_only:
         work(store, out, opts, deadline)
         return {}
+    before = len(finished(store.records()))
+    bar = Progress(store, opts.strategy, opts.eta, opts.max_trials) if opts.progress else None
     threads = max(1, (os.cpu_count() or 1) // opts.workers)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}  # oversubscribed cores crawl
     procs = [subprocess.Popen(worker_command(space_spec, out, opts, deadline), env=env)
@@ -261,7 +257,11 @@ def search(space_spec: str, space: SearchSpace, out: str | Path, opts: SearchOpt
         torch.set_num_threads(previous)
         for p in procs:
             p.wait()
-    return write_results(store, out)
+        if bar is not None:
+            bar.close()
+    summary = write_results(store, out)
+    summary["ran"] = len(finished(store.records())) - before
+    return summary
 
 
 __all__ = ["SearchOptions", "search", "rung_epochs"]

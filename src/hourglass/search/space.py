@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hourglass.errors import UserError
-from hourglass.models import INPUT_PROJS
-from hourglass.tasks import TASKS
+from hourglass.options import INPUT_PROJS, TASKS
+from hourglass.search.builtins import BUILTINS
 from hourglass.training import TrainConfig, count_run_params
 
 SHAPES = ("hourglass", "conventional")
@@ -235,38 +235,6 @@ def space_from_dict(d: dict, name: str) -> SearchSpace:
     if not space.archs():
         raise UserError(f"{name}: no architecture fits under max_params {space.max_params}")
     return space
-
-
-# Built-ins. `paper-mnist-<task>`: the authors' MNIST ranges (PROTOCOL.md, Search and
-# frontier); the exact 83 Hourglass architectures are not published, so depth takes a
-# spread of values over their range 2..40. `quick-<task>`: digits, minutes on 2 cores.
-PAPER_EPOCHS = {"prototype": 50, "denoise": 30, "superres": 50}
-
-
-def _paper(task: str) -> dict:
-    return {
-        "task": task, "dataset": "mnist", "epochs": PAPER_EPOCHS[task], "batch_size": 128,
-        "seeds": [0, 1, 2], "augment": "flip4" if task == "superres" else "none",
-        "hourglass": {"skip_dim": [785, 1150, 1470, 1790, 2140],
-                      "inner_dim": [4, 115, 270, 350, 480, 690],
-                      "depth": [2, 3, 4, 5, 6, 8, 12, 20, 40], "lr": [1e-4, 5e-4, 1e-3, 5e-3]},
-        "conventional": {"skip_dim": [784], "inner_dim": [785, 1150, 1470, 1790, 2140, 3000, 4150],
-                         "depth": [1, 2, 3, 4, 5], "lr": [3e-4, 5e-4, 1e-3]},
-    }
-
-
-def _quick(task: str) -> dict:
-    return {
-        "task": task, "dataset": "digits", "epochs": 9, "batch_size": 64, "seeds": [0, 1],
-        "hourglass": {"skip_dim": [96, 192, 384], "inner_dim": [4, 16, 48],
-                      "depth": [1, 2, 4], "lr": [2e-3, 8e-3]},
-        "conventional": {"skip_dim": [64], "inner_dim": [96, 192, 384, 768],
-                         "depth": [1, 2, 3], "lr": [2e-3, 8e-3]},
-    }
-
-
-BUILTINS = {**{f"paper-mnist-{t}": (lambda t=t: _paper(t)) for t in PAPER_EPOCHS},
-            **{f"quick-{t}": (lambda t=t: _quick(t)) for t in TASKS}}
 
 
 def load_space(spec: str) -> SearchSpace:

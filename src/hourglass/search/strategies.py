@@ -15,7 +15,6 @@ from hourglass.search.pareto import front_ranks, gap_to_front
 from hourglass.search.space import SearchSpace, Unit, rung_epochs
 from hourglass.search.store import Record, trial_key
 
-STRATEGIES = ("grid", "random", "nsga2", "pareto-halving")
 WAIT = "wait"
 ORDER_SEED = 20251001  # random and halving orders are fixed: every worker and re-run agrees
 

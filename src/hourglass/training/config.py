@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from hourglass.data import SPLIT_RNGS, dataset_shape
+from hourglass.data import dataset_shape
 from hourglass.errors import UserError
 from hourglass.models import MLPConfig, count_params
+from hourglass.options import LR_SCHEDULES, SPLIT_RNGS, TEST_CHECKPOINTS
 from hourglass.tasks import Task
 
 # PROTOCOL.md, Training recipe. Epochs by task on MNIST-size data; ImageNet-32: 2 epochs, batch 512.
@@ -19,8 +20,6 @@ IMAGENET32_RECIPE = {"epochs": 2, "batch_size": 512}
 # step and keeps the best-eval checkpoint (PROTOCOL.md). Fashion-MNIST, a drop-in MNIST, takes
 # the MNIST recipe; every other dataset the per-step one.
 EPOCH_RECIPE_DATASETS = ("mnist", "fashion-mnist")
-LR_SCHEDULES = ("epoch", "step")
-TEST_CHECKPOINTS = ("last", "best")
 # Recipe v1: what this tool did before the corrections above (torch.randperm splits, per-step
 # decay and the best-eval checkpoint on every dataset). A run directory written before these
 # settings existed was trained so; its config.json reads back with them.

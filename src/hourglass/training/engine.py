@@ -17,11 +17,11 @@ from torch.nn.parallel import DistributedDataParallel
 from hourglass.models import ResidualMLP
 from hourglass.models.stacked import StackedMLP, unstackable
 from hourglass.models.sync_norm import sync_batchnorm
+from hourglass.options import ENGINES
 from hourglass.tasks import Task
 from hourglass.training import parallel
 from hourglass.training.evaluate import EVAL_CHUNK, forward_all
 
-ENGINES = ("auto", "stacked", "plain")
 OPTIM_KEYS = ("exp_avg", "exp_avg_sq")
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from hourglass.data.folder import decode_image
+from hourglass.data.folder import decode_image, describe_image
 from hourglass.errors import UserError
 from hourglass.tasks import to_float
 from hourglass.training.checkpoint import MODEL_FILE, load_model
@@ -27,12 +28,18 @@ def predict(run_dir: str | Path, image: str | Path, out: str | Path | None = Non
     if not image.is_file():
         raise UserError(f"{image}: no such image file")
     c, h, w = task.input_image_shape
+    size, channels, bits = describe_image(image)
+    converted = _conversions(size, channels, bits, (h, w), c)
     x = to_float(torch.from_numpy(decode_image(image, (h, w), c))).flatten()[None]
     y = model(x)
+    about = {"image_size": list(size), "image_channels": channels, "image_bits": bits,
+             "model_input_size": [h, w], "converted": converted}
+    if converted:
+        print(f"predict: {image.name}: {'; '.join(converted)}", file=sys.stderr)
     if not task.image_target:
         probs = F.softmax(y[0], dim=0)
         return {"class": int(probs.argmax()), "probabilities": [round(p, 6) for p in
-                                                                 probs.tolist()]}
+                                                                 probs.tolist()], **about}
     if out is None:
         raise UserError("give -o OUT: where to write the output image")
     out = Path(out)
@@ -40,5 +47,19 @@ def predict(run_dir: str | Path, image: str | Path, out: str | Path | None = Non
         to_pil(y.reshape(task.image_shape)).save(out)
     except (ValueError, OSError) as e:
         raise UserError(f"{out}: cannot write the image ({e}); use a .png or .jpg name") from e
-    return {"output": str(out), "task": task.name, "input_size": [h, w],
+    return {"output": str(out), "task": task.name, **about,
             "output_size": list(task.image_shape[1:])}
+
+
+def _conversions(size: tuple[int, int], channels: int, bits: int, model_size: tuple[int, int],
+                 model_channels: int) -> list[str]:
+    """What the image undergoes to fit the model, in words (empty when nothing)."""
+    names = {1: "grey", 3: "RGB"}
+    out = []
+    if size != model_size:
+        out.append(f"resized {size[0]}x{size[1]} to {model_size[0]}x{model_size[1]} (bicubic)")
+    if channels != model_channels:
+        out.append(f"converted {names[channels]} to {names[model_channels]}")
+    if bits != 8:
+        out.append(f"scaled {bits}-bit values to 8 bits")
+    return out

@@ -1,0 +1,19 @@
+"""The values the command line and config files accept, in one module that imports nothing
+heavy, so that `hourglass --help` answers without loading PyTorch. The modules that act on
+these values import them from here."""
+
+TASKS = ("prototype", "denoise", "superres", "classify")
+DATASETS = "digits, mnist, fashion-mnist, cifar10, imagenet32 or folder:PATH"
+INPUT_PROJS = ("learned", "fixed", "identity")
+NORMS = ("batch", "layer", "rms", "none")
+ACTS = ("relu", "gelu")
+AUGMENTS = ("none", "flip4")
+# numpy: the authors' NumPy RandomState(seed).permutation (PROTOCOL.md, Data). torch: the
+# torch.randperm split this tool used before (recipe v1).
+SPLIT_RNGS = ("numpy", "torch")
+LR_SCHEDULES = ("epoch", "step")  # linear decay stepped once per epoch, or per optimizer step
+TEST_CHECKPOINTS = ("last", "best")  # the final model, or the one with the lowest eval loss
+ENGINES = ("auto", "stacked", "plain")
+STRATEGIES = ("grid", "random", "nsga2", "pareto-halving")
+POPULATION = ("auto", "on", "off")
+COMPARE_MINUTES = 4.0  # `compare`'s default budget: leaves time for the report within 5 min

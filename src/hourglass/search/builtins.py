@@ -1,0 +1,70 @@
+"""Built-in search spaces, as the dicts a TOML file would hold (`hourglass spaces show NAME`
+prints one as TOML, ready to edit and pass back to `hourglass search`).
+
+`paper-mnist-<task>`: the authors' MNIST ranges (PROTOCOL.md, Search and frontier); the exact
+83 Hourglass architectures are not published, so depth takes a spread of values over their
+range 2..40. `quick-<task>`: digits, about 30 s on 2 cores with `hourglass compare`; the
+best lr runs from about 3e-2 (the smallest networks) to 8e-3 (the largest), and collapses above
+5e-2, so the grid holds every frontier point's lr inside it.
+"""
+
+from __future__ import annotations
+
+from hourglass.options import TASKS
+
+PAPER_EPOCHS = {"prototype": 50, "denoise": 30, "superres": 50}
+
+
+def _paper(task: str) -> dict:
+    return {
+        "task": task, "dataset": "mnist", "epochs": PAPER_EPOCHS[task], "batch_size": 128,
+        "seeds": [0, 1, 2], "augment": "flip4" if task == "superres" else "none",
+        "hourglass": {"skip_dim": [785, 1150, 1470, 1790, 2140],
+                      "inner_dim": [4, 115, 270, 350, 480, 690],
+                      "depth": [2, 3, 4, 5, 6, 8, 12, 20, 40], "lr": [1e-4, 5e-4, 1e-3, 5e-3]},
+        "conventional": {"skip_dim": [784], "inner_dim": [785, 1150, 1470, 1790, 2140, 3000, 4150],
+                         "depth": [1, 2, 3, 4, 5], "lr": [3e-4, 5e-4, 1e-3]},
+    }
+
+
+def _quick(task: str) -> dict:
+    return {
+        "task": task, "dataset": "digits", "epochs": 9, "batch_size": 64, "seeds": [0, 1],
+        "hourglass": {"skip_dim": [96, 192, 384], "inner_dim": [4, 16, 48],
+                      "depth": [1, 2, 4], "lr": [2e-3, 8e-3, 3.2e-2, 4.8e-2]},
+        "conventional": {"skip_dim": [64], "inner_dim": [96, 192, 384, 768],
+                         "depth": [1, 2, 3], "lr": [2e-3, 8e-3, 3.2e-2, 4.8e-2]},
+    }
+
+
+BUILTINS = {**{f"paper-mnist-{t}": (lambda t=t: _paper(t)) for t in PAPER_EPOCHS},
+            **{f"quick-{t}": (lambda t=t: _quick(t)) for t in TASKS}}
+
+
+def describe(space: dict) -> str:
+    """One line for `hourglass spaces`."""
+    shapes = [k for k, v in space.items() if isinstance(v, dict)]
+    sizes = []
+    for shape in shapes:
+        s = space[shape]
+        archs = len(s["skip_dim"]) * len(s["inner_dim"]) * len(s["depth"])
+        sizes.append(f"{shape} {archs} architectures x {len(s['lr'])} lrs")
+    return (f"{space['task']} on {space['dataset']}, {space['epochs']} epochs, "
+            f"{len(space['seeds'])} seeds; " + ", ".join(sizes))
+
+
+def toml(space: dict) -> str:
+    """A space dict as TOML: top-level keys, then one table per shape."""
+    tables = [k for k, v in space.items() if isinstance(v, dict)]
+    lines = [f"{k} = {_value(v)}" for k, v in space.items() if k not in tables]
+    for shape in tables:
+        lines += ["", f"[{shape}]"] + [f"{k} = {_value(v)}" for k, v in space[shape].items()]
+    return "\n".join(lines) + "\n"
+
+
+def _value(v) -> str:
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    return repr(v)
