@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from hourglass.errors import UserError
 from hourglass.search.space import Arch, SearchSpace, Unit, extends
 
 HEARTBEAT_S = 5
+SCHEMA_RETRIES = 3
 GRACE_S = 20
 JOURNAL_FILE = "journal.log"
 PARAM_NAMES = {"skip_dim", "inner_dim", "depth", "lr"}
@@ -43,12 +45,19 @@ def open_storage(url: str | None, out: Path) -> optuna.storages.BaseStorage:
         return optuna.storages.JournalStorage(JournalFileBackend(str(out / JOURNAL_FILE)))
     if not url.startswith(("postgresql://", "postgresql+psycopg2://", "sqlite:///")):
         raise UserError(f"--storage {url!r}: give a postgresql://user@host/db URL (or sqlite:///)")
-    try:
-        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S,
-                                          grace_period=GRACE_S)
-    except Exception as e:  # sqlalchemy raises many kinds; the message says which
-        raise UserError(f"--storage: cannot open {url.split('@')[-1]} "
-                        f"({' '.join(str(e).split())[:200]})") from e
+    for attempt in range(SCHEMA_RETRIES):
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S,
+                                              grace_period=GRACE_S)
+        except Exception as e:  # sqlalchemy raises many kinds; the message says which
+            # workers started together on a fresh database race to create Optuna's schema;
+            # the loser finds it made by the winner on a second try
+            if "already exists" in str(e) and attempt + 1 < SCHEMA_RETRIES:
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            raise UserError(f"--storage: cannot open {url.split('@')[-1]} "
+                            f"({' '.join(str(e).split())[:200]})") from e
+    raise AssertionError("unreachable")
 
 
 def distributions(space: SearchSpace, shape: str) -> dict:
