@@ -52,7 +52,13 @@ def test_shapes_are_named_by_their_dims():
     (dict(inner_dim=0), "inner-dim must be positive"),
     (dict(inner_dim=[4, 4]), "inner-dim lists 2 values for depth 3"),
     (dict(input_proj="identity"), "identity needs skip-dim = input size"),
-    (dict(norm="group"), "--norm 'group'"),
+    (dict(norm="group"), "norm 'group'"),
+    (dict(depth=100_000_000), "depth 100000000: at most 10,000 blocks"),
+    (dict(skip_dim=100_000_000), "skip-dim 100000000: at most 1,000,000"),
+    (dict(inner_dim=[4] * 20_000, depth=20_000), "depth 20000: at most"),
+    (dict(skip_dim=500_000, inner_dim=300_000, depth=10), "would have 3,000,010,000,000 par"),
+    (dict(depth="3"), "depth must be a positive integer"),
+    (dict(inner_dim=2.5), "inner-dim must be a positive integer"),
 ])
 def test_impossible_configs_are_refused(kwargs, match):
     base = dict(in_dim=10, out_dim=10, skip_dim=20, inner_dim=5, depth=3)

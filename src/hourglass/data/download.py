@@ -35,7 +35,7 @@ def _fetch(url: str, dest: Path, where_to_put: Path) -> None:
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as r, open(dest, "wb") as f:
             shutil.copyfileobj(r, f, length=1 << 20)
-    except (urllib.error.URLError, OSError, TimeoutError) as e:
+    except (urllib.error.URLError, OSError, TimeoutError, ValueError) as e:  # ValueError: no URL
         reason = getattr(e, "reason", e)
         raise UserError(f"cannot download {url} ({reason}); if this machine is offline, "
                         f"copy the files into {where_to_put} yourself") from e

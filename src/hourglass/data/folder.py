@@ -67,7 +67,7 @@ def decode_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray
             if img.size != (size[1], size[0]):
                 img = img.resize((size[1], size[0]), Image.Resampling.BICUBIC)
             arr = np.array(img, dtype=np.uint8)  # a writable copy: torch.from_numpy needs one
-    except (UnidentifiedImageError, OSError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise UserError(f"{path}: cannot decode image ({e})") from e
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
 
@@ -84,7 +84,7 @@ def describe_image(path: Path) -> tuple[tuple[int, int], int, int]:
         with Image.open(path) as img:
             return ((img.height, img.width), 1 if img.mode in GREY_MODES else 3,
                     bit_depth(img.mode))
-    except (UnidentifiedImageError, OSError) as e:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
         raise UserError(f"{path}: cannot decode image ({e})") from e
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -44,13 +45,29 @@ def find_idx(folder: Path, stem: str) -> Path | None:
     return None
 
 
+# The largest official IDX file (MNIST and Fashion-MNIST training images) is 47,040,016
+# bytes; anything much larger is not one, and is refused while it is read, not after.
+MAX_IDX_BYTES = 64 << 20
+CHUNK = 1 << 20
+
+
 def read_idx_bytes(path: Path) -> bytes:
+    too_big = UserError(f"{path}: holds more than {MAX_IDX_BYTES >> 20} MiB, more than any "
+                        "MNIST-style file; it is not one (download it again)")
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        if path.suffix != ".gz":
+            if path.stat().st_size > MAX_IDX_BYTES:
+                raise too_big
+            return path.read_bytes()
+        parts, size = [], 0
+        with gzip.open(path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                size += len(chunk)
+                if size > MAX_IDX_BYTES:
+                    raise too_big
+                parts.append(chunk)
+        return b"".join(parts)
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise UserError(f"{path}: cannot read ({e}); the file is damaged, download it again") from e
 
 

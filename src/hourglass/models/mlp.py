@@ -23,6 +23,10 @@ from hourglass.options import ACTS, INPUT_PROJS, NORMS
 
 InputProj = Literal["learned", "fixed", "identity"]
 HEADS = ("sigmoid", "none")
+# Limits no real network meets (the paper's largest is about 100M parameters, depth 40)
+MAX_DEPTH = 10_000
+MAX_WIDTH = 1_000_000
+MAX_PARAMS = 2_000_000_000
 
 
 @dataclass
@@ -40,9 +44,37 @@ class MLPConfig:
     inner_dims: list[int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._check_sizes()  # before anything of the config's size is built
         dims = self.inner_dim if isinstance(self.inner_dim, list) else [self.inner_dim] * self.depth
         self.inner_dims = [int(d) for d in dims]
         self.validate()
+
+    def _check_sizes(self) -> None:
+        """Sizes no real network has: refused at once, so that a typo or a hostile config
+        cannot make the tool allocate gigabytes or loop for hours before it says anything."""
+        widths = {"in_dim": self.in_dim, "out_dim": self.out_dim, "skip_dim": self.skip_dim,
+                  "inner_dim": self.inner_dim}
+        for name, value in [*widths.items(), ("depth", self.depth)]:
+            values = value if isinstance(value, list) else [value]
+            if not values or not all(isinstance(v, int) and not isinstance(v, bool)
+                                     for v in values):
+                raise UserError(f"{name.replace('_', '-')} must be a positive integer (or a "
+                                f"list of them for inner-dim), got {value!r}")
+        if self.depth > MAX_DEPTH:
+            raise UserError(f"depth {self.depth}: at most {MAX_DEPTH:,} blocks")
+        if isinstance(self.inner_dim, list) and len(self.inner_dim) > MAX_DEPTH:
+            raise UserError(f"inner-dim lists {len(self.inner_dim)} values; at most "
+                            f"{MAX_DEPTH:,} blocks")
+        for name, value in widths.items():
+            if max(value if isinstance(value, list) else [value]) > MAX_WIDTH:
+                raise UserError(f"{name.replace('_', '-')} {value}: at most {MAX_WIDTH:,}")
+        inner = self.inner_dim if isinstance(self.inner_dim, list) else [self.inner_dim]
+        total = (self.in_dim + self.out_dim) * self.skip_dim + 2 * self.skip_dim * (
+            sum(inner) if isinstance(self.inner_dim, list) else self.inner_dim * self.depth)
+        if total > MAX_PARAMS:
+            raise UserError(f"this network would have {total:,} parameters; at most "
+                            f"{MAX_PARAMS:,} (about {4 * MAX_PARAMS / 2**30:.0f} GiB of fp32 "
+                            "weights)")
 
     def validate(self) -> None:
         for name in ("in_dim", "out_dim", "skip_dim", "depth"):
@@ -58,7 +90,7 @@ class MLPConfig:
                                      ("norm", self.norm, NORMS), ("act", self.act, ACTS),
                                      ("head", self.head, HEADS)):
             if value not in allowed:
-                raise UserError(f"--{name} {value!r}: choose one of {', '.join(allowed)}")
+                raise UserError(f"{name} {value!r}: choose one of {', '.join(allowed)}")
         if self.input_proj == "identity" and self.skip_dim != self.in_dim:
             raise UserError(f"--input-proj identity needs skip-dim = input size {self.in_dim}, "
                             f"got {self.skip_dim}")

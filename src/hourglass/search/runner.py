@@ -25,10 +25,11 @@ from hourglass.data import ImageDataset, load_dataset
 from hourglass.errors import UserError
 from hourglass.files import write_json_atomic, write_text_atomic
 from hourglass.options import POPULATION, STRATEGIES
+from hourglass.search import journal
 from hourglass.search.frontier import metric_name, summarize
 from hourglass.search.progress import Progress, finished
 from hourglass.search.space import SearchSpace, Unit, rung_epochs
-from hourglass.search.store import Record, Store, trial_key, unit_of
+from hourglass.search.store import JOURNAL_FILE, Record, Store, trial_key, unit_of
 from hourglass.search.strategies import WAIT, Job, Sample, claimed, next_job
 from hourglass.training import train_many
 
@@ -236,9 +237,15 @@ def search(space_spec: str, space: SearchSpace, out: str | Path, opts: SearchOpt
     """Run (or resume) the search; returns frontier.json's contents."""
     opts.check()
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder for the search")
     out.mkdir(parents=True, exist_ok=True)
     if deadline is None and opts.time_budget_min is not None:
         deadline = time.time() + 60 * opts.time_budget_min
+    if opts.storage is None and not worker_only:  # before any worker reads or writes it
+        repaired = journal.repair(out / JOURNAL_FILE)
+        if repaired:
+            print(f"[search] {repaired}", file=sys.stderr, flush=True)
     store = Store(space, out, opts.storage)  # creates the studies; checks the space matches
     if worker_only:
         work(store, out, opts, deadline)

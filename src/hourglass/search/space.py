@@ -151,41 +151,65 @@ def extends(new: dict, old: dict) -> bool:
     return all(isinstance(v, dict) for k, v in new.items() if k not in old)
 
 
+# Limits no real search meets, checked before any list is built: a typo such as
+# high = 1000000000 must not make the tool allocate gigabytes before it says anything.
+MAX_VALUES = 10_000  # values of one dimension
+MAX_TRIALS = 100_000  # architectures x learning rates x seeds of a whole space
+
+
+def _number(where: str, key: str, value, kind: type):
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or (kind is int and not float(value).is_integer()):
+        raise UserError(f"{where}.{key}: must be a finite {kind.__name__}, got {value!r}")
+    return kind(value)
+
+
 def _values(where: str, key: str, value, kind: type) -> list:
     if isinstance(value, dict):
         extra = set(value) - {"low", "high", "step", "num", "log"}
         if extra or "low" not in value or "high" not in value:
             raise UserError(f"{where}.{key}: a range needs low and high (and step, or num with "
                             f"log), got {sorted(value)}")
-        low, high = value["low"], value["high"]
+        low, high = (_number(where, key, value[k], kind) for k in ("low", "high"))
         if kind is int:
-            step = value.get("step", 1)
+            step = _number(where, f"{key}.step", value.get("step", 1), int)
             if step <= 0:
-                raise UserError(f"{where}.{key}: step must be positive")
-            value = list(range(int(low), int(high) + 1, int(step)))
+                raise UserError(f"{where}.{key}: step must be a positive integer")
+            count = max(0, (high - low) // step + 1)
         else:
-            num = int(value.get("num", 0))
-            if num < 1 or low <= 0 or high < low:
+            count = _number(where, f"{key}.num", value.get("num", 0), int)
+            if count < 1 or low <= 0 or high < low:
                 raise UserError(f"{where}.{key}: a float range needs 0 < low <= high and num >= 1")
-            if value.get("log", True) and num > 1:
-                value = [low * (high / low) ** (i / (num - 1)) for i in range(num)]
-            else:
-                value = [low + (high - low) * i / max(1, num - 1) for i in range(num)]
+        if count > MAX_VALUES:
+            raise UserError(f"{where}.{key}: the range holds {count:,} values; at most "
+                            f"{MAX_VALUES:,}")
+        if kind is int:
+            value = list(range(low, high + 1, step))
+        elif value.get("log", True) and count > 1:
+            value = [low * (high / low) ** (i / (count - 1)) for i in range(count)]
+        else:
+            value = [low + (high - low) * i / max(1, count - 1) for i in range(count)]
     if not isinstance(value, list):
         value = [value]
     if not value:
         raise UserError(f"{where}.{key}: empty; give at least one value")
-    try:
-        out = [kind(v) for v in value]
-    except (TypeError, ValueError):
-        raise UserError(f"{where}.{key}: values must be {kind.__name__}s, got {value}") from None
+    if len(value) > MAX_VALUES:
+        raise UserError(f"{where}.{key}: {len(value):,} values; at most {MAX_VALUES:,}")
+    out = [_number(where, key, v, kind) for v in value]
     if any(v <= 0 for v in out):
         raise UserError(f"{where}.{key}: values must be positive, got {value}")
     return sorted(set(out))
 
 
+def _optional_int(name: str, d: dict, key: str) -> int | None:
+    return None if key not in d else _number(name, key, d[key], int)
+
+
 def _shape_space(name: str, shape: str, d: dict) -> ShapeSpace:
     where = f"{name}: [{shape}]"
+    if not isinstance(d, dict):
+        raise UserError(f"{where}: must be a table of skip_dim, inner_dim, depth and lr, got "
+                        f"{d!r}")
     unknown = set(d) - SHAPE_KEYS
     if unknown:
         raise UserError(f"{where}: unknown keys {', '.join(sorted(unknown))}; allowed: "
@@ -222,16 +246,28 @@ def space_from_dict(d: dict, name: str) -> SearchSpace:
             raise UserError(f"{name}: missing {key}")
     if d["task"] not in TASKS:
         raise UserError(f"{name}: unknown task {d['task']!r}; choose one of {', '.join(TASKS)}")
+    seeds = d.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or len(seeds) > MAX_VALUES:
+        raise UserError(f"{name}: seeds must be a list of 1 to {MAX_VALUES:,} integers, e.g. "
+                        f"[0, 1, 2]; got {seeds!r}")
+    seeds = sorted({_number(name, "seeds", v, int) for v in seeds})
+    trials = len(seeds) * sum(len(s.skip_dim) * len(s.inner_dim) * len(s.depth) * len(s.lr)
+                              for s in shapes.values())
+    if trials > MAX_TRIALS:
+        raise UserError(f"{name}: the space holds {trials:,} trials; at most {MAX_TRIALS:,}")
     space = SearchSpace(
-        name=str(d.get("name", name)), task=d["task"], dataset=d["dataset"],
+        name=str(d.get("name", name)), task=d["task"], dataset=str(d["dataset"]),
         epochs=_values(name, "epochs", d["epochs"], int)[0], shapes=shapes,
         batch_size=_values(name, "batch_size", d.get("batch_size", 128), int)[0],
-        seeds=sorted({int(s) for s in d.get("seeds", [0])}) or [0],
-        max_params=int(d["max_params"]) if "max_params" in d else None,
-        train_limit=d.get("train_limit"), eval_limit=d.get("eval_limit"),
+        seeds=seeds, max_params=_optional_int(name, d, "max_params"),
+        train_limit=_optional_int(name, d, "train_limit"),
+        eval_limit=_optional_int(name, d, "eval_limit"),
         augment=d.get("augment", "none"), recipe={k: d[k] for k in RECIPE_KEYS if k in d})
-    for arch in space.archs()[:1]:  # one model config built now: bad dims fail before training
-        space.train_config(Unit(arch, 1e-3), 0, space.epochs, None).resolved()
+    for shape, s in shapes.items():  # the largest network of each shape built (as a config,
+        # no weights) now: bad settings and absurd sizes fail before the search starts
+        arch = Arch(shape, max(s.skip_dim), max(s.inner_dim), max(s.depth))
+        count_run_params(space.train_config(Unit(arch, s.lr[0]), seeds[0], space.epochs, None)
+                         .resolved())
     if not space.archs():
         raise UserError(f"{name}: no architecture fits under max_params {space.max_params}")
     return space

@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +117,7 @@ class Store:
         for shape in space.shapes:
             self.studies[shape], self.earlier[shape] = self._open(shape, names, out)
         self.host, self.pid = socket.gethostname(), os.getpid()
+        self.owner = uuid.uuid4().hex  # tells this store's trials from an earlier one's in-process
 
     def _open(self, shape: str, names: set[str], out: Path) -> tuple[optuna.Study, list]:
         """This space's study for the shape and the earlier generations it widens."""
@@ -184,10 +186,19 @@ class Store:
             if self.url and self.url.startswith("postgresql"):
                 optuna.storages.fail_stale_trials(study)
             for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                if t.user_attrs.get("host") == self.host and not _alive(t.user_attrs.get("pid")):
+                if t.user_attrs.get("host") == self.host and self._gone(t.user_attrs):
                     self.storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
                     n += 1
         return n
+
+    def _gone(self, attrs: dict) -> bool:
+        """Whether the worker that runs a trial of this host has stopped: its process is dead,
+        or it is this process under an earlier store (an earlier search in the same Python
+        session, whose record of the trial's end was lost with a damaged journal)."""
+        pid = attrs.get("pid")
+        if pid == self.pid:
+            return attrs.get("owner") not in (None, self.owner)
+        return not _alive(pid)
 
     def claim(self, unit: Unit, seed: int, epochs: int, **attrs) -> optuna.Trial | None:
         """A running trial for (unit, seed, epochs), or None when another worker has it."""
@@ -205,7 +216,8 @@ class Store:
         trial = study.ask(distributions(self.space, shape))
         unit = unit_of(shape, trial.params)
         for k, v in {"key": trial_key(unit, seed, epochs), "seed": seed, "epochs": epochs,
-                     "host": self.host, "pid": self.pid, **attrs}.items():
+                     "host": self.host, "pid": self.pid, "owner": self.owner,
+                     **attrs}.items():
             trial.set_user_attr(k, v)
         return trial
 
@@ -224,6 +236,7 @@ class Store:
                 return None
         trial.set_user_attr("host", self.host)
         trial.set_user_attr("pid", self.pid)
+        trial.set_user_attr("owner", self.owner)
         return trial
 
     def heartbeat(self, trial: optuna.Trial) -> threading.Event:

@@ -8,6 +8,7 @@ trainer.safetensors weights, AdamW state and the loop's counters after the last 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from hourglass.models import MLPConfig, ResidualMLP
 from hourglass.tasks import Task
 
 FORMAT = "hourglass-mlp/1"
+DIGEST_KEY = "sha256"
 MODEL_FILE = "model.safetensors"
 TRAINER_FILE = "trainer.safetensors"
 CONFIG_FILE = "config.json"
@@ -31,13 +33,34 @@ def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
 
 
+def digest(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over every tensor's name, dtype, shape and bytes, in name order: stored in the
+    metadata, it lets a reader tell damaged weights from good ones."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{list(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _write(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
+    write_bytes_atomic(path, save(tensors, metadata={**meta, DIGEST_KEY: digest(tensors)}))
+
+
 def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Every checkpoint reader's way in: the tensors and metadata, with their digest checked
+    (a checkpoint written before digests existed has none to check)."""
     try:
         with safe_open(str(path), framework="pt") as f:
             tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
-            return tensors, dict(f.metadata() or {})
+            meta = dict(f.metadata() or {})
     except (SafetensorError, OSError, ValueError) as e:
         raise UserError(f"{path}: damaged or not a safetensors checkpoint ({e})") from e
+    if DIGEST_KEY in meta and digest(tensors) != meta[DIGEST_KEY]:
+        raise UserError(f"{path}: damaged checkpoint: its tensor bytes do not match the digest "
+                        "stored with them; retrain, or restore the file from a copy")
+    return tensors, meta
 
 
 def save_model(path: Path, model: ResidualMLP, task: Task) -> None:
@@ -46,7 +69,7 @@ def save_model(path: Path, model: ResidualMLP, task: Task) -> None:
                  "num_classes": task.num_classes, "noise_std": task.noise_std}
     meta = {"format": FORMAT, "model_config": json.dumps(model.cfg.to_dict()),
             "task": json.dumps(task_meta)}
-    write_bytes_atomic(path, save(_state(model), metadata=meta))
+    _write(path, _state(model), meta)
 
 
 def load_model(path: Path) -> tuple[ResidualMLP, Task]:
@@ -55,11 +78,19 @@ def load_model(path: Path) -> tuple[ResidualMLP, Task]:
     if meta.get("format") != FORMAT or "model_config" not in meta or "task" not in meta:
         raise UserError(f"{path}: not an hourglass-mlp checkpoint (format {meta.get('format')})")
     try:
-        model = ResidualMLP(MLPConfig(**json.loads(meta["model_config"])))
+        cfg = MLPConfig(**json.loads(meta["model_config"]))  # sizes checked before building
         t = json.loads(meta["task"])
-        task = Task(t["name"], tuple(t["image_shape"]), t["num_classes"], t["noise_std"])
+        task = Task(t["name"], tuple(int(d) for d in t["image_shape"]), t["num_classes"],
+                    t["noise_std"])
+        if (task.in_dim, task.out_dim) != (cfg.in_dim, cfg.out_dim):
+            raise UserError(f"task {task.name} on images {list(task.image_shape)} takes "
+                            f"{task.in_dim} inputs and {task.out_dim} outputs, the model "
+                            f"{cfg.in_dim} and {cfg.out_dim}")
+        model = ResidualMLP(cfg)
         model.load_state_dict(tensors, strict=True)
-    except (RuntimeError, TypeError, KeyError, json.JSONDecodeError) as e:
+    except UserError as e:
+        raise UserError(f"{path}: its stored model config or task is invalid: {e}") from e
+    except (RuntimeError, TypeError, KeyError, ValueError, json.JSONDecodeError) as e:
         raise UserError(f"{path}: weights do not match the stored model config ({e})") from e
     return model.eval(), task
 
@@ -69,8 +100,7 @@ def save_trainer(path: Path, model: ResidualMLP, optimizer_state: dict[str, torc
     """``optimizer_state``: AdamW's per-parameter state as {"<param index>.<name>": tensor}."""
     tensors = {f"model.{k}": v for k, v in _state(model).items()}
     tensors.update({f"optim.{k}": v.contiguous() for k, v in optimizer_state.items()})
-    write_bytes_atomic(path, save(tensors, metadata={"format": FORMAT,
-                                                     "counters": json.dumps(counters)}))
+    _write(path, tensors, {"format": FORMAT, "counters": json.dumps(counters)})
 
 
 def load_trainer(path: Path, model: ResidualMLP) -> tuple[dict[str, torch.Tensor], dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from hourglass.data import dataset_shape
@@ -20,6 +21,7 @@ IMAGENET32_RECIPE = {"epochs": 2, "batch_size": 512}
 # step and keeps the best-eval checkpoint (PROTOCOL.md). Fashion-MNIST, a drop-in MNIST, takes
 # the MNIST recipe; every other dataset the per-step one.
 EPOCH_RECIPE_DATASETS = ("mnist", "fashion-mnist")
+MAX_SEED = 2**32 - 1  # each epoch's generator is seeded with seed * 1,000,003 + epoch
 # Recipe v1: what this tool did before the corrections above (torch.randperm splits, per-step
 # decay and the best-eval checkpoint on every dataset). A run directory written before these
 # settings existed was trained so; its config.json reads back with them.
@@ -69,10 +71,17 @@ class TrainConfig:
             if getattr(cfg, name) <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive, "
                                 f"got {getattr(cfg, name)}")
-        if not cfg.lr > 0:
-            raise UserError(f"--lr must be positive, got {cfg.lr}")
-        if cfg.weight_decay < 0:
-            raise UserError(f"--weight-decay must be >= 0, got {cfg.weight_decay}")
+        if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+            raise UserError(f"--lr must be positive and finite, got {cfg.lr}")
+        for name in ("weight_decay", "noise_std"):
+            value = getattr(cfg, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise UserError(f"--{name.replace('_', '-')} must be a number >= 0, got {value}")
+        for name in ("seed", "proj_seed"):
+            value = getattr(cfg, name)
+            if value is not None and not 0 <= value <= MAX_SEED:
+                raise UserError(f"--{name.replace('_', '-')} must be between 0 and {MAX_SEED}, "
+                                f"got {value}")
         for name, allowed in (("augment", ("none", "flip4")), ("split_rng", SPLIT_RNGS),
                               ("lr_schedule", LR_SCHEDULES),
                               ("test_checkpoint", TEST_CHECKPOINTS)):
@@ -91,6 +100,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         """A stored config.json; one written before the recipe settings existed gets v1's."""
+        if not isinstance(d, dict):
+            raise UserError(f"a run config must be a JSON object, got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:

@@ -70,6 +70,11 @@ def learning_rate(cfg: TrainConfig, step: int, per_epoch: int) -> float:
 
 def _check_existing(out: Path, cfg: TrainConfig, resume: bool) -> bool:
     """True when ``out`` holds this run already (to continue); errors on any other clash."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder for the run")
+    started = any((out / f).exists() for f in (TRAINER_FILE, MODEL_FILE, METRICS_FILE))
+    if (out / CONFIG_FILE).exists() and not started:
+        return False  # no epoch ever finished (it diverged at once, say): start afresh
     if not (out / CONFIG_FILE).exists():
         if out.exists() and any(out.iterdir()):
             raise UserError(f"{out} exists and is not an empty folder or a run; choose another "

@@ -1,0 +1,383 @@
+"""Hostile input and crashes: damaged files, absurd sizes, bad values. Each is refused with one
+line (exit 2, no traceback) or recovered from, losing nothing that had finished."""
+
+import csv
+import gzip
+import json
+import os
+import resource
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+from conftest import tiny
+from PIL import Image
+from safetensors import safe_open
+from safetensors.torch import save
+
+from hourglass.cli import main
+from hourglass.search.journal import intact_prefix
+
+
+def rows(out) -> list[dict]:
+    return list(csv.DictReader((out / "trials.csv").read_text().splitlines()))
+
+
+# ---- the search journal -----------------------------------------------------------------------
+def test_the_intact_prefix_ends_at_the_first_damaged_record():
+    a, b = b'{"op_code": 0}\n', b'{"op_code": 1}\n'
+    assert intact_prefix(a + b) == len(a + b)
+    assert intact_prefix(a + b[:-3]) == len(a)  # torn: no newline
+    assert intact_prefix(a + b"\x00garbage\n" + b) == len(a)
+    assert intact_prefix(a + b"[1, 2]\n") == len(a)  # JSON, but not a record
+    assert intact_prefix(b"") == 0
+
+
+@pytest.fixture(scope="module")
+def finished_search(tmp_path_factory):
+    root = tmp_path_factory.mktemp("journal")
+    space = tiny(root)
+    assert main(["search", str(space), "--out", str(root / "out"), "--quiet"]) == 0
+    return space, root / "out"
+
+
+def damage_and_rerun(finished_search, tmp_path, capsys, damage) -> tuple[list[dict], str]:
+    space, done = finished_search
+    out = tmp_path / "out"
+    shutil.copytree(done, out)
+    journal = out / "journal.log"
+    journal.write_bytes(damage(journal.read_bytes()))
+    capsys.readouterr()
+    assert main(["search", str(space), "--out", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    after = rows(out)
+    assert len(after) == 10 and len({r["key"] for r in after}) == 10
+    assert all(r["status"] == "complete" for r in after)
+    assert {r["key"]: r["test_psnr"] for r in after} == {
+        r["key"]: r["test_psnr"] for r in rows(done)}  # the same results, none retrained
+    assert main(["search", str(space), "--out", str(out), "--quiet"]) == 0  # and again
+    assert "intact records" not in capsys.readouterr().err
+    return after, err
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name, damage", [
+    ("torn last record", lambda d: d[:-7]),
+    ("garbage appended", lambda d: d + b"\x00\xffgarbage\n"),
+    ("a torn record with more appended", lambda d: d[:-7] + b'{"op_code": 5}\n'),
+    ("bytes overwritten mid-file", lambda d: d[:len(d) // 2] + b"#" * 40 + d[len(d) // 2 + 40:]),
+])
+def test_a_damaged_journal_is_cut_back_to_its_intact_records(finished_search, tmp_path, capsys,
+                                                             name, damage):
+    _, err = damage_and_rerun(finished_search, tmp_path, capsys, damage)
+    assert "intact records" in err and "moved to journal.log.damaged-" in err, err
+    assert len(list((tmp_path / "out").glob("journal.log.damaged-*"))) == 1
+
+
+# ---- checkpoints ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "run"
+    assert main(["train", "--skip-dim", "64", "--inner-dim", "8", "--depth", "2", "--epochs",
+                 "1", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+def one_line(capsys, argv, match):
+    capsys.readouterr()
+    assert main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and match in err, err
+
+
+def copy_run(run_dir, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(run_dir, out)
+    return out
+
+
+def test_damaged_weights_are_refused_not_used(run_dir, tmp_path, capsys):
+    out = copy_run(run_dir, tmp_path)
+    model = out / "model.safetensors"
+    data = bytearray(model.read_bytes())
+    data[-10] ^= 0x40  # a bit of the last tensor's bytes: still a valid file
+    model.write_bytes(bytes(data))
+    one_line(capsys, ["eval", out], "tensor bytes do not match the digest")
+    Image.new("L", (8, 8), 100).save(tmp_path / "x.png")
+    one_line(capsys, ["predict", out, tmp_path / "x.png", "-o", tmp_path / "y.png"],
+             "damaged checkpoint")
+
+
+def rewrite_metadata(path, **changes):
+    with safe_open(str(path), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        meta = dict(f.metadata())
+    for key, change in changes.items():
+        meta[key] = json.dumps({**json.loads(meta[key]), **change})
+    path.write_bytes(save(tensors, metadata=meta))
+
+
+@pytest.mark.parametrize("key, change, match", [
+    ("task", {"image_shape": [1, 9, 9]}, "takes 81 inputs and 81 outputs, the model 64 and 64"),
+    ("task", {"image_shape": [1, 100000, 100000]}, "takes 10000000000 inputs"),
+    ("model_config", {"depth": 100_000_000}, "depth 100000000: at most 10,000 blocks"),
+    ("model_config", {"norm": "sometimes"}, "stored model config or task is invalid: norm "),
+    ("model_config", {"skip_dim": 100_000_000}, "skip-dim 100000000: at most"),
+])
+def test_absurd_checkpoint_metadata_is_one_line(run_dir, tmp_path, capsys, key, change, match):
+    out = copy_run(run_dir, tmp_path)
+    rewrite_metadata(out / "model.safetensors", **{key: change})
+    Image.new("L", (8, 8), 100).save(tmp_path / "x.png")
+    one_line(capsys, ["predict", out, tmp_path / "x.png", "-o", tmp_path / "y.png"], match)
+    one_line(capsys, ["eval", out], match)
+
+
+# ---- the standing suite: each case in a child process with 2 GiB of address space --------
+MEMORY = 2 << 30
+TIMEOUT_S = 60  # a hang fails the test instead of stalling CI; every case ends in seconds
+ARCH = ["--skip-dim", "64", "--inner-dim", "8", "--depth", "2"]
+TRAIN = ["train", *ARCH, "--epochs", "1", "--quiet"]
+SPACE = """task = "denoise"
+dataset = "digits"
+epochs = 1
+{top}
+[hourglass]
+skip_dim = [64]
+inner_dim = [8]
+depth = {depth}
+lr = {lr}
+"""
+
+
+def _limit() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+
+
+def hostile(tmp_path, argv, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hourglass", *map(str, argv)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=TIMEOUT_S, preexec_fn=_limit,
+                          env={**os.environ, **(env or {})})
+
+
+def space_file(tmp_path, top="", depth="[2]", lr="[1e-3]") -> Path:
+    path = tmp_path / "space.toml"
+    path.write_text(SPACE.format(top=top, depth=depth, lr=lr))
+    return path
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height (the pixels never come)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def mnist_copy(tmp_path, shared) -> Path:
+    shutil.copytree(shared / "mnist", tmp_path / "mnist")
+    return tmp_path / "mnist"
+
+
+def flip_deflate_byte(tmp_path, shared) -> None:
+    f = mnist_copy(tmp_path, shared) / "t10k-labels-idx1-ubyte.gz"
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    f.write_bytes(bytes(data))
+
+
+def gzip_bomb(tmp_path, shared) -> None:
+    f = mnist_copy(tmp_path, shared) / "train-images-idx3-ubyte.gz"
+    with gzip.open(f, "wb", compresslevel=1) as g:
+        for _ in range(80):
+            g.write(bytes(1 << 20))  # 80 MiB of zeros in about 80 KiB
+
+
+def truncated_gzip(tmp_path, shared) -> None:
+    f = mnist_copy(tmp_path, shared) / "t10k-images-idx3-ubyte.gz"
+    f.write_bytes(f.read_bytes()[: 1 << 15])
+
+
+def trained_run(tmp_path, shared, **meta) -> None:
+    shutil.copytree(shared["run"], tmp_path / "run")
+    if meta:
+        for key, change in meta.items():
+            rewrite_metadata(tmp_path / "run" / "model.safetensors", **{key: change})
+
+
+CASES = {
+    # flags
+    "weight decay nan": (None, [*TRAIN, "--weight-decay", "nan", "--out", "r"], "weight-decay"),
+    "noise std nan": (None, [*TRAIN, "--noise-std", "nan", "--out", "r"], "noise-std"),
+    "lr inf": (None, [*TRAIN, "--lr", "inf", "--out", "r"], "--lr must be positive"),
+    "lr negative": (None, [*TRAIN, "--lr", "-1", "--out", "r"], "--lr must be positive"),
+    "seed of 23 digits": (None, [*TRAIN, "--seed", "99999999999999999999999", "--out", "r"],
+                          "--seed must be between 0 and"),
+    "seed negative": (None, [*TRAIN, "--seed", "-1", "--out", "r"], "--seed must be between"),
+    "depth 1e8": (None, ["train", "--skip-dim", "64", "--inner-dim", "8", "--depth",
+                         "100000000", "--out", "r"], "at most 10,000 blocks"),
+    "skip dim 1e8": (None, ["train", "--skip-dim", "100000000", "--inner-dim", "8", "--depth",
+                            "2", "--out", "r"], "at most 1,000,000"),
+    "params of 1e8 inner dim": (None, ["params", "--skip-dim", "64", "--inner-dim",
+                                       "100000000", "--depth", "2"], "at most 1,000,000"),
+    "too many parameters": (None, ["params", "--skip-dim", "900000", "--inner-dim", "900000",
+                                   "--depth", "9000"], "parameters; at most"),
+    "epochs 0": (None, [*TRAIN[:-3], "--epochs", "0", "--out", "r"], "--epochs must be"),
+    "batch size negative": (None, [*TRAIN, "--batch-size", "-5", "--out", "r"],
+                            "--batch-size must be"),
+    "train limit 1": (None, [*TRAIN, "--train-limit", "1", "--out", "r"], "--train-limit"),
+    "threads 0": (None, [*TRAIN, "--threads", "0", "--out", "r"], "--threads must be"),
+    "unknown dataset": (None, [*TRAIN, "--dataset", "svhn", "--out", "r"], "unknown dataset"),
+    "train out is a file": (lambda t, s: (t / "f").write_text("x"), [*TRAIN, "--out", "f"],
+                            "is a file"),
+    "search out is a file": (lambda t, s: ((t / "f").write_text("x"), space_file(t)),
+                             ["search", "space.toml", "--out", "f"], "is a file"),
+    "not a number": (None, [*TRAIN, "--lr", "fast", "--out", "r"], "invalid float value"),
+    # search spaces
+    "depth range of 1e9": (lambda t, s: space_file(t, depth="{low = 1, high = 1000000000}"),
+                           ["search", "space.toml", "--out", "o"], "at most 10,000"),
+    "lr range of 1e9 values": (lambda t, s: space_file(
+        t, lr="{low = 1e-3, high = 1e-2, num = 1000000000}"),
+        ["search", "space.toml", "--out", "o"], "at most 10,000"),
+    "depth of 1e8": (lambda t, s: space_file(t, depth="[100000000]"),
+                     ["search", "space.toml", "--out", "o"], "at most 10,000 blocks"),
+    "grid of 1e11 trials": (lambda t, s: (t / "space.toml").write_text(
+        'task = "denoise"\ndataset = "digits"\nepochs = 1\n[hourglass]\n'
+        "skip_dim = {low = 100, high = 9000}\ninner_dim = {low = 1, high = 99}\n"
+        "depth = {low = 1, high = 9000}\nlr = [1e-3, 2e-3]\n"),
+        ["search", "space.toml", "--out", "o"], "trials; at most"),
+    "seeds a string": (lambda t, s: space_file(t, top='seeds = "abc"'),
+                       ["search", "space.toml", "--out", "o"], "seeds must be a list"),
+    "seeds an integer": (lambda t, s: space_file(t, top="seeds = 5"),
+                         ["search", "space.toml", "--out", "o"], "seeds must be a list"),
+    "seeds of strings": (lambda t, s: space_file(t, top='seeds = ["a"]'),
+                         ["search", "space.toml", "--out", "o"], "seeds: must be a finite int"),
+    "max params a string": (lambda t, s: space_file(t, top='max_params = "lots"'),
+                            ["search", "space.toml", "--out", "o"], "max_params: must be"),
+    "train limit a string": (lambda t, s: space_file(t, top='train_limit = "abc"'),
+                             ["search", "space.toml", "--out", "o"], "train_limit: must be"),
+    "shape not a table": (lambda t, s: (t / "space.toml").write_text(
+        'task = "denoise"\ndataset = "digits"\nepochs = 1\nhourglass = 5\n'),
+        ["search", "space.toml", "--out", "o"], "must be a table"),
+    "fractional step": (lambda t, s: space_file(t, depth="{low = 1, high = 4, step = 0.5}"),
+                        ["search", "space.toml", "--out", "o"], "depth.step: must be"),
+    "space lr nan": (lambda t, s: space_file(t, lr="[nan]"), ["search", "space.toml", "--out", "o"],
+               "lr: must be a finite"),
+    "space lr inf": (lambda t, s: space_file(t, lr="[inf]"), ["search", "space.toml", "--out", "o"],
+               "lr: must be a finite"),
+    "empty lr list": (lambda t, s: space_file(t, lr="[]"), ["search", "space.toml", "--out", "o"],
+                      "empty"),
+    "bad toml": (lambda t, s: (t / "space.toml").write_text("task = [\n"),
+                 ["search", "space.toml", "--out", "o"], "not valid TOML"),
+    "binary toml": (lambda t, s: (t / "space.toml").write_bytes(b"\xff\xfe\x00garbage"),
+                    ["search", "space.toml", "--out", "o"], "not valid TOML"),
+    "unknown key": (lambda t, s: space_file(t, top="colour = 3"),
+                    ["search", "space.toml", "--out", "o"], "unknown keys colour"),
+    "epochs 0 in a space": (lambda t, s: (t / "space.toml").write_text(
+        SPACE.format(top="", depth="[2]", lr="[1e-3]").replace("epochs = 1", "epochs = 0")),
+        ["search", "space.toml", "--out", "o"], "epochs: values must be positive"),
+    "hourglass that widens": (lambda t, s: (t / "space.toml").write_text(
+        SPACE.format(top="", depth="[2]", lr="[1e-3]").replace("[8]", "[128]")),
+        ["search", "space.toml", "--out", "o"], "every hourglass inner_dim must be below"),
+    "no space": (None, ["search", "nowhere.toml", "--out", "o"], "no such file or built-in"),
+    # run directories and checkpoints
+    "config holding a list": (lambda t, s: (trained_run(t, s),
+                                            (t / "run" / "config.json").write_text("[1, 2]")),
+                              ["eval", "run"], "must be a JSON object"),
+    "config not json": (lambda t, s: (trained_run(t, s),
+                                      (t / "run" / "config.json").write_text("{oops")),
+                        ["eval", "run"], "damaged run config"),
+    "config with a string depth": (lambda t, s: (trained_run(t, s), (t / "run" / "config.json")
+                                                 .write_text('{"depth": "deep"}')),
+                                   ["train", *ARCH, "--out", "run", "--resume"],
+                                   "different settings"),
+    "weights with a flipped bit": (lambda t, s: (trained_run(t, s), _flip_last_byte(
+        t / "run" / "model.safetensors")), ["eval", "run"], "do not match the digest"),
+    "weights truncated": (lambda t, s: (trained_run(t, s), _truncate(
+        t / "run" / "model.safetensors")), ["eval", "run"], "damaged or not a safetensors"),
+    "metadata image 9x9": (lambda t, s: trained_run(t, s, task={"image_shape": [1, 9, 9]}),
+                           ["eval", "run"], "takes 81 inputs"),
+    "metadata image 1e5 x 1e5": (lambda t, s: trained_run(
+        t, s, task={"image_shape": [1, 100000, 100000]}), ["eval", "run"], "takes 10000000000"),
+    "metadata depth 1e8": (lambda t, s: trained_run(t, s, model_config={"depth": 100_000_000}),
+                           ["eval", "run"], "at most 10,000 blocks"),
+    "metadata bad norm": (lambda t, s: trained_run(t, s, model_config={"norm": "sometimes"}),
+                          ["eval", "run"], "norm 'sometimes'"),
+    "not a run": (lambda t, s: (t / "empty").mkdir(), ["eval", "empty"], "is not a training run"),
+    # images given to predict
+    "decompression bomb": (lambda t, s: (trained_run(t, s), (t / "big.png").write_bytes(
+        png_header(20000, 20000))), ["predict", "run", "big.png", "-o", "y.png"],
+        "cannot decode image"),
+    "not an image": (lambda t, s: (trained_run(t, s), (t / "x.png").write_text("hello")),
+                     ["predict", "run", "x.png", "-o", "y.png"], "cannot decode image"),
+    "unwritable output name": (lambda t, s: (trained_run(t, s), Image.new("L", (8, 8)).save(
+        t / "x.png")), ["predict", "run", "x.png", "-o", "y.unknown"], "cannot write the image"),
+    # data files
+    "idx with a flipped deflate byte": (flip_deflate_byte, [*TRAIN, "--dataset", "mnist",
+                                                            "--data-dir", ".", "--out", "r"],
+                                        "damaged"),
+    "idx gzip bomb": (gzip_bomb, [*TRAIN, "--dataset", "mnist", "--data-dir", ".", "--out",
+                                  "r"], "more than any MNIST-style file"),
+    "idx truncated": (truncated_gzip, [*TRAIN, "--dataset", "mnist", "--data-dir", ".", "--out",
+                                       "r"], "damaged"),
+    # environment
+    "data dir is a file": (lambda t, s: (t / "d").write_text("x"), [*TRAIN, "--dataset",
+                                                                    "mnist", "--out", "r"],
+                           "hourglass data download mnist", {"HOURGLASS_DATA_DIR": "d"}),
+    "mirror that is not a url": (None, ["data", "download", "mnist", "--data-dir", "dd"],
+                                 "cannot download", {"HOURGLASS_DOWNLOAD_MIRROR": "::nonsense"}),
+}
+
+
+def _flip_last_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:100])
+
+
+class Shared(dict):
+    """What the cases build on: the trained run ("run") and the shared data folder (/)."""
+
+    def __truediv__(self, name: str) -> Path:
+        return self["data"] / name
+
+
+@pytest.fixture(scope="module")
+def shared(run_dir):
+    from conftest import SHARED_DATA, need
+
+    return Shared(run=run_dir, data=need(SHARED_DATA))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_input_is_one_line_exit_2_in_bounded_time_and_memory(name, tmp_path, shared):
+    setup, argv, match, *env = CASES[name]
+    if setup is not None:
+        setup(tmp_path, shared)
+    r = hostile(tmp_path, argv, *env)
+    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert match in r.stderr, r.stderr
+
+
+def test_a_run_that_diverged_at_once_can_be_rerun_with_a_lower_lr(tmp_path, capsys):
+    one_line(capsys, [*TRAIN, "--lr", "1e30", "--out", tmp_path / "r"], "training diverged")
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["config.json"]
+    assert main([*TRAIN, "--lr", "1e-3", "--out", str(tmp_path / "r")]) == 0
+    assert (tmp_path / "r" / "metrics.json").is_file()
+
+
+def test_noise_std_nan_is_refused_before_training(tmp_path, capsys):
+    one_line(capsys, [*TRAIN, "--noise-std", "nan", "--out", tmp_path / "r"],
+             "--noise-std must be a number >= 0")
+    assert not (tmp_path / "r").exists()
