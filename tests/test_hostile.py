@@ -203,6 +203,28 @@ def truncated_gzip(tmp_path, shared) -> None:
     f.write_bytes(f.read_bytes()[: 1 << 15])
 
 
+def laughs(levels: int = 60) -> bytes:
+    """A pickle of about 600 bytes: each list holds the one before twice, through the memo."""
+    body = b"\x80\x02]q\x000"
+    for i in range(1, levels):
+        body += b"]q" + bytes([i]) + b"(h" + bytes([i - 1]) + b"h" + bytes([i - 1]) + b"e0"
+    return body + b"h" + bytes([levels - 1]) + b"."
+
+
+def cifar_batches(data: bytes):
+    def setup(tmp_path, shared) -> None:
+        folder = tmp_path / "cifar-10-batches-py"
+        folder.mkdir()
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            (folder / name).write_bytes(data)
+    return setup
+
+
+SELF_LIST = b"\x80\x02]q\x00h\x00a."  # a list that contains itself
+DEEP_LIST = b"\x80\x02" + b"]" * 100_000 + b"a" * 99_999 + b"."  # 100,000 levels deep
+RUN_OS_SYSTEM = b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00trueq\x00\x85R."
+
+
 def trained_run(tmp_path, shared, **meta) -> None:
     shutil.copytree(shared["run"], tmp_path / "run")
     if meta:
@@ -325,6 +347,17 @@ CASES = {
                                   "r"], "more than any MNIST-style file"),
     "idx truncated": (truncated_gzip, [*TRAIN, "--dataset", "mnist", "--data-dir", ".", "--out",
                                        "r"], "damaged"),
+    "cifar pickle: billion laughs": (cifar_batches(laughs()), [*TRAIN, "--dataset", "cifar10",
+                                                               "--data-dir", ".", "--out", "r"],
+                                     "objects once references are followed"),
+    "cifar pickle: contains itself": (cifar_batches(SELF_LIST), [
+        *TRAIN, "--dataset", "cifar10", "--data-dir", ".", "--out", "r"], "contains itself"),
+    "cifar pickle: 100k deep": (cifar_batches(DEEP_LIST), [
+        *TRAIN, "--dataset", "cifar10", "--data-dir", ".", "--out", "r"], "nested deeper"),
+    "cifar pickle: calls os.system": (cifar_batches(RUN_OS_SYSTEM), [
+        *TRAIN, "--dataset", "cifar10", "--data-dir", ".", "--out", "r"], "os.system"),
+    "cifar pickle: empty": (cifar_batches(b""), [
+        *TRAIN, "--dataset", "cifar10", "--data-dir", ".", "--out", "r"], "cifar"),
     # environment
     "data dir is a file": (lambda t, s: (t / "d").write_text("x"), [*TRAIN, "--dataset",
                                                                     "mnist", "--out", "r"],

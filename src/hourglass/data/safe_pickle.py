@@ -168,13 +168,35 @@ def _dtype(record: Any) -> np.dtype:
     return dt
 
 
-def _materialize(x: Any) -> Any:
+# Limits no real data pickle meets (a CIFAR-10 batch: 4 keys, 10,000 labels and file names,
+# one array, depth 2): memo references make a small file a graph whose copy can be
+# exponential ("billion laughs"), or a cycle, or deeper than Python's recursion limit.
+MAX_DEPTH = 100
+MAX_ITEMS = 1_000_000
+
+
+def _materialize(x: Any, depth: int = 0, seen: tuple = (), budget: list | None = None) -> Any:
+    """Plain values from the walked graph, refusing cycles, depth and size past the limits."""
+    budget = [MAX_ITEMS] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise UnsafePickleError(f"more than {MAX_ITEMS:,} objects once references are followed")
+    if depth > MAX_DEPTH:
+        raise UnsafePickleError(f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(x, dict | list | tuple | _Call):
+        if any(x is y for y in seen):
+            raise UnsafePickleError("an object that contains itself")
+        seen = (*seen, x)
+
+    def inner(v: Any) -> Any:
+        return _materialize(v, depth + 1, seen, budget)
+
     if isinstance(x, dict):
-        return {k: _materialize(v) for k, v in x.items()}
+        return {k: inner(v) for k, v in x.items()}
     if isinstance(x, list):
-        return [_materialize(v) for v in x]
+        return [inner(v) for v in x]
     if isinstance(x, tuple):
-        return tuple(_materialize(v) for v in x)
+        return tuple(inner(v) for v in x)
     if isinstance(x, _Global):
         raise UnsafePickleError(f"reference to {x.module}.{x.name}")
     if isinstance(x, _Call):
@@ -186,11 +208,11 @@ def _materialize(x: Any) -> Any:
         if key in _ARRAY_RECONSTRUCT and isinstance(x.state, tuple) and len(x.state) == 5:
             _version, shape, dtype, fortran, raw = x.state
             arr = np.frombuffer(_as_bytes(raw), dtype=_dtype(dtype))
-            return arr.reshape(tuple(shape), order="F" if fortran else "C")
+            return arr.reshape(tuple(inner(shape)), order="F" if fortran else "C")
         if key in _ARRAY_FROMBUFFER and len(x.args) == 4:
             raw, dtype, shape, order = x.args
             arr = np.frombuffer(_as_bytes(raw), dtype=_dtype(dtype))
-            return arr.reshape(tuple(shape), order=order)
+            return arr.reshape(tuple(inner(shape)), order=order)
         raise UnsafePickleError(f"object of {x.func.module}.{x.func.name}")
     return x
 
