@@ -229,6 +229,20 @@ def test_every_bit_depth_is_scaled_to_8_bits(tmp_path, mode, value, bits):
     assert rgb.shape == (3, 4, 5) and (rgb == want).all()
 
 
+@pytest.mark.parametrize("mode, value, suffix", [
+    ("RGB", (10, 200, 30), "png"), ("RGBA", (10, 200, 30, 128), "png"), ("LA", (90, 255), "png"),
+    ("P", 7, "png"), ("CMYK", (10, 20, 30, 40), "jpg"), ("YCbCr", (100, 120, 140), "jpg")])
+def test_8_bit_modes_convert_as_pillow_converts_them(tmp_path, mode, value, suffix):
+    from hourglass.data.folder import decode_image
+
+    path = tmp_path / f"x.{suffix}"
+    Image.new(mode, (5, 4), value).save(path)
+    with Image.open(path) as img:
+        grey, rgb = np.array(img.convert("L")), np.array(img.convert("RGB"))
+    assert np.array_equal(decode_image(path, (4, 5), 1)[0], grey)
+    assert np.array_equal(decode_image(path, (4, 5), 3).transpose(1, 2, 0), rgb)
+
+
 # ---- download, from a server on loopback ---------------------------------------------------
 @pytest.fixture()
 def mirror(tmp_path, monkeypatch):

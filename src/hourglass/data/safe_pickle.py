@@ -175,31 +175,39 @@ MAX_DEPTH = 100
 MAX_ITEMS = 1_000_000
 
 
-def _materialize(x: Any, depth: int = 0, seen: tuple = (), budget: list | None = None) -> Any:
+class _Materializer:
     """Plain values from the walked graph, refusing cycles, depth and size past the limits."""
-    budget = [MAX_ITEMS] if budget is None else budget
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise UnsafePickleError(f"more than {MAX_ITEMS:,} objects once references are followed")
-    if depth > MAX_DEPTH:
-        raise UnsafePickleError(f"nested deeper than {MAX_DEPTH} levels")
-    if isinstance(x, dict | list | tuple | _Call):
-        if any(x is y for y in seen):
+
+    def __init__(self) -> None:
+        self.left = MAX_ITEMS
+        self.path: set[int] = set()  # ids of the containers being copied: a repeat is a cycle
+
+    def __call__(self, x: Any, depth: int = 0) -> Any:
+        self.left -= 1
+        if self.left < 0:
+            raise UnsafePickleError(f"more than {MAX_ITEMS:,} objects once references are "
+                                    "followed")
+        if depth > MAX_DEPTH:
+            raise UnsafePickleError(f"nested deeper than {MAX_DEPTH} levels")
+        if not isinstance(x, dict | list | tuple | _Call):
+            if isinstance(x, _Global):
+                raise UnsafePickleError(f"reference to {x.module}.{x.name}")
+            return x
+        if id(x) in self.path:
             raise UnsafePickleError("an object that contains itself")
-        seen = (*seen, x)
+        self.path.add(id(x))
+        try:
+            return self._container(x, depth + 1)
+        finally:
+            self.path.discard(id(x))
 
-    def inner(v: Any) -> Any:
-        return _materialize(v, depth + 1, seen, budget)
-
-    if isinstance(x, dict):
-        return {k: inner(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [inner(v) for v in x]
-    if isinstance(x, tuple):
-        return tuple(inner(v) for v in x)
-    if isinstance(x, _Global):
-        raise UnsafePickleError(f"reference to {x.module}.{x.name}")
-    if isinstance(x, _Call):
+    def _container(self, x: Any, depth: int) -> Any:
+        if isinstance(x, dict):
+            return {k: self(v, depth) for k, v in x.items()}
+        if isinstance(x, list):
+            return [self(v, depth) for v in x]
+        if isinstance(x, tuple):
+            return tuple(self(v, depth) for v in x)
         if not isinstance(x.func, _Global):
             raise UnsafePickleError("call of something that is not a global")
         key = (x.func.module, x.func.name)
@@ -208,13 +216,16 @@ def _materialize(x: Any, depth: int = 0, seen: tuple = (), budget: list | None =
         if key in _ARRAY_RECONSTRUCT and isinstance(x.state, tuple) and len(x.state) == 5:
             _version, shape, dtype, fortran, raw = x.state
             arr = np.frombuffer(_as_bytes(raw), dtype=_dtype(dtype))
-            return arr.reshape(tuple(inner(shape)), order="F" if fortran else "C")
+            return arr.reshape(tuple(self(shape, depth)), order="F" if fortran else "C")
         if key in _ARRAY_FROMBUFFER and len(x.args) == 4:
             raw, dtype, shape, order = x.args
             arr = np.frombuffer(_as_bytes(raw), dtype=_dtype(dtype))
-            return arr.reshape(tuple(inner(shape)), order=order)
+            return arr.reshape(tuple(self(shape, depth)), order=order)
         raise UnsafePickleError(f"object of {x.func.module}.{x.func.name}")
-    return x
+
+
+def _materialize(x: Any) -> Any:
+    return _Materializer()(x)
 
 
 def load_data_pickle(data: bytes) -> Any:
