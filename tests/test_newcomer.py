@@ -25,8 +25,10 @@ def python(code: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("argv", [[], ["--version"], ["--help"],
-                                  *[[c, "--help"] for c in COMMANDS]])
-def test_help_and_version_answer_without_loading_torch(argv):
+                                  *[[c, "--help"] for c in COMMANDS],
+                                  ["params", "--dataset", "mnist", "--skip-dim", "785",
+                                   "--inner-dim", "115", "--depth", "4"]])
+def test_help_version_and_params_answer_without_loading_torch(argv):
     # what makes them fast: `import torch` alone takes about a second here
     r = python("import sys\nfrom hourglass.cli import main\n"
                f"try:\n    code = main({argv!r})\nexcept SystemExit as e:\n    code = e.code\n"

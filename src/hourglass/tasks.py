@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from hourglass.data import Split
 from hourglass.errors import UserError
-from hourglass.options import TASKS
+from hourglass.task_shapes import TaskShape
 
 METRIC_BATCH = 128  # the authors' eval batch: it sets how MSE is pooled for `psnr`
 EVAL_NOISE_SEEDS = {"eval": 1, "test": 2}  # denoise eval/test noise is fixed: reproducible metrics
@@ -45,47 +45,11 @@ def image_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
 
 
 @dataclass
-class Task:
-    """A task over images of ``image_shape`` (C, H, W) with ``num_classes`` classes."""
+class Task(TaskShape):
+    """A task over images of ``image_shape`` (C, H, W) with ``num_classes`` classes: its shapes
+    (TaskShape), and its inputs, targets, loss and metrics on image batches."""
 
-    name: str
-    image_shape: tuple[int, int, int]
-    num_classes: int
-    noise_std: float = 0.25
     prototypes: torch.Tensor | None = None  # (classes, C*H*W), set by fit() for `prototype`
-
-    def __post_init__(self) -> None:
-        if self.name not in TASKS:
-            raise UserError(f"unknown task {self.name!r}; choose one of {', '.join(TASKS)}")
-        if self.noise_std < 0:
-            raise UserError(f"--noise-std must be >= 0, got {self.noise_std}")
-        c, h, w = self.image_shape
-        if self.name == "superres" and (h < 2 or w < 2):
-            raise UserError(f"superres needs images of at least 2x2, got {h}x{w}")
-
-    # ---- shapes -------------------------------------------------------------------------
-    @property
-    def input_image_shape(self) -> tuple[int, int, int]:
-        """What the model reads, as an image: half size for super-resolution."""
-        c, h, w = self.image_shape
-        return (c, h // 2, w // 2) if self.name == "superres" else (c, h, w)
-
-    @property
-    def in_dim(self) -> int:
-        return math.prod(self.input_image_shape)
-
-    @property
-    def out_dim(self) -> int:
-        return self.num_classes if self.name == "classify" else math.prod(self.image_shape)
-
-    @property
-    def image_target(self) -> bool:
-        return self.name != "classify"
-
-    @property
-    def static_inputs(self) -> bool:
-        """Inputs that do not change between epochs (no fresh noise): W_in x can be cached."""
-        return self.name != "denoise"
 
     # ---- data ---------------------------------------------------------------------------
     def fit(self, train: Split) -> None:

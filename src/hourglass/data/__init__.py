@@ -1,15 +1,28 @@
-"""Load image datasets into memory as uint8 tensors (the leftmost stage of the pipeline)."""
+"""Load image datasets into memory as uint8 tensors (the leftmost stage of the pipeline).
 
-from hourglass.data.download import download
-from hourglass.data.registry import (
-    SPECS,
-    dataset_shape,
-    list_datasets,
-    load_dataset,
-    parse_image_size,
-    resolve_data_dir,
-)
-from hourglass.data.splits import ImageDataset, Split, flip4
+Names load on first use (PEP 562): what a dataset is (``registry``'s specs and shapes) needs no
+PyTorch, so `hourglass params` and `hourglass data list` answer without importing it."""
 
-__all__ = ["SPECS", "ImageDataset", "Split", "dataset_shape", "download", "flip4",
-           "list_datasets", "load_dataset", "parse_image_size", "resolve_data_dir"]
+from importlib import import_module
+
+_WHERE = {
+    "download": "hourglass.data.download",
+    "SPECS": "hourglass.data.registry",
+    "dataset_shape": "hourglass.data.registry",
+    "list_datasets": "hourglass.data.registry",
+    "load_dataset": "hourglass.data.registry",
+    "parse_image_size": "hourglass.data.registry",
+    "resolve_data_dir": "hourglass.data.registry",
+    "ImageDataset": "hourglass.data.splits",
+    "Split": "hourglass.data.splits",
+    "flip4": "hourglass.data.splits",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'hourglass.data' has no attribute {name!r}")
+    value = getattr(import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value

@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-
-from hourglass.data import cifar, folder, idx, imagenet32
-from hourglass.data.splits import ImageDataset, Split, random_split
 from hourglass.errors import UserError
+
+if TYPE_CHECKING:
+    from hourglass.data.splits import ImageDataset
+
+# The readers (and NumPy and PyTorch with them) are imported where a dataset is read or
+# probed, so that naming a dataset and its shape (`hourglass params`) costs nothing.
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ def _folder_layout(root: Path) -> tuple[Path, Path | None, Path]:
 
 
 def _folder_shape(root: Path, image_size, channels) -> tuple[tuple[int, int, int], int]:
+    from hourglass.data import folder
+
     train, _, _ = _folder_layout(root)
     classes = folder.class_names(train)
     paths, _ = folder.list_images(train, classes)
@@ -115,6 +119,9 @@ def dataset_shape(name: str, data_dir: str | Path | None = None, image_size=None
 
 def _load_folder(root: Path, image_size, channels, use_cache: bool, name: str,
                  split_rng: str) -> ImageDataset:
+    from hourglass.data import folder
+    from hourglass.data.splits import ImageDataset, Split, random_split
+
     (c, h, w), _ = _folder_shape(root, image_size, channels)
     train_dir, val_dir, test_dir = _folder_layout(root)
     classes = folder.class_names(train_dir)
@@ -132,7 +139,11 @@ def _load_folder(root: Path, image_size, channels, use_cache: bool, name: str,
 
 
 def _load_digits(split_rng: str) -> ImageDataset:
+    import numpy as np
+    import torch
     from sklearn.datasets import load_digits  # the only use of scikit-learn
+
+    from hourglass.data.splits import ImageDataset, random_split
 
     d = load_digits()
     images = np.rint(d.images * (255.0 / 16.0)).astype(np.uint8)[:, None]
@@ -149,6 +160,9 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, image_size=No
     training set, which is memory-mapped (see data/imagenet32.py). Held-out splits are cut
     from a permutation seeded 42 (``split_rng``: numpy, the authors'; torch, this tool's
     earlier split)."""
+    from hourglass.data import cifar, idx, imagenet32
+    from hourglass.data.splits import ImageDataset, Split, random_split
+
     spec = _spec(name)
     root = resolve_data_dir(data_dir)
     if name == "digits":
@@ -204,6 +218,8 @@ def _archive_hint(name: str, root: Path) -> str:
 def list_datasets(data_dir: str | Path | None = None) -> list[dict]:
     """What `hourglass data list` shows: each dataset, whether its files are found, and where
     (with how to unpack an archive of it lying in the data directory)."""
+    from hourglass.data import idx, imagenet32
+
     root = resolve_data_dir(data_dir)
     rows = []
     for spec in SPECS.values():

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from hourglass.data import dataset_shape
 from hourglass.errors import UserError
-from hourglass.models import MLPConfig, count_params
+from hourglass.models.mlp_config import MLPConfig, count_params
 from hourglass.options import LR_SCHEDULES, SPLIT_RNGS, TEST_CHECKPOINTS
-from hourglass.tasks import Task
+from hourglass.task_shapes import TaskShape
 
 # PROTOCOL.md, Training recipe. Epochs by task on MNIST-size data; ImageNet-32: 2 epochs, batch 512.
 PAPER_EPOCHS = {"prototype": 50, "superres": 50, "denoise": 30, "classify": 30}
@@ -109,11 +109,15 @@ class TrainConfig:
         return cls(**{**RECIPE_V1, **d})
 
 
-def build_task(cfg: TrainConfig, image_shape: tuple[int, int, int], num_classes: int) -> Task:
-    return Task(cfg.task, image_shape, num_classes, noise_std=cfg.noise_std)
+def build_task(cfg: TrainConfig, image_shape: tuple[int, int, int], num_classes: int,
+               kind: type[TaskShape] | None = None) -> TaskShape:
+    """The run's task (tasks.Task, with its tensors), or just its shapes with ``kind``."""
+    if kind is None:
+        from hourglass.tasks import Task as kind  # PyTorch: only where tensors are needed
+    return kind(cfg.task, image_shape, num_classes, noise_std=cfg.noise_std)
 
 
-def model_config(cfg: TrainConfig, task: Task) -> MLPConfig:
+def model_config(cfg: TrainConfig, task: TaskShape) -> MLPConfig:
     """The model a run trains; a fixed projection is seeded by proj_seed, else the seed."""
     proj_seed = cfg.seed if cfg.proj_seed is None else cfg.proj_seed
     mcfg = MLPConfig(in_dim=task.in_dim, out_dim=task.out_dim, skip_dim=cfg.skip_dim,
@@ -127,4 +131,4 @@ def model_config(cfg: TrainConfig, task: Task) -> MLPConfig:
 def count_run_params(cfg: TrainConfig) -> dict[str, int]:
     """`hourglass params`: trainable and frozen parameters and FLOPs, without loading data."""
     shape, classes = dataset_shape(cfg.dataset, cfg.data_dir, cfg.image_size, cfg.channels)
-    return count_params(model_config(cfg, build_task(cfg, shape, classes)))
+    return count_params(model_config(cfg, build_task(cfg, shape, classes, TaskShape)))
