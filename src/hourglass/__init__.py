@@ -17,11 +17,11 @@ The names load on first use (PEP 562), so importing the package, and starting th
 command, does not import PyTorch.
 """
 
-from importlib import import_module
+from hourglass.lazy import lazy
 
 __version__ = "0.1.0"
 
-_WHERE = {  # public name -> (module, attribute)
+__getattr__, __all__ = lazy(__name__, {  # public name -> (module, attribute)
     "download": ("hourglass.data", "download"),
     "list_datasets": ("hourglass.data", "list_datasets"),
     "load_dataset": ("hourglass.data", "load_dataset"),
@@ -40,18 +40,4 @@ _WHERE = {  # public name -> (module, attribute)
     "params": ("hourglass.training", "count_run_params"),
     "evaluate": ("hourglass.training", "evaluate_run"),
     "predict": ("hourglass.training.predict", "predict"),
-}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module 'hourglass' has no attribute {name!r}")
-    module, attr = _WHERE[name]
-    value = getattr(import_module(module), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+})

@@ -3,9 +3,9 @@
 Names load on first use (PEP 562): what a dataset is (``registry``'s specs and shapes) needs no
 PyTorch, so `hourglass params` and `hourglass data list` answer without importing it."""
 
-from importlib import import_module
+from hourglass.lazy import lazy
 
-_WHERE = {
+__getattr__, __all__ = lazy(__name__, {
     "download": "hourglass.data.download",
     "SPECS": "hourglass.data.registry",
     "dataset_shape": "hourglass.data.registry",
@@ -16,13 +16,4 @@ _WHERE = {
     "ImageDataset": "hourglass.data.splits",
     "Split": "hourglass.data.splits",
     "flip4": "hourglass.data.splits",
-}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module 'hourglass.data' has no attribute {name!r}")
-    value = getattr(import_module(_WHERE[name]), name)
-    globals()[name] = value
-    return value
+})

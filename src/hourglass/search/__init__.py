@@ -3,21 +3,12 @@
 Names load on first use (PEP 562): `hourglass spaces` reads the built-in spaces
 (``hourglass.search.builtins``) without importing PyTorch."""
 
-from importlib import import_module
+from hourglass.lazy import lazy
 
-_WHERE = {
+__getattr__, __all__ = lazy(__name__, {
     "SearchOptions": "hourglass.search.runner",
     "search": "hourglass.search.runner",
     "SearchSpace": "hourglass.search.space",
     "load_space": "hourglass.search.space",
     "BUILTINS": "hourglass.search.builtins",
-}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module 'hourglass.search' has no attribute {name!r}")
-    value = getattr(import_module(_WHERE[name]), name)
-    globals()[name] = value
-    return value
+})
