@@ -161,9 +161,7 @@ def run_trials(store: Store, pairs: list[tuple[Job, object]], out: Path,
 def work(store: Store, out: Path, opts: SearchOptions, deadline: float | None) -> None:
     """One worker: claim, train, tell, until the strategy is done or time is up."""
     space = store.space
-    data = load_dataset(space.dataset, opts.data_dir,
-                        split_rng=space.train_config(space.units()[0], 0, 1, None)
-                        .resolved().split_rng)
+    data = load_dataset(space.dataset, opts.data_dir, split_rng=space.split_rng)
     repeats = 0
     while deadline is None or time.time() < deadline:
         store.reap_dead_workers()

@@ -105,6 +105,13 @@ class SearchSpace:
                            train_limit=self.train_limit, eval_limit=self.eval_limit,
                            **self.recipe)
 
+    @property
+    def split_rng(self) -> str:
+        """The split every trial trains on (one dataset load serves the whole search)."""
+        arch = self.archs()[0]
+        unit = Unit(arch, self.shapes[arch.shape].lr[0])
+        return self.train_config(unit, self.seeds[0], self.epochs, None).resolved().split_rng
+
     def params(self, arch: Arch) -> int:
         """Trainable parameters of an architecture (cached: strategies ask often)."""
         if arch not in self._params:
