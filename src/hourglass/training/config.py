@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from hourglass.data import dataset_shape
 from hourglass.errors import UserError
 from hourglass.models.mlp_config import MLPConfig, count_params
-from hourglass.options import LR_SCHEDULES, SPLIT_RNGS, TEST_CHECKPOINTS
+from hourglass.options import AUGMENTS, LR_SCHEDULES, SPLIT_RNGS, TEST_CHECKPOINTS
 from hourglass.task_shapes import TaskShape
 
 # PROTOCOL.md, Training recipe. Epochs by task on MNIST-size data; ImageNet-32: 2 epochs, batch 512.
@@ -82,7 +82,7 @@ class TrainConfig:
             if value is not None and not 0 <= value <= MAX_SEED:
                 raise UserError(f"--{name.replace('_', '-')} must be between 0 and {MAX_SEED}, "
                                 f"got {value}")
-        for name, allowed in (("augment", ("none", "flip4")), ("split_rng", SPLIT_RNGS),
+        for name, allowed in (("augment", AUGMENTS), ("split_rng", SPLIT_RNGS),
                               ("lr_schedule", LR_SCHEDULES),
                               ("test_checkpoint", TEST_CHECKPOINTS)):
             if getattr(cfg, name) not in allowed:
