@@ -29,9 +29,9 @@ from torch.utils.data import DataLoader, Dataset
 from hourglass.models import MLPConfig, ResidualMLP
 from hourglass.training import TrainConfig, train
 from hourglass.training.config import model_config
-from hourglass.training.engine import make_engine
 from hourglass.training.evaluate import prepare
 from hourglass.training.feed import batch, epoch_generator, train_cache
+from hourglass.training.fit import frozen_lift, train_step
 
 # (label, skip_dim, inner_dim, depth, input_proj): the paper's MNIST configurations
 CONFIGS = [("hourglass 785/115/4 fixed", 785, 115, 4, "fixed"),
@@ -66,22 +66,24 @@ def train_flops(cfg: MLPConfig) -> int:
 
 
 def time_training(cfg: TrainConfig, data, steps: int) -> float:
-    """Seconds per training step of hourglass-mlp's own loop (engine and batches)."""
+    """Seconds per training step of hourglass-mlp's own loop (training/fit.py's step and
+    batches)."""
     prep = prepare(cfg, data)
     torch.manual_seed(0)
     model = ResidualMLP(model_config(cfg, prep.task))
-    engine = make_engine("auto", [model], prep.task, cfg.weight_decay)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  weight_decay=cfg.weight_decay)
     split = prep.data.train
-    cache = train_cache(prep.task, engine, split, CPU)
-    gens = [epoch_generator(0, 1)]
-    perm = torch.randperm(len(split), generator=gens[0])[None]
+    cache = train_cache(prep.task, split, CPU, model if frozen_lift(model) else None)
+    gen = epoch_generator(0, 1)
+    perm = torch.randperm(len(split), generator=gen)
 
     def run(n: int) -> float:
         t0 = time.perf_counter()
         for s in range(n):
-            idx = perm[:, (s * BATCH) % (len(split) - BATCH):][:, :BATCH]
-            x, y, lifted = batch(prep.task, split, cache, idx, gens, CPU)
-            engine.step(x, y, lifted, [cfg.lr])
+            idx = perm[(s * BATCH) % (len(split) - BATCH):][:BATCH]
+            x, y, lifted = batch(prep.task, split, cache, idx, gen, CPU)
+            train_step(model, optimizer, prep.task, x, y, lifted, cfg.lr, 1)
         return time.perf_counter() - t0
 
     run(3)

@@ -43,7 +43,7 @@ def test_two_processes_match_one_at_the_same_global_batch(task, proj, data_dir, 
     args = [*COMMON, "--data-dir", str(data_dir), "--task", task, "--input-proj", proj]
     two = _train(TORCHRUN, args, tmp_path / "two")
     assert two.returncode == 0, two.stderr
-    one = _train([sys.executable], [*args, "--engine", "plain"], tmp_path / "one")
+    one = _train([sys.executable], args, tmp_path / "one")
     assert one.returncode == 0, one.stderr
     printed = json.loads(two.stdout)  # rank 0 alone prints the metrics
     written = json.loads((tmp_path / "two" / "metrics.json").read_text())
@@ -57,16 +57,6 @@ def test_two_processes_match_one_at_the_same_global_batch(task, proj, data_dir, 
     assert _history(tmp_path / "two") == pytest.approx(_history(tmp_path / "one"), rel=1e-4)
     if task == "classify":
         assert written["test_accuracy"] > 0.8  # it learned: 10% is chance
-
-
-@pytest.mark.integration
-def test_stacked_engine_under_torchrun_is_refused_on_every_rank(tmp_path):
-    two = _train(TORCHRUN, ["--dataset", "digits", "--skip-dim", "32", "--inner-dim", "8",
-                            "--depth", "1", "--epochs", "1", "--engine", "stacked"],
-                 tmp_path / "run")
-    assert two.returncode != 0
-    assert two.stderr.count("hourglass: error: --engine stacked runs in one process") == 2
-    assert "Traceback" not in two.stderr.split("hourglass: error")[0]
 
 
 def test_device_auto_is_the_cpu_without_a_gpu():

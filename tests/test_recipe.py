@@ -11,7 +11,7 @@ from hourglass.search.space import space_from_dict
 from hourglass.training import TrainConfig, train
 from hourglass.training.config import RECIPE_V1
 from hourglass.training.feed import steps_per_epoch
-from hourglass.training.loop import learning_rate
+from hourglass.training.fit import learning_rate
 
 QUICK = dict(dataset="digits", skip_dim=96, inner_dim=12, depth=3, epochs=4, lr=3e-3)
 

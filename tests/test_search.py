@@ -185,38 +185,6 @@ def test_a_diverging_configuration_fails_with_its_reason_and_the_search_goes_on(
 
 
 @pytest.mark.integration
-def test_grid_populations_train_each_architectures_lr_seed_trials_jointly(tmp_path, monkeypatch):
-    import hourglass.search.runner as runner
-
-    sizes = []
-
-    def recording(cfgs, outs, **kw):
-        sizes.append(len(cfgs))
-        return train_many(cfgs, outs, **kw)
-
-    from hourglass.training import train_many
-    monkeypatch.setattr(runner, "train_many", recording)
-    space = tiny(tmp_path, lr="1e4, 3e-3")  # lr 1e4 diverges: its trials fail alone
-    joint = tmp_path / "joint"
-    search(str(space), load_space(str(space)), joint,
-           SearchOptions(population="on", progress=False))
-    assert sorted(sizes) == [2, 4, 4, 4, 4]  # 4 Hourglass archs x (2 lrs x 2 seeds); conv
-    got = {r["key"]: r for r in rows(joint)}
-    assert len(got) == 18
-    assert {r["status"] for r in got.values() if r["lr"] == "10000.0"} == {"failed"}
-    assert {r["status"] for r in got.values() if r["lr"] != "10000.0"} == {"complete"}
-    sizes.clear()
-    alone = tmp_path / "alone"
-    search(str(space), load_space(str(space)), alone,
-           SearchOptions(population="off", progress=False))
-    assert set(sizes) == {1}
-    for r in rows(alone):
-        if r["status"] == "complete":
-            assert float(got[r["key"]]["test_psnr"]) == pytest.approx(float(r["test_psnr"]),
-                                                                        abs=0.01)
-
-
-@pytest.mark.integration
 @pytest.mark.parametrize("strategy", ["random", "nsga2", "pareto-halving"])
 def test_other_strategies_finish(tmp_path, strategy):
     space = tiny(tmp_path, epochs=3)
@@ -291,9 +259,6 @@ def test_bad_search_options_are_refused(tmp_path, capsys):
     space = tiny(tmp_path)
     assert main(["search", str(space), "--out", str(tmp_path / "o"), "--workers", "0"]) == 2
     assert "--workers must be at least 1" in capsys.readouterr().err
-    with pytest.raises(UserError, match="--population"):
-        search(str(space), load_space(str(space)), tmp_path / "o",
-               SearchOptions(population="always", progress=False))
     with pytest.raises(UserError, match="postgresql://"):
         search(str(space), load_space(str(space)), tmp_path / "o",
                SearchOptions(storage="mysql://x", progress=False))

@@ -119,15 +119,15 @@ def test_resume_continues_to_the_same_result(tmp_path, monkeypatch):
 
 
 def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    real_losses = Task.losses
+    real_loss = Task.loss
     steps = []
 
     def loss_that_turns_nan(self, pred, target):
         steps.append(1)
-        value = real_losses(self, pred, target)
+        value = real_loss(self, pred, target)
         return value * float("nan") if len(steps) > 15 else value  # 11 steps an epoch
 
-    monkeypatch.setattr(Task, "losses", loss_that_turns_nan)
+    monkeypatch.setattr(Task, "loss", loss_that_turns_nan)
     with pytest.raises(DivergedError, match=r"loss nan at epoch 2.*epoch 1\) is kept"):
         train(TrainConfig(task="denoise", **QUICK), tmp_path / "r", progress=False)
     model, _ = load_model(tmp_path / "r" / "model.safetensors")
@@ -149,39 +149,23 @@ def test_bad_training_settings_are_refused(tmp_path):
                   progress=False)
 
 
-@pytest.mark.parametrize("task,proj,norm", [("denoise", "fixed", "batch"),
-                                            ("superres", "learned", "batch"),
-                                            ("classify", "learned", "layer"),
-                                            ("prototype", "fixed", "none")])
-def test_fast_path_gives_the_plain_path_numbers(task, proj, norm, tmp_path):
-    cfg = TrainConfig(task=task, input_proj=proj, norm=norm, **QUICK)
-    fast = train(cfg, tmp_path / "fast", progress=False, engine="stacked")
-    plain = train(cfg, tmp_path / "plain", progress=False, engine="plain")
-    metric = "test_accuracy" if task == "classify" else "test_psnr"
-    assert fast[metric] == pytest.approx(plain[metric], abs=2e-3)
-    assert fast["eval_loss"] == pytest.approx(plain["eval_loss"], rel=1e-3)
-    assert fast["best_epoch"] == plain["best_epoch"]
+# test_psnr (test_accuracy for classify) of these runs at one thread, computed before the
+# model-family refactor by the plain autograd engine of commit 667132f: the refactor and the
+# single training path must not move one bit of them.
+PINNED = {("denoise", "fixed", "batch"): 12.50298328340419,
+          ("superres", "learned", "batch"): 13.025269245205939,
+          ("classify", "learned", "layer"): 0.884,
+          ("prototype", "fixed", "none"): 12.005805518132393}
 
 
-def test_population_trains_each_run_as_if_alone(tmp_path):
-    grid = [(lr, seed) for lr in (1e-3, 3e-3) for seed in (0, 1)] + [(1e30, 0)]
-    cfgs = [TrainConfig(task="denoise", input_proj="fixed", proj_seed=0,
-                        **{**QUICK, "lr": lr, "seed": seed}) for lr, seed in grid]
-    joint = loop.train_many(cfgs, [tmp_path / f"joint{i}" for i in range(len(cfgs))],
-                            progress=False)
-    assert isinstance(joint[-1], DivergedError)  # the diverged one fails alone
-    for i, cfg in enumerate(cfgs[:-1]):
-        alone = train(cfg, tmp_path / f"alone{i}", progress=False)
-        assert joint[i]["test_psnr"] == pytest.approx(alone["test_psnr"], abs=0.01)
-        assert joint[i]["best_epoch"] == alone["best_epoch"]
-    with pytest.raises(ValueError, match="may differ only in"):
-        loop.train_many([cfgs[0], TrainConfig(task="superres", **QUICK)],
-                        [tmp_path / "x", tmp_path / "y"], progress=False)
-
-
-def test_a_run_resumes_under_the_other_engine(tmp_path, monkeypatch):
-    cfg = TrainConfig(task="denoise", input_proj="learned", **QUICK)
-    whole = train(cfg, tmp_path / "whole", progress=False, engine="plain")
-    kill_after_epoch_2(monkeypatch, cfg, tmp_path / "cut", engine="plain")
-    resumed = train(cfg, tmp_path / "cut", resume=True, progress=False, engine="stacked")
-    assert resumed["test_psnr"] == pytest.approx(whole["test_psnr"], abs=2e-3)
+@pytest.mark.parametrize("task,proj,norm", list(PINNED))
+def test_the_mlp_numbers_are_pinned(task, proj, norm, tmp_path):
+    cfg = TrainConfig(task=task, input_proj=proj, norm=norm, dataset="digits", skip_dim=48,
+                      inner_dim=16, depth=2, epochs=3, batch_size=64, lr=3e-3)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a thread count changes how matmuls sum, so the last bits
+    try:
+        got = train(cfg, tmp_path / "run", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert got["test_accuracy" if task == "classify" else "test_psnr"] == PINNED[task, proj, norm]

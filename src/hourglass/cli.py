@@ -107,9 +107,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-limit", type=int, help="use only the first N eval and test images")
     p.add_argument("--out", required=True, help="run directory to create")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--engine", choices=ENGINES, default="auto",
-                   help="stacked: batched matmuls and a hand-written backward (the fast path); "
-                        "plain: the module with autograd; auto: stacked where it applies")
+    p.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)  # removed
     p.add_argument("--device", default="auto",
                    help="auto (a GPU when there is one; under torchrun, each process's own), "
                         "cpu, cuda or cuda:N")
@@ -132,9 +130,7 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--storage", help="postgresql://... to share one study across machines "
                                      "(default: a journal file in --out)")
     p.add_argument("--eta", type=int, default=3, help="pareto-halving reduction factor")
-    p.add_argument("--population", default="auto", choices=POPULATION,
-                   help="grid: train each architecture's lr x seed trials as one population "
-                        "(auto: on a GPU; on a CPU it does not pay)")
+    p.add_argument("--population", choices=POPULATION, help=argparse.SUPPRESS)  # removed
     p.add_argument("--data-dir", help="where datasets live")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -145,7 +141,7 @@ def search_options(args: argparse.Namespace):
     return SearchOptions(strategy=args.strategy, max_trials=args.max_trials,
                          time_budget_min=args.time_budget, workers=args.workers,
                          storage=args.storage, data_dir=args.data_dir, eta=args.eta,
-                         population=args.population, progress=not args.quiet)
+                         progress=not args.quiet)
 
 
 def config_from(args: argparse.Namespace):
@@ -252,7 +248,18 @@ def print_json(obj: object) -> None:
     print(json.dumps(obj, indent=2))
 
 
+def note_removed_options(args: argparse.Namespace) -> None:
+    """Old commands keep working: an option whose feature is gone is accepted and noted."""
+    if getattr(args, "engine", None) not in (None, "auto", "plain"):
+        print(f"hourglass: note: --engine {args.engine} was removed (it did not pay 1.3x on "
+              "whole epochs); every model trains on one autograd path", file=sys.stderr)
+    if getattr(args, "population", None) == "on":
+        print("hourglass: note: --population was removed (it did not pay on CPUs); trials "
+              "train one at a time", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> None:
+    note_removed_options(args)
     if args.command == "train":
         from hourglass.training import parallel, train
 
@@ -266,7 +273,7 @@ def run(args: argparse.Namespace) -> None:
 
             torch.set_num_threads(args.threads)
         try:
-            metrics = train(config_from(args), args.out, resume=args.resume, engine=args.engine,
+            metrics = train(config_from(args), args.out, resume=args.resume,
                             progress=not args.quiet, device=args.device)
         finally:
             parallel.leave_group()

@@ -48,6 +48,11 @@ class TaskShape:
         return self.name != "classify"
 
     @property
+    def metric(self) -> str:
+        """The score the task is judged by (higher is better for both)."""
+        return "psnr" if self.image_target else "accuracy"
+
+    @property
     def static_inputs(self) -> bool:
         """Inputs that do not change between epochs (no fresh noise): W_in x can be cached."""
         return self.name != "denoise"

@@ -104,16 +104,10 @@ class Task(TaskShape):
 
     # ---- loss and metrics ---------------------------------------------------------------
     def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.losses(pred[None], target)[0]
-
-    def losses(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Per-model losses (K,) of K models' outputs (K, B, d_out); ``target`` is (B, ...)
-        shared by all models or (K, B, ...)."""
-        k, b = pred.shape[:2]
+        """The training loss: cross-entropy for classify, else MSE over pixels and batch."""
         if self.name == "classify":
-            labels = target.expand(k, b).reshape(-1)
-            return F.cross_entropy(pred.flatten(0, 1), labels, reduction="none").view(k, b).mean(1)
-        return (pred - target).square().mean((1, 2))
+            return F.cross_entropy(pred, target)
+        return (pred - target).square().mean()
 
     def metrics(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
         """{'loss', 'psnr', 'psnr_per_image'} or, for classify, {'loss', 'accuracy'}."""

@@ -63,6 +63,11 @@ class ResidualMLP(nn.Module):
                                     for d in cfg.inner_dims)
         self.out = nn.Linear(cfg.skip_dim, cfg.out_dim, bias=False)
 
+    @property
+    def lift_is_frozen(self) -> bool:
+        """A fixed W_in: z_0 of a fixed input never changes, so training may cache it."""
+        return self.cfg.input_proj == "fixed"
+
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         """z_0 = W_in x. With a fixed W_in this is constant for a fixed x: callers may cache it."""
         if self.proj is not None:

@@ -1,11 +1,5 @@
-"""Run a search: workers claim trials from the store, train them, and tell the results;
-trials.csv and frontier.json are rewritten (atomically) as trials finish.
-
-With populations on, a grid worker claims every unclaimed learning rate x seed of an
-architecture at once and trains them as one population (``train_many``): each trial still
-gets its own run directory and result. ``auto`` turns them on where they pay: on a GPU. On
-this 2-core CPU a population of 8 trained 0.9-1.1x as fast as one by one (README,
-Performance), so CPU searches train one trial at a time.
+"""Run a search: workers claim trials from the store, train them one at a time, and tell the
+results; trials.csv and frontier.json are rewritten (atomically) as trials finish.
 """
 
 from __future__ import annotations
@@ -24,14 +18,14 @@ import torch
 from hourglass.data import ImageDataset, load_dataset
 from hourglass.errors import UserError
 from hourglass.files import write_json_atomic, write_text_atomic
-from hourglass.options import POPULATION, STRATEGIES
+from hourglass.options import STRATEGIES
 from hourglass.search import journal
 from hourglass.search.frontier import metric_name, summarize
 from hourglass.search.progress import Progress, finished
-from hourglass.search.space import SearchSpace, Unit, rung_epochs
-from hourglass.search.store import JOURNAL_FILE, Record, Store, trial_key, unit_of
-from hourglass.search.strategies import WAIT, Job, Sample, claimed, next_job
-from hourglass.training import train_many
+from hourglass.search.space import SearchSpace, rung_epochs
+from hourglass.search.store import JOURNAL_FILE, Record, Store, unit_of
+from hourglass.search.strategies import WAIT, Job, Sample, next_job
+from hourglass.training import train
 
 TRIALS_FILE = "trials.csv"
 FRONTIER_FILE = "frontier.json"
@@ -50,15 +44,7 @@ class SearchOptions:
     storage: str | None = None
     data_dir: str | None = None
     eta: int = 3  # pareto-halving: keep 1/eta per rung, epochs grow by eta
-    population: str = "auto"  # grid: train an architecture's lr x seed trials jointly
     progress: bool = True
-
-    def populations(self) -> bool:
-        """Whether grid workers train lr x seed populations: on, or auto on a GPU. Only the
-        grid runs every lr x seed of an architecture, and a --max-trials cap counts units."""
-        wanted = self.population == "on" or (self.population == "auto"
-                                             and torch.cuda.is_available())
-        return wanted and self.strategy == "grid" and self.max_trials is None
 
     def check(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -71,8 +57,6 @@ class SearchOptions:
             raise UserError(f"--time-budget must be positive, got {self.time_budget_min}")
         if self.eta < 2:
             raise UserError(f"--eta must be at least 2, got {self.eta}")
-        if self.population not in POPULATION:
-            raise UserError(f"--population {self.population!r}: choose auto, on or off")
 
 
 def row_of(r: Record) -> dict:
@@ -130,32 +114,29 @@ def _reason(e: Exception) -> str:
     return one_line if isinstance(e, UserError) else f"{type(e).__name__}: {one_line}"
 
 
-def run_trials(store: Store, pairs: list[tuple[Job, object]], out: Path,
-               data: ImageDataset, data_dir: str | None) -> None:
-    """Train claimed (job, trial) pairs of one architecture, jointly when more than one, and
-    tell each trial its own result."""
+def run_trial(store: Store, job: Job, trial, out: Path, data: ImageDataset,
+              data_dir: str | None) -> None:
+    """Train a claimed trial and tell the store its result; a failure is a result too."""
     space = store.space
-    cfgs = [space.train_config(job.unit, job.seed, job.epochs, data_dir) for job, _ in pairs]
-    run_dirs = [out / "runs" / trial.user_attrs["key"] for _, trial in pairs]
-    stops = [store.heartbeat(trial) for _, trial in pairs]
+    cfg = space.train_config(job.unit, job.seed, job.epochs, data_dir)
+    run_dir = out / "runs" / trial.user_attrs["key"]
+    stop = store.heartbeat(trial)
     t0 = time.perf_counter()
     try:
         try:
-            results = train_many(cfgs, run_dirs, resume=True, progress=False, data=data)
+            result = train(cfg, run_dir, resume=True, progress=False, data=data)
         except Exception as e:  # a failed trial is a result, not the end of the search
-            results = [e] * len(pairs)
-        seconds = round((time.perf_counter() - t0) / len(pairs), 3)
-        for (job, trial), result, run_dir in zip(pairs, results, run_dirs, strict=True):
-            if isinstance(result, Exception):
-                store.tell(trial, None, _reason(result), params=space.params(job.unit.arch),
-                           seconds=seconds)
-            else:
-                values = (float(result["params"]), float(result[metric_name(space.task)]))
-                store.tell(trial, values, None, metrics=result, run_dir=str(run_dir),
-                           seconds=seconds)
+            result = e
+        seconds = round(time.perf_counter() - t0, 3)
+        if isinstance(result, Exception):
+            store.tell(trial, None, _reason(result), params=space.params(job.unit.arch),
+                       seconds=seconds)
+        else:
+            values = (float(result["params"]), float(result[metric_name(space.task)]))
+            store.tell(trial, values, None, metrics=result, run_dir=str(run_dir),
+                       seconds=seconds)
     finally:
-        for stop in stops:
-            stop.set()
+        stop.set()
 
 
 def work(store: Store, out: Path, opts: SearchOptions, deadline: float | None) -> None:
@@ -182,9 +163,9 @@ def work(store: Store, out: Path, opts: SearchOptions, deadline: float | None) -
                 repeats = 0  # the sampler keeps proposing finished units: take one in order
                 fallback = next_job("random", space, records, opts.eta, opts.max_trials)
                 if isinstance(fallback, Job):
-                    _claim_and_run(store, fallback, records, out, data, opts)
+                    _claim_and_run(store, fallback, out, data, opts)
         else:
-            _claim_and_run(store, job, records, out, data, opts)
+            _claim_and_run(store, job, out, data, opts)
         write_results(store, out)
 
 
@@ -200,29 +181,20 @@ def _sample_and_run(store: Store, job: Sample, records: list[Record], out: Path,
         values = done[0].values or (float(store.space.params(unit.arch)), float("-inf"))
         trial.study.tell(trial, list(values))
         return False
-    run_trials(store, [(Job(unit, job.seed, job.epochs), trial)], out, data, opts.data_dir)
+    run_trial(store, Job(unit, job.seed, job.epochs), trial, out, data, opts.data_dir)
     return True
 
 
-def _claim_and_run(store: Store, job: Job, records: list[Record], out: Path,
-                   data: ImageDataset, opts: SearchOptions) -> None:
-    jobs = [job]
-    if opts.populations():
-        space, arch, taken = store.space, job.unit.arch, claimed(records)
-        jobs += [Job(Unit(arch, lr), seed, job.epochs) for lr in space.shapes[arch.shape].lr
-                 for seed in space.seeds
-                 if (lr, seed) != (job.unit.lr, job.seed)
-                 and trial_key(Unit(arch, lr), seed, job.epochs) not in taken]
-    pairs = [(j, t) for j in jobs
-             if (t := store.claim(j.unit, j.seed, j.epochs, rung=j.rung)) is not None]
-    if pairs:
-        run_trials(store, pairs, out, data, opts.data_dir)
+def _claim_and_run(store: Store, job: Job, out: Path, data: ImageDataset,
+                   opts: SearchOptions) -> None:
+    trial = store.claim(job.unit, job.seed, job.epochs, rung=job.rung)
+    if trial is not None:
+        run_trial(store, job, trial, out, data, opts.data_dir)
 
 
 def worker_command(space_spec: str, out: Path, opts: SearchOptions, deadline: float | None):
     cmd = [sys.executable, "-m", "hourglass", "search", space_spec, "--out", str(out),
-           "--strategy", opts.strategy, "--eta", str(opts.eta), "--population",
-           opts.population, "--worker", "--quiet"]
+           "--strategy", opts.strategy, "--eta", str(opts.eta), "--worker", "--quiet"]
     for flag, value in (("--max-trials", opts.max_trials), ("--storage", opts.storage),
                         ("--data-dir", opts.data_dir), ("--deadline", deadline)):
         if value is not None:

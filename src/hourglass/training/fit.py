@@ -1,0 +1,167 @@
+"""Fit one model: the training step in one place, and nothing about files.
+
+AdamW (PyTorch's default implementation), learning rate decaying linearly to 0 (per epoch on
+MNIST, per step elsewhere: TrainConfig.lr_schedule), eval every epoch. ``fit`` knows nothing
+of run directories: after each epoch it hands ``on_epoch`` what a checkpoint needs, and a run
+resumed from one draws exactly what an uninterrupted run would (training/loop.py does the
+files). Every model family trains here; under torchrun the model is wrapped in
+DistributedDataParallel and each process takes its rows of every batch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from hourglass.data import Split
+from hourglass.models.sync_norm import sync_batchnorm
+from hourglass.tasks import Task, to_float
+from hourglass.training import parallel
+from hourglass.training.config import TrainConfig
+from hourglass.training.evaluate import forward_all
+from hourglass.training.feed import batch, epoch_generator, steps_per_epoch, train_cache
+
+# An epoch whose mean loss is this far above the untrained model's first-batch loss diverged:
+# with a sigmoid head MSE is bounded, so a too-high lr saturates instead of giving NaN.
+DIVERGENCE_FACTOR = 1.5
+
+
+class Diverged(Exception):
+    """Training went non-finite or blew up; ``what`` says how (the run layer adds where)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+def new_counters() -> dict:
+    """Where a run stands: saved with every checkpoint, so a resumed run continues exactly."""
+    return {"epoch": 0, "step": 0, "best_epoch": 0, "best_eval_loss": math.inf,
+            "train_seconds": 0.0, "history": []}
+
+
+def learning_rate(cfg: TrainConfig, step: int, per_epoch: int) -> float:
+    """The lr of optimizer step ``step`` (counted from 0) of a resolved config: linear decay to
+    0 over the run, either per step or, like the authors' MNIST ``LinearLR``, per epoch (epoch
+    e of E, counted from 1, trains at the constant lr * (1 - (e-1)/E))."""
+    if cfg.lr_schedule == "epoch":
+        return cfg.lr * (1.0 - (step // per_epoch) / cfg.epochs)
+    return cfg.lr * (1.0 - step / (cfg.epochs * per_epoch))
+
+
+def optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """AdamW's per-parameter state as {"<param index>.<name>": tensor}, for safetensors."""
+    return {f"{i}.{name}": torch.as_tensor(v).detach().clone()
+            for i, st in optimizer.state_dict()["state"].items() for name, v in st.items()}
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer,
+                         tensors: dict[str, torch.Tensor]) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        i, name = key.split(".", 1)
+        state.setdefault(int(i), {})[name] = value
+    groups = optimizer.state_dict()["param_groups"]
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def frozen_lift(model: torch.nn.Module) -> bool:
+    """Whether the model's first layer is frozen (a fixed W_in): its output for a fixed input
+    never changes, so inputs that do not change between epochs are lifted once."""
+    return bool(getattr(model, "lift_is_frozen", False))
+
+
+OnEpoch = Callable[[dict, Callable[[], dict[str, torch.Tensor]], bool], None]
+
+
+def fit(model: torch.nn.Module, task: Task, train_split: Split, eval_split: Split,
+        cfg: TrainConfig, counters: dict, optim: dict[str, torch.Tensor],
+        device: torch.device, on_epoch: OnEpoch, progress: bool = False) -> None:
+    """Train ``model`` from where ``counters`` say (a fresh run: ``new_counters()``) to the
+    end of ``cfg``'s epochs. After each epoch ``on_epoch(counters, optimizer_state, best)``
+    is called, ``best`` telling whether this epoch's model is the one to test (the lowest eval
+    loss, or with test_checkpoint "last" every epoch). Raises Diverged."""
+    net = model
+    world = parallel.world()[1]
+    if world > 1:
+        sync_batchnorm(model)
+        # running statistics stay equal on every rank: no buffer broadcast at each step
+        net = DistributedDataParallel(model, forward_sync_buffers=False)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  weight_decay=cfg.weight_decay)
+    load_optimizer_state(optimizer, optim)
+    n = len(train_split)
+    per_epoch = steps_per_epoch(n, cfg.batch_size)
+    lifts = frozen_lift(model)
+    cache = train_cache(task, train_split, device, model if lifts else None)
+    x_eval = task.split_inputs(eval_split, "eval").to(device)  # eval noise: fixed by seed
+    y_eval = task.targets(to_float(eval_split.images), eval_split.labels).to(device)
+    if lifts:
+        with torch.no_grad():
+            x_eval = model.lift(x_eval)
+    metric = task.metric
+    bar = tqdm(total=cfg.epochs * per_epoch, initial=counters["step"], unit="step",
+               disable=not (progress and parallel.is_main()), dynamic_ncols=True,
+               mininterval=0.5, desc=f"{cfg.task}/{cfg.dataset}")
+    try:
+        for epoch in range(counters["epoch"] + 1, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            gen = epoch_generator(cfg.seed, epoch)
+            perm = torch.randperm(n, generator=gen)
+            loss_sum = 0.0
+            for s in range(per_epoch):
+                x, y, lifted = batch(task, train_split, cache,
+                                     perm[s * cfg.batch_size:(s + 1) * cfg.batch_size], gen,
+                                     device)
+                lr = learning_rate(cfg, counters["step"], per_epoch)
+                loss = train_step(net, optimizer, task, x, y, lifted, lr, world)
+                loss_sum += loss
+                counters.setdefault("first_loss", loss)
+                counters["step"] += 1
+                if not math.isfinite(loss):
+                    raise Diverged(f"loss {loss} at epoch {epoch}, step {s + 1}")
+                bar.update(1)
+            ev = task.metrics(forward_all(model, x_eval, lifts), y_eval)
+            train_loss = loss_sum / per_epoch
+            if train_loss > DIVERGENCE_FACTOR * counters["first_loss"]:
+                raise Diverged(f"mean loss {train_loss:.4g} rose above {DIVERGENCE_FACTOR}x the "
+                               f"untrained model's {counters['first_loss']:.4g}")
+            counters["train_seconds"] += time.perf_counter() - t0
+            counters["history"].append({
+                "epoch": epoch, "train_loss": train_loss, "eval_loss": ev["loss"],
+                f"eval_{metric}": ev[metric], "lr": lr,
+                "seconds": round(counters["train_seconds"], 3)})
+            best = ev["loss"] < counters["best_eval_loss"] or cfg.test_checkpoint == "last"
+            if best:
+                counters["best_eval_loss"], counters["best_epoch"] = ev["loss"], epoch
+            counters["epoch"] = epoch
+            on_epoch(counters, lambda: optimizer_state(optimizer), best)
+            bar.set_postfix_str(f"epoch {epoch}/{cfg.epochs} loss {train_loss:.4g} "
+                                f"eval {metric} {ev[metric]:.4g}")
+    finally:
+        bar.close()
+
+
+def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, task: Task, x: torch.Tensor,
+          y: torch.Tensor, lifted: bool, lr: float, world: int) -> float:
+    """One AdamW step on batch (x, y); under torchrun on this process's rows of it. Returns
+    the loss of the whole batch."""
+    net.train()
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    total = len(y)
+    x, y = parallel.shard(x), parallel.shard(y)
+    out = net(x, lifted=True) if lifted else net(x)
+    loss = task.loss(out, y) if len(y) else out.sum()  # a rank may get no rows
+    share = len(y) / total
+    optimizer.zero_grad(set_to_none=True)
+    # DDP averages gradients over ranks; weighting each by its share of the batch makes that
+    # average the gradient of the global batch's mean loss
+    (loss * (share * world)).backward()
+    optimizer.step()
+    return float(parallel.all_sum(loss.detach() * share).double())
