@@ -35,7 +35,8 @@ def test_params_prints_the_counts_as_json(capsys):
     assert main(["params", "--task", "denoise", "--dataset", "mnist", "--skip-dim", "785",
                  "--inner-dim", "115", "--depth", "4", "--input-proj", "fixed"]) == 0
     assert json.loads(capsys.readouterr().out) == {
-        "params": 1337640, "frozen_params": 615440, "flops_per_sample": 3906160}
+        "params": 1337640, "frozen_params": 615440, "embedding_params": 0,
+        "flops_per_sample": 3906160}
 
 
 @pytest.mark.parametrize("argv,match", [

@@ -74,7 +74,8 @@ def test_front_and_hypervolume_by_hand():
 
 
 def unit(i: int) -> Unit:
-    return Unit(Arch("hourglass", 100 + i, 4, 1), 1e-3)
+    dims = {"skip_dim": 100 + i, "inner_dim": 4, "depth": 1}
+    return Unit(Arch.of("hourglass", "mlp", dims), 1e-3)
 
 
 def test_promotion_takes_n_over_eta_best_by_front_then_gap():

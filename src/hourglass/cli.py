@@ -13,14 +13,15 @@ from typing import NoReturn
 
 from hourglass import __version__
 from hourglass.errors import UserError
+from hourglass.models.family import VARIANTS, families  # arithmetic only: no PyTorch
 from hourglass.options import (
-    ACTS,
     AUGMENTS,
     COMPARE_MINUTES,
     DATASETS,
     ENGINES,
     INPUT_PROJS,
     LR_SCHEDULES,
+    MODEL_ACTS,
     NORMS,
     POPULATION,
     SPLIT_RNGS,
@@ -65,17 +66,34 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", default="denoise", choices=TASKS, help="what the model learns")
     p.add_argument("--dataset", default="digits",
                    help=f"{DATASETS}; digits is scikit-learn's bundled 8x8 set")
-    p.add_argument("--skip-dim", type=int, required=True, help="d_z: width of the skip path")
-    p.add_argument("--inner-dim", type=inner_dims, required=True,
-                   help="d_h: width inside each block; N, or N,N,... one per block")
-    p.add_argument("--depth", type=int, required=True, help="L: number of residual blocks")
+    p.add_argument("--family", choices=tuple(families()),
+                   help="model family (default mlp; a --variant sets its own)")
+    p.add_argument("--variant", choices=tuple(VARIANTS),
+                   help="a named configuration (family and dims); flags given override it")
+    p.add_argument("--skip-dim", type=int,
+                   help="d_z: width of the skip path (the residual stream)")
+    p.add_argument("--inner-dim", type=inner_dims,
+                   help="d_h: width inside each block; N, or N,N,... one per block (mlp)")
+    p.add_argument("--depth", type=int, help="L: number of residual blocks (vit: layers)")
+    seen = set()
+    for fam in families().values():
+        for dim in fam.extra_dims:
+            if dim.name not in seen:
+                seen.add(dim.name)
+                p.add_argument(f"--{dim.name.replace('_', '-')}", type=int,
+                               dest=f"arch_{dim.name}",
+                               help=f"{fam.name}: {dim.help} (default {dim.default})")
     p.add_argument("--input-proj", default="learned", choices=INPUT_PROJS,
-                   help="learned W_in, fixed (frozen random, stored as a seed), or identity")
+                   help="mlp: learned W_in, fixed (frozen random, stored as a seed), or "
+                        "identity")
     p.add_argument("--shape", choices=("hourglass", "conventional"),
                    help="check that the dims make this shape")
-    p.add_argument("--norm", default="batch", choices=NORMS,
-                   help="pre-norm inside each block, without affine parameters")
-    p.add_argument("--act", default="relu", choices=ACTS, help="activation inside each block")
+    p.add_argument("--norm", choices=NORMS,
+                   help="pre-norm inside each block (default: mlp batch, without affine "
+                        "parameters; vit layer)")
+    p.add_argument("--act", choices=MODEL_ACTS,
+                   help="activation inside each block (default: mlp relu, vit gelu; swiglu: "
+                        "vit only)")
     p.add_argument("--seed", type=int, default=0, help="initialisation, batch order and noise")
     p.add_argument("--data-dir", help="where datasets live (default $HOURGLASS_DATA_DIR, else "
                                       "./data)")
@@ -91,8 +109,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of AdamW")
     p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW's")
     p.add_argument("--noise-std", type=float, default=0.25, help="denoise: noise level")
-    p.add_argument("--augment", default="none", choices=AUGMENTS,
-                   help="flip4: the authors' x4 copy of the training set (identity, h, v, both)")
+    p.add_argument("--augment", choices=AUGMENTS,
+                   help="flip4: the authors' x4 copy of the training set (identity, h, v, "
+                        "both); crop-flip: random 4-pixel-padded crops and horizontal flips, "
+                        "drawn per batch (default: none; vit classification: crop-flip)")
     p.add_argument("--split-rng", choices=SPLIT_RNGS,
                    help="permutation the eval split is cut from (default numpy, the authors'; "
                         "torch: this tool's split before recipe v2)")
@@ -145,10 +165,20 @@ def search_options(args: argparse.Namespace):
 
 
 def config_from(args: argparse.Namespace):
+    """The run's TrainConfig: a --variant's settings, then every flag given."""
     from hourglass.training import TrainConfig
 
-    keys = {f for f in TrainConfig.__dataclass_fields__ if f != "extra"}
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in keys and v is not None})
+    settings = dict(VARIANTS[args.variant]) if args.variant else {}
+    arch = dict(settings.pop("arch", {}))
+    arch.update({k[5:]: v for k, v in vars(args).items()
+                 if k.startswith("arch_") and v is not None})
+    keys = {f for f in TrainConfig.__dataclass_fields__ if f not in ("extra", "arch")}
+    settings.update({k: v for k, v in vars(args).items() if k in keys and v is not None})
+    missing = [f"--{k.replace('_', '-')}" for k in ("skip_dim", "inner_dim", "depth")
+               if k not in settings]
+    if missing:
+        raise UserError(f"give {', '.join(missing)} (or a --variant)")
+    return TrainConfig(**settings, arch=arch)
 
 
 TOP = """examples:
@@ -169,12 +199,17 @@ def build_parser() -> Parser:
 
     p = command(sub, "compare", "the main job: search both shapes, then write the report",
                 "  hourglass compare                          # digits denoising, ~30 s\n"
+                "  hourglass compare --family vit             # ViTs, digits classification\n"
                 "  hourglass compare --task superres --dataset mnist --data-dir data "
                 "--budget-minutes 30\n",
                 "Searches Hourglass and conventional networks with pareto-halving under a time "
                 "budget, then writes\ntrials.csv, frontier.json, frontier.png, summary.md and "
                 "report.html into --out.")
-    p.add_argument("--task", default="denoise", choices=TASKS, help="what the models learn")
+    p.add_argument("--family", default="mlp", choices=tuple(families()),
+                   help="model family whose two shapes are compared")
+    p.add_argument("--task", choices=TASKS,
+                   help="what the models learn (default: the family's, denoise for mlp, "
+                        "classify for vit)")
     p.add_argument("--dataset", default="digits", help=DATASETS)
     p.add_argument("--budget-minutes", type=float, default=COMPARE_MINUTES,
                    help="start no trial after this many minutes (the grid may finish sooner)")
@@ -209,6 +244,25 @@ def build_parser() -> Parser:
     p = command(sub, "params", "parameter and FLOP counts, without loading data",
                 "  hourglass params --dataset mnist --skip-dim 785 --inner-dim 115 --depth 4\n")
     add_model_args(p)
+
+    p = command(sub, "match", "configurations of the other shape at the same budget",
+                "  hourglass match --family vit --dataset cifar10 --task classify "
+                "--variant vit-c10-conventional\n"
+                "  hourglass match --dataset mnist --skip-dim 784 --inner-dim 1470 --depth 1 "
+                "--by flops\n",
+                "Given one configuration, lists configurations of the other shape whose "
+                "trainable\nnon-embedding parameters (or forward FLOPs) are within --tolerance "
+                "of its own: for each\nskip width, depth and sub-block count tried, the inner "
+                "width that hits the budget is solved for.")
+    add_model_args(p)
+    p.add_argument("--by", default="params", choices=("params", "flops"),
+                   help="the budget: non-embedding trainable parameters, or FLOPs per sample")
+    p.add_argument("--tolerance", type=float, default=0.05, help="relative, e.g. 0.05 = 5%%")
+    p.add_argument("--depths", type=inner_dims, help="depths to try (N,N,...; default: "
+                   "around the given one)")
+    p.add_argument("--skip-dims", type=inner_dims, help="skip widths to try (N,N,...; "
+                   "default: multiples of the given one)")
+    p.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
 
     p = command(sub, "search", "search architectures x learning rates x seeds",
                 "  hourglass search quick-denoise --out runs/s\n"
@@ -283,6 +337,22 @@ def run(args: argparse.Namespace) -> None:
         from hourglass.training import count_run_params
 
         print_json(count_run_params(config_from(args)))
+    elif args.command == "match":
+        from hourglass.search.match import match
+
+        depths, skips = ([v] if isinstance(v, int) else v for v in (args.depths, args.skip_dims))
+        rows = [m.row() for m in match(config_from(args), args.by, args.tolerance, depths,
+                                       skips)]
+        if args.json:
+            print_json(rows)
+        elif not rows:
+            print(f"no configuration of the other shape within {args.tolerance:.0%}; widen "
+                  "--tolerance or give --depths / --skip-dims")
+        else:
+            cols = list(rows[0])
+            widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in cols]
+            for line in [cols, *([str(r[c]) for c in cols] for r in rows)]:
+                print("  ".join(v.rjust(w) for v, w in zip(line, widths, strict=True)))
     elif args.command == "eval":
         from hourglass.training import evaluate_run
 
@@ -324,7 +394,8 @@ def run(args: argparse.Namespace) -> None:
         from hourglass.compare import compare
 
         result = compare(args.task, args.dataset, args.out, args.budget_minutes,
-                         args.data_dir, args.workers, progress=not args.quiet)
+                         args.data_dir, args.workers, progress=not args.quiet,
+                         family=args.family)
         print_json({k: result[k] for k in ("trials", "finished", "failed", "minutes",
                                             "hypervolume")})
         print(f"report: {args.out}/report.html")
@@ -373,6 +444,9 @@ def main(argv: list[str] | None = None) -> int:
         print("hourglass: interrupted; finished epochs are kept (--resume continues)",
               file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `hourglass match ... | head`: the reader has what it wanted
+        sys.stdout = None  # nothing more to flush at exit
+        return 0
     return 0
 
 

@@ -1,5 +1,5 @@
-"""`hourglass compare`: the main job. A built-in space for both shapes, searched with
-pareto-halving under a time budget, then the report."""
+"""`hourglass compare`: the main job. A built-in space for both shapes of a model family,
+searched with pareto-halving under a time budget, then the report."""
 
 from __future__ import annotations
 
@@ -7,19 +7,32 @@ import time
 from pathlib import Path
 
 from hourglass.data import dataset_shape
+from hourglass.errors import UserError
+from hourglass.models.family import get_family
 from hourglass.options import COMPARE_MINUTES
 from hourglass.report import write_report
 from hourglass.search import SearchOptions, search
-from hourglass.search.builtins import toml
+from hourglass.search.builtins import BUILTINS, toml
 from hourglass.search.space import SearchSpace, load_space, space_from_dict
 
 
-def compare_space(task: str, dataset: str, data_dir: str | None) -> tuple[str, SearchSpace]:
-    """digits: `quick-<task>`. Other datasets: a small space around the paper's shapes,
-    scaled to the input size (the conventional skip path runs at the input size)."""
+def compare_space(task: str, dataset: str, data_dir: str | None,
+                  family: str = "mlp") -> tuple[str, SearchSpace]:
+    """digits: `quick-<task>` (`quick-vit-<task>`). Other datasets: a small space around the
+    paper's shapes, scaled to the input size (the conventional skip path runs at the input
+    size); for the ViT, small ViTs of both shapes at patch 4."""
     if dataset == "digits":
-        return f"quick-{task}", load_space(f"quick-{task}")
+        name = f"quick-{task}" if family == "mlp" else f"quick-{family}-{task}"
+        if name not in BUILTINS:
+            raise UserError(f"no built-in {family} space for {task} on digits; built-ins: "
+                            f"{', '.join(BUILTINS)}")
+        return name, load_space(name)
     (c, h, w), _ = dataset_shape(dataset, data_dir)
+    if family == "vit":
+        return _vit_space(task, dataset, (c, h, w))
+    if family != "mlp":
+        raise UserError(f"compare knows the mlp and vit families; for {family} write a space "
+                        "and run `hourglass search`")
     d = c * h * w
     space = {
         "name": f"compare-{task}-{dataset.replace(':', '_').replace('/', '_')}", "task": task,
@@ -33,10 +46,31 @@ def compare_space(task: str, dataset: str, data_dir: str | None) -> tuple[str, S
     return space["name"], space_from_dict(space, space["name"])
 
 
-def compare(task: str = "denoise", dataset: str = "digits", out: str | Path = "runs/compare",
+def _vit_space(task: str, dataset: str, image: tuple[int, int, int]) -> tuple[str, SearchSpace]:
+    c, h, w = image
+    if task == "superres":
+        h, w = h // 2, w // 2
+    patch = max(p for p in (1, 2, 4) if h % p == 0 and w % p == 0)
+    common = {"heads": [4], "patch": [patch], "lr": [5e-4, 1e-3, 2e-3]}
+    name = f"compare-vit-{task}-{dataset.replace(':', '_').replace('/', '_')}"
+    space = {
+        "name": name, "task": task, "dataset": dataset, "family": "vit", "epochs": 6,
+        "batch_size": 128, "seeds": [0],
+        "hourglass": {"skip_dim": [128, 192], "inner_dim": [32, 64], "depth": [3, 4],
+                      "sub_blocks": [1, 2, 4], "attn_dim": [96], **common},
+        "conventional": {"skip_dim": [64, 96, 128], "inner_dim": [256, 384, 512],
+                         "depth": [3, 4], **common},
+    }
+    return name, space_from_dict(space, name)
+
+
+def compare(task: str | None = None, dataset: str = "digits", out: str | Path = "runs/compare",
             budget_minutes: float = COMPARE_MINUTES, data_dir: str | None = None,
-            workers: int = 1, progress: bool = True) -> dict:
-    name, space = compare_space(task, dataset, data_dir)
+            workers: int = 1, progress: bool = True, family: str = "mlp") -> dict:
+    """Search both shapes of ``family`` on ``task`` (default: the family's, denoise for the
+    MLP, classify for the ViT) and write the report into ``out``."""
+    task = task or get_family(family).default_task
+    name, space = compare_space(task, dataset, data_dir, family)
     spec = name if dataset == "digits" else _write_space(space, Path(out))
     opts = SearchOptions(strategy="pareto-halving", time_budget_min=budget_minutes,
                          workers=workers, data_dir=data_dir, progress=progress)

@@ -1,6 +1,8 @@
-"""Residual MLPs: one class for the Hourglass and the conventional shape.
+"""Model families (family.py: the plug-in interface and registry): the residual MLP (one class
+for the Hourglass and the conventional shape) and the Vision Transformer; and the public
+residual feed-forward block (ffn.py) for users' own Transformers.
 
-Names load on first use (PEP 562): the config and its counts (``mlp_config``) need no PyTorch,
+Names load on first use (PEP 562): configs and their counts (``*_config``) need no PyTorch,
 so `hourglass params` answers without importing it."""
 
 from hourglass.lazy import lazy
@@ -12,4 +14,12 @@ __getattr__, __all__ = lazy(__name__, {
     "Block": "hourglass.models.mlp",
     "ResidualMLP": "hourglass.models.mlp",
     "fixed_projection": "hourglass.models.mlp",
+    "Family": "hourglass.models.family",
+    "families": "hourglass.models.family",
+    "get_family": "hourglass.models.family",
+    "VARIANTS": "hourglass.models.family",
+    "ViTConfig": "hourglass.models.vit_config",
+    "VisionTransformer": "hourglass.models.vit",
+    "FeedForward": "hourglass.models.ffn",
+    "ResidualFFN": "hourglass.models.ffn",
 })

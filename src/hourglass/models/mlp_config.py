@@ -1,5 +1,6 @@
-"""The residual MLP's configuration and its exact parameter and FLOP counts: arithmetic only,
-no PyTorch, so `hourglass params` answers without loading it (the module is in mlp.py)."""
+"""The residual MLP family: its configuration, exact parameter and FLOP counts and registration.
+Arithmetic only, no PyTorch, so `hourglass params` answers without loading it (the module is in
+mlp.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from hourglass.errors import UserError
-from hourglass.options import ACTS, INPUT_PROJS, NORMS
+from hourglass.models.family import Dim, Family, check_shape, register, shape_of
+from hourglass.options import ACTS, INPUT_PROJS, NORMS, TASKS
 
 InputProj = Literal["learned", "fixed", "identity"]
 HEADS = ("sigmoid", "none")
@@ -86,21 +88,10 @@ class MLPConfig:
     @property
     def shape(self) -> str:
         """'hourglass', 'conventional', or 'mixed' (some blocks each way, or d_h == d_z)."""
-        if all(d < self.skip_dim for d in self.inner_dims):
-            return "hourglass"
-        if all(d > self.skip_dim for d in self.inner_dims):
-            return "conventional"
-        return "mixed"
+        return shape_of(self.skip_dim, self.inner_dims)
 
     def check_shape(self, expected: str | None) -> None:
-        if expected is None or expected == self.shape:
-            return
-        rule = {"hourglass": "every inner-dim < skip-dim",
-                "conventional": "every inner-dim > skip-dim"}.get(expected)
-        if rule is None:
-            raise UserError(f"--shape {expected!r}: choose hourglass or conventional")
-        raise UserError(f"--shape {expected} needs {rule}; got skip-dim {self.skip_dim}, "
-                        f"inner-dim {self.inner_dim}")
+        check_shape(expected, self.shape, self.skip_dim, self.inner_dim)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -120,5 +111,32 @@ def count_params(cfg: MLPConfig) -> dict[str, int]:
     head = cfg.skip_dim * cfg.out_dim
     trainable = blocks + head + (proj if cfg.input_proj == "learned" else 0)
     frozen = proj if cfg.input_proj == "fixed" else 0
-    return {"params": trainable, "frozen_params": frozen,
+    return {"params": trainable, "frozen_params": frozen, "embedding_params": 0,
             "flops_per_sample": 2 * (proj + blocks + head)}
+
+
+def make_config(run, task) -> MLPConfig:
+    """The MLP a run trains (``run``: a TrainConfig; ``task``: its TaskShape); a fixed
+    projection is seeded by proj_seed, else the run's seed."""
+    proj_seed = run.seed if run.proj_seed is None else run.proj_seed
+    cfg = MLPConfig(in_dim=task.in_dim, out_dim=task.out_dim, skip_dim=run.skip_dim,
+                    inner_dim=run.inner_dim, depth=run.depth, input_proj=run.input_proj,
+                    proj_seed=proj_seed, norm=run.norm, act=run.act,
+                    head="sigmoid" if task.image_target else "none")
+    cfg.check_shape(run.shape)
+    return cfg
+
+
+MLP = register(Family(
+    name="mlp",
+    summary="residual MLP on flattened images (the paper's): Hourglass wide-narrow-wide "
+            "against the conventional narrow-wide-narrow",
+    dims=(Dim("skip_dim", "z", "d_z: width of the residual (skip) path"),
+          Dim("inner_dim", "h", "d_h: width inside each block"),
+          Dim("depth", "L", "L: number of residual blocks")),
+    tasks=TASKS, make_config=make_config, config_from_dict=lambda d: MLPConfig(**d),
+    counts=count_params, module="hourglass.models.mlp:ResidualMLP",
+    options={"input_proj": INPUT_PROJS},
+    recipe=lambda task, dataset: {"norm": "batch", "act": "relu", "augment": "none"},
+    examples={"hourglass": {"skip_dim": 48, "inner_dim": 8, "depth": 2},
+              "conventional": {"skip_dim": 32, "inner_dim": 64, "depth": 1}}))

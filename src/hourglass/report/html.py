@@ -11,7 +11,7 @@ from hourglass.errors import UserError
 from hourglass.files import write_bytes_atomic, write_text_atomic
 from hourglass.report.markdown import render_markdown
 from hourglass.report.plot import frontier_png
-from hourglass.report.tables import Table, fmt, intro, tables
+from hourglass.report.tables import Table, fmt, intro, label, tables
 
 FRONTIER_FILE = "frontier.json"
 
@@ -59,12 +59,14 @@ def _best_samples(summary: dict, out: Path) -> str:
     for shape, front in summary["frontiers"].items():
         if not front:
             continue
-        best = max(front, key=lambda c: c["mean"])
-        key = f"{shape}-z{best['skip_dim']}-h{best['inner_dim']}-L{best['depth']}-lr{best['lr']:g}"
+        sign = 1 if summary.get("higher_is_better", True) else -1
+        best = max(front, key=lambda c: sign * c["mean"])
+        key = best.get("unit") or (f"{shape}-z{best['skip_dim']}-h{best['inner_dim']}"
+                                   f"-L{best['depth']}-lr{best['lr']:g}")
         runs = sorted((out / "runs").glob(f"{key}-s*-e{summary['epochs']}/samples.png"))
         if runs:
-            parts.append(f'<div><h3 class="{shape}">{shape}: {best["skip_dim"]}/'
-                         f'{best["inner_dim"]}/{best["depth"]}, {fmt(best["mean"])}</h3>'
+            parts.append(f'<div><h3 class="{shape}">{shape}: {label(best)}, '
+                         f'{fmt(best["mean"])}</h3>'
                          f'{_png_tag(runs[0].read_bytes(), shape + " samples")}'
                          '<p class="note">rows: input, output, target</p></div>')
     return f'<div class="samples">{"".join(parts)}</div>' if parts else \

@@ -10,6 +10,8 @@ matplotlib.use("Agg")  # no display: render to files only
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
+from hourglass.report.tables import label, label_heading  # noqa: E402
+
 COLORS = {"hourglass": "#d9480f", "conventional": "#1c7ed6"}
 # where a frontier label may sit, in points from its marker (right of it, then left), in the
 # order tried
@@ -32,13 +34,12 @@ def frontier_png(summary: dict) -> bytes:
         ax.fill_between(xs, lo, hi, step="post", color=color, alpha=0.18)
         ax.step(xs, ys, where="post", color=color, lw=2, label=f"{shape} frontier")
         ax.scatter(xs, ys, color=color, s=28, zorder=3)
-        labels += [(f"{c['skip_dim']}/{c['inner_dim']}/{c['depth']}", c["params"], c["mean"],
-                    color) for c in front]
+        labels += [(label(c), c["params"], c["mean"], color) for c in front]
     ax.set_xscale("log")
     ax.set_xlabel("trainable parameters")
     ax.set_ylabel(metric)
     ax.set_title(f"Pareto frontiers ({summary['space']['task']} on "
-                 f"{summary['space']['dataset']}, labels: skip/inner/depth)")
+                 f"{summary['space']['dataset']}, labels: {label_heading(summary)})")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()  # before the labels: placing them needs the final axes

@@ -64,6 +64,16 @@ def _lr_edge_note(front: list[dict], grid: list[float]) -> str:
             "space's lr list and rerun the search: only the new trials train).")
 
 
+def label(c: dict) -> str:
+    """An architecture's label; a frontier.json written before families has none stored."""
+    return c.get("label") or f"{c['skip_dim']}/{c['inner_dim']}/{c['depth']}"
+
+
+def label_heading(summary: dict) -> str:
+    dims = summary.get("dims", ["skip_dim", "inner_dim", "depth"])
+    return "skip/inner/depth" + ("" if len(dims) == 3 else " + other dims")
+
+
 def tables(summary: dict) -> list[Table]:
     metric, fronts = summary["metric"], summary["frontiers"]
     ref = summary["reference_point"]
@@ -74,8 +84,8 @@ def tables(summary: dict) -> list[Table]:
     for shape, front in fronts.items():
         out.append(Table(
             f"{shape} frontier",
-            ["skip/inner/depth", "params", f"{metric} (mean)", "± std", "lr", "seeds"],
-            [[f"{c['skip_dim']}/{c['inner_dim']}/{c['depth']}", c["params"], c["mean"],
+            [label_heading(summary), "params", f"{metric} (mean)", "± std", "lr", "seeds"],
+            [[label(c), c["params"], c["mean"],
               c["std"] if c["seeds"] > 1 else None,  # one seed has no spread to show
               f"{c['lr']:g}", c["seeds"]] for c in front], [shape] * len(front),
             note=_lr_edge_note(front, summary["space"].get(shape, {}).get("lr", [])),
@@ -93,9 +103,8 @@ def tables(summary: dict) -> list[Table]:
     shapes = list(fronts)
     out.append(Table(
         "Scaling: the best architecture per budget",
-        ["budget (params)"] + [f"{s} skip/inner/depth" for s in shapes]
+        ["budget (params)"] + [f"{s} {label_heading(summary)}" for s in shapes]
         + [f"{s} {metric}" for s in shapes],
-        [[r["budget"]] + [f"{r[s]['skip_dim']}/{r[s]['inner_dim']}/{r[s]['depth']}"
-                          if r.get(s) else None for s in shapes]
+        [[r["budget"]] + [label(r[s]) if r.get(s) else None for s in shapes]
          + [r[s]["mean"] if r.get(s) else None for s in shapes] for r in summary["scaling"]]))
     return out

@@ -10,75 +10,83 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
+from hourglass.models.family import SHAPES
 from hourglass.search.pareto import front_indices, hypervolume
 
-SHAPES = ("hourglass", "conventional")
+MLP_DIMS = ["skip_dim", "inner_dim", "depth"]
+# +1: higher is better; -1: lower is better (a language model's bits per character)
+DIRECTIONS = {"test_psnr": 1, "test_accuracy": 1, "test_bpc": -1}
 
 
 def metric_name(task: str) -> str:
     return "test_accuracy" if task == "classify" else "test_psnr"
 
 
-def configurations(rows: list[dict], metric: str, epochs: int) -> list[dict]:
-    """Per architecture: the best learning rate's mean and std over seeds."""
+def configurations(rows: list[dict], metric: str, epochs: int,
+                   dims: list[str] = MLP_DIMS) -> list[dict]:
+    """Per architecture (its ``dims``): the best learning rate's mean and std over seeds."""
+    sign = DIRECTIONS[metric]
     by_unit: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         if r["status"] == "complete" and int(r["epochs"]) == epochs and r.get(metric) is not None:
-            key = (r["shape"], int(r["skip_dim"]), int(r["inner_dim"]), int(r["depth"]),
-                   float(r["lr"]))
+            key = (r["shape"], *(int(r[d]) for d in dims), float(r["lr"]))
             by_unit[key].append(r)
     best: dict[tuple, dict] = {}
-    for (shape, z, h, d, lr), runs in by_unit.items():
-        values = [float(r[metric]) for r in runs]
-        cand = {"shape": shape, "skip_dim": z, "inner_dim": h, "depth": d, "lr": lr,
-                "params": int(runs[0]["params"]), "mean": statistics.fmean(values),
-                "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-                "seeds": len(values)}
-        arch = (shape, z, h, d)
-        if arch not in best or cand["mean"] > best[arch]["mean"]:
+    for (shape, *values, lr), runs in by_unit.items():
+        scores = [float(r[metric]) for r in runs]
+        cand = {"shape": shape, **dict(zip(dims, values, strict=True)),
+                "label": runs[0].get("label") or "/".join(map(str, values)),
+                "unit": str(runs[0].get("key", "")).rsplit("-s", 1)[0], "lr": lr,
+                "params": int(runs[0]["params"]), "mean": statistics.fmean(scores),
+                "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+                "seeds": len(scores)}
+        arch = (shape, *values)
+        if arch not in best or sign * cand["mean"] > sign * best[arch]["mean"]:
             best[arch] = cand
     return sorted(best.values(), key=lambda c: (c["shape"], c["params"]))
 
 
-def frontier(configs: list[dict], shape: str) -> list[dict]:
+def frontier(configs: list[dict], shape: str, sign: int = 1) -> list[dict]:
     mine = [c for c in configs if c["shape"] == shape]
-    return [mine[i] for i in front_indices([(c["params"], c["mean"]) for c in mine])]
+    return [mine[i] for i in front_indices([(c["params"], sign * c["mean"]) for c in mine])]
 
 
-def reference_point(configs: list[dict], baseline: float | None,
-                    max_params: int) -> tuple[float, float]:
+def reference_point(configs: list[dict], baseline: float | None, max_params: int,
+                    sign: int = 1) -> tuple[float, float]:
     """(the space's largest params, the do-nothing baseline, else the worst mean): fixed by
     the space, so searches of one space with different strategies are comparable."""
-    low = baseline if baseline is not None else min((c["mean"] for c in configs), default=0.0)
+    low = baseline if baseline is not None else min(
+        (c["mean"] for c in configs), key=lambda m: sign * m, default=0.0)
     return float(max_params), float(low)
 
 
-def _params_for(front: list[dict], quality: float) -> int | None:
-    return min((c["params"] for c in front if c["mean"] >= quality), default=None)
+def _params_for(front: list[dict], quality: float, sign: int) -> int | None:
+    return min((c["params"] for c in front if sign * c["mean"] >= sign * quality), default=None)
 
 
-def _quality_at(front: list[dict], params: int) -> float | None:
-    return max((c["mean"] for c in front if c["params"] <= params), default=None)
+def _quality_at(front: list[dict], params: int, sign: int) -> float | None:
+    fit = [c["mean"] for c in front if c["params"] <= params]
+    return (max(fit, key=lambda m: sign * m)) if fit else None
 
 
-def comparison(fronts: dict[str, list[dict]]) -> list[dict]:
+def comparison(fronts: dict[str, list[dict]], sign: int = 1) -> list[dict]:
     """At each point of one shape's frontier: what the other shape needs for the same quality,
-    and what it reaches with the same parameters."""
+    and what it reaches with the same parameters (quality_gain > 0: the other is better)."""
     rows = []
     for shape, other in (("conventional", "hourglass"), ("hourglass", "conventional")):
         for c in fronts.get(shape, []):
-            need = _params_for(fronts.get(other, []), c["mean"])
-            reach = _quality_at(fronts.get(other, []), c["params"])
-            rows.append({"shape": shape, "config": f"{c['skip_dim']}/{c['inner_dim']}/"
-                                                   f"{c['depth']}", "params": c["params"],
+            need = _params_for(fronts.get(other, []), c["mean"], sign)
+            reach = _quality_at(fronts.get(other, []), c["params"], sign)
+            rows.append({"shape": shape, "config": c["label"], "params": c["params"],
                          "quality": c["mean"], "other": other, "other_params_needed": need,
                          "params_ratio": None if need is None else need / c["params"],
                          "other_quality_at_params": reach,
-                         "quality_gain": None if reach is None else reach - c["mean"]})
+                         "quality_gain": None if reach is None else sign * (reach - c["mean"])})
     return rows
 
 
-def scaling_table(fronts: dict[str, list[dict]]) -> list[dict]:
+def scaling_table(fronts: dict[str, list[dict]], dims: list[str] = MLP_DIMS,
+                  sign: int = 1) -> list[dict]:
     """For budgets along the frontiers: the best architecture of each shape within budget."""
     budgets = sorted({c["params"] for f in fronts.values() for c in f})
     rows = []
@@ -86,45 +94,52 @@ def scaling_table(fronts: dict[str, list[dict]]) -> list[dict]:
         row: dict = {"budget": b}
         for shape, front in fronts.items():
             fit = [c for c in front if c["params"] <= b]
-            best = max(fit, key=lambda c: c["mean"]) if fit else None
+            best = max(fit, key=lambda c: sign * c["mean"]) if fit else None
             row[shape] = None if best is None else {
-                k: best[k] for k in ("skip_dim", "inner_dim", "depth", "lr", "params", "mean")}
+                k: best[k] for k in (*dims, "label", "lr", "params", "mean")}
         rows.append(row)
     return rows
 
 
 def below_baseline(rows: list[dict], metric: str, baseline: float | None,
                    epochs: int | None = None) -> list[dict]:
+    sign = DIRECTIONS[metric]
     """Finished trials that ended worse than the do-nothing baseline: no divergence stopped
     them (their loss stalled or fell too slowly), so they count as complete, but their
     numbers say more about the learning rate or the epochs than about the architecture.
     With ``epochs``, only trials of that many epochs (a multi-fidelity search's top rung)."""
     if baseline is None:
         return []
-    return [{"shape": r["shape"], "config": f"{r['skip_dim']}/{r['inner_dim']}/{r['depth']}",
+    return [{"shape": r["shape"], "config": r.get("label") or
+             f"{r['skip_dim']}/{r['inner_dim']}/{r['depth']}",
              "lr": float(r["lr"]), "seed": int(r["seed"]), "epochs": int(r["epochs"]),
              "value": float(r[metric])}
             for r in rows if r["status"] == "complete" and r.get(metric) not in (None, "")
-            and float(r[metric]) < baseline and epochs in (None, int(r["epochs"]))]
+            and sign * float(r[metric]) < sign * baseline
+            and epochs in (None, int(r["epochs"]))]
 
 
-def summarize(rows: list[dict], task: str, epochs: int, max_params: int) -> dict:
-    """Everything frontier.json holds."""
+def summarize(rows: list[dict], task: str, epochs: int, max_params: int,
+              dims: list[str] = MLP_DIMS) -> dict:
+    """Everything frontier.json holds; ``dims``: the family's architecture dims."""
     metric = metric_name(task)
-    configs = configurations(rows, metric, epochs)
+    sign = DIRECTIONS[metric]
+    configs = configurations(rows, metric, epochs, dims)
     baselines = [float(r["baseline"]) for r in rows if r.get("baseline") not in (None, "")]
     baseline = baselines[0] if baselines else None
-    ref = reference_point(configs, baseline, max_params)
-    fronts = {s: frontier(configs, s) for s in SHAPES if any(c["shape"] == s for c in configs)}
+    ref = reference_point(configs, baseline, max_params, sign)
+    fronts = {s: frontier(configs, s, sign) for s in SHAPES
+              if any(c["shape"] == s for c in configs)}
     return {
-        "metric": metric, "epochs": epochs,
+        "metric": metric, "higher_is_better": sign > 0, "dims": dims, "epochs": epochs,
         "reference_point": {"params": ref[0], "quality": ref[1],
                             "note": "the space's largest params; the do-nothing baseline"},
         "frontiers": fronts,
-        "hypervolume": {s: hypervolume([(c["params"], c["mean"]) for c in f], ref)
+        "hypervolume": {s: hypervolume([(c["params"], sign * c["mean"]) for c in f],
+                                       (ref[0], sign * ref[1]))
                         for s, f in fronts.items()},
-        "comparison": comparison(fronts),
-        "scaling": scaling_table(fronts),
+        "comparison": comparison(fronts, sign),
+        "scaling": scaling_table(fronts, dims, sign),
         "configurations": configs,
         "below_baseline": below_baseline(rows, metric, baseline, epochs),
         # lower rungs of a multi-fidelity search: 1-3 epochs often end there, and say little

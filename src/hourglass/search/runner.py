@@ -32,6 +32,16 @@ FRONTIER_FILE = "frontier.json"
 COLUMNS = ["number", "shape", "skip_dim", "inner_dim", "depth", "lr", "seed", "epochs", "rung",
            "params", "flops_per_sample", "test_psnr", "test_psnr_per_image", "test_accuracy",
            "eval_loss", "baseline", "seconds", "status", "failure", "worker", "key"]
+
+
+def columns(space: SearchSpace) -> list[str]:
+    """trials.csv's columns: the MLP's as they always were; another family's dims in place of
+    skip_dim, inner_dim, depth, and its embedding parameters after params."""
+    dims = list(space.shapes[next(iter(space.shapes))].dims)
+    cols = COLUMNS[:2] + dims + COLUMNS[5:]
+    if space.family != "mlp":
+        cols.insert(cols.index("params") + 1, "embedding_params")
+    return cols
 MAX_REPEATS = 20  # NSGA-II re-sampling finished units this often in a row: take one in order
 
 
@@ -61,10 +71,10 @@ class SearchOptions:
 
 def row_of(r: Record) -> dict:
     a, m = r.unit.arch, r.attrs.get("metrics", {})
-    return {"number": r.number, "shape": a.shape, "skip_dim": a.skip_dim,
-            "inner_dim": a.inner_dim, "depth": a.depth, "lr": r.unit.lr, "seed": r.seed,
-            "epochs": r.epochs, "rung": r.attrs.get("rung", 0),
+    return {"number": r.number, "shape": a.shape, **a.values, "label": a.label,
+            "lr": r.unit.lr, "seed": r.seed, "epochs": r.epochs, "rung": r.attrs.get("rung", 0),
             "params": m.get("params", r.attrs.get("params")),
+            "embedding_params": m.get("embedding_params"),
             "flops_per_sample": m.get("flops_per_sample"), "test_psnr": m.get("test_psnr"),
             "test_psnr_per_image": m.get("test_psnr_per_image"),
             "test_accuracy": m.get("test_accuracy"), "eval_loss": m.get("eval_loss"),
@@ -92,13 +102,15 @@ def compute_used(rows: list[dict]) -> int:
 def write_results(store: Store, out: Path) -> dict:
     rows = result_rows(store.records())
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=columns(store.space), lineterminator="\n",
+                            extrasaction="ignore")  # label: frontier.json's, not a column
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(out / TRIALS_FILE, buf.getvalue())
     space = store.space
     summary = summarize(rows, space.task, space.epochs,
-                        max(space.params(a) for a in space.archs()))
+                        max(space.params(a) for a in space.archs()),
+                        list(space.shapes[next(iter(space.shapes))].dims))
     grid_compute = sum(space.params(a) * len(space.shapes[a.shape].lr) for a in space.archs())
     summary.update({"space": space.to_dict(), "trials": len(rows),
                     "finished": sum(r["status"] == "complete" for r in rows),
@@ -174,7 +186,7 @@ def _sample_and_run(store: Store, job: Sample, records: list[Record], out: Path,
     """Train the unit NSGA-II proposes; False when it was run already (the sampler is told the
     known result, so it learns from it, and nothing trains)."""
     trial = store.sample(job.shape, job.seed, job.epochs, rung=0)
-    unit = unit_of(job.shape, trial.params)
+    unit = unit_of(store.space.family, job.shape, trial.params)
     done = [r for r in records if r.unit == unit and r.claims and r.seed == job.seed]
     if done:
         trial.set_user_attr("repeat", True)

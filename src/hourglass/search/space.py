@@ -1,7 +1,10 @@
 """Search spaces: per shape, the values of skip_dim, inner_dim, depth and learning rate, plus
 task, dataset, epochs, batch size, seeds and an optional parameter cap.
 
-A space is a TOML file or a built-in name. Every dimension is a finite list; a table
+A space is a TOML file or a built-in name. ``family`` names the model family (default
+``mlp``); each shape table lists that family's dims (models/family.py: skip_dim, inner_dim,
+depth, and for the ViT sub_blocks, attn_dim, heads, patch, which default to one value) and
+the learning rates. Every dimension is a finite list; a table
 ``{low, high, step}`` (integers) or ``{low, high, num, log = true}`` (floats) is shorthand for
 one. Example::
 
@@ -32,29 +35,52 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hourglass.errors import UserError
-from hourglass.options import INPUT_PROJS, TASKS
+from hourglass.models.family import SHAPES, Family, get_family
+from hourglass.options import TASKS
 from hourglass.search.builtins import BUILTINS
 from hourglass.training import TrainConfig, count_run_params
 
-SHAPES = ("hourglass", "conventional")
 # split_rng, lr_schedule, test_checkpoint: as TrainConfig's (absent: the paper's recipe);
 # the studies run before recipe v2 name v1's values (training/config.py, RECIPE_V1).
 RECIPE_KEYS = ("split_rng", "lr_schedule", "test_checkpoint")
-TOP_KEYS = {"task", "dataset", "epochs", "batch_size", "seeds", "max_params", "train_limit",
-            "eval_limit", "augment", "name", *RECIPE_KEYS, *SHAPES}
-SHAPE_KEYS = {"skip_dim", "inner_dim", "depth", "lr", "input_proj"}
+TOP_KEYS = {"task", "dataset", "family", "epochs", "batch_size", "seeds", "max_params",
+            "train_limit", "eval_limit", "augment", "name", *RECIPE_KEYS, *SHAPES}
+CORE_DIMS = ("skip_dim", "inner_dim", "depth")
 
 
 @dataclass(frozen=True, order=True)
 class Arch:
+    """One architecture: its shape and its family's dims, in the family's order."""
+
     shape: str
-    skip_dim: int
-    inner_dim: int
-    depth: int
+    dims: tuple[tuple[str, int], ...]
+    family: str = "mlp"
+
+    @classmethod
+    def of(cls, shape: str, family: str, values: dict) -> Arch:
+        return cls(shape, tuple((d.name, int(values[d.name])) for d in get_family(family).dims),
+                   family)
+
+    def __getattr__(self, name: str) -> int:  # arch.skip_dim, arch.sub_blocks, ...
+        for dim, value in self.__dict__.get("dims", ()):
+            if dim == name:
+                return value
+        raise AttributeError(name)
+
+    @property
+    def values(self) -> dict[str, int]:
+        return dict(self.dims)
 
     @property
     def label(self) -> str:
-        return f"{self.skip_dim}/{self.inner_dim}/{self.depth}"
+        """skip/inner/depth, then the family's other dims: '288/72/6 K2 a192 nh3 p4'."""
+        fam = get_family(self.family)
+        core = "/".join(str(self.values[d]) for d in CORE_DIMS)
+        return " ".join([core] + [f"{d.short}{self.values[d.name]}" for d in fam.extra_dims])
+
+    @property
+    def slug(self) -> str:
+        return "-".join(f"{d.short}{self.values[d.name]}" for d in get_family(self.family).dims)
 
 
 @dataclass(frozen=True, order=True)
@@ -66,17 +92,18 @@ class Unit:
 
     @property
     def key(self) -> str:
-        a = self.arch
-        return f"{a.shape}-z{a.skip_dim}-h{a.inner_dim}-L{a.depth}-lr{self.lr:g}"
+        """'hourglass-z785-h115-L4-lr0.001' (the MLP), with the family's other dims added."""
+        return f"{self.arch.shape}-{self.arch.slug}-lr{self.lr:g}"
 
 
 @dataclass
 class ShapeSpace:
-    skip_dim: list[int]
-    inner_dim: list[int]
-    depth: list[int]
+    dims: dict[str, list[int]]  # every dim of the family, in its order
     lr: list[float]
-    input_proj: str = "learned"
+    options: dict[str, str] = field(default_factory=dict)  # the family's (mlp: input_proj)
+
+    def to_dict(self) -> dict:
+        return {**self.dims, "lr": self.lr, **self.options}
 
 
 @dataclass
@@ -86,20 +113,21 @@ class SearchSpace:
     dataset: str
     epochs: int
     shapes: dict[str, ShapeSpace]
+    family: str = "mlp"
     batch_size: int = 128
     seeds: list[int] = field(default_factory=lambda: [0])
     max_params: int | None = None
     train_limit: int | None = None
     eval_limit: int | None = None
-    augment: str = "none"
+    augment: str | None = None  # None: the family's recipe
     recipe: dict[str, str] = field(default_factory=dict)  # RECIPE_KEYS given by the space
     _params: dict = field(default_factory=dict, repr=False, compare=False)
 
     def train_config(self, unit: Unit, seed: int, epochs: int, data_dir: str | None) -> TrainConfig:
-        a = unit.arch
-        return TrainConfig(task=self.task, dataset=self.dataset, skip_dim=a.skip_dim,
-                           inner_dim=a.inner_dim, depth=a.depth,
-                           input_proj=self.shapes[a.shape].input_proj, shape=a.shape,
+        a = unit.arch.values
+        return TrainConfig(task=self.task, dataset=self.dataset, family=self.family,
+                           **{k: a.pop(k) for k in CORE_DIMS}, arch=a,
+                           **self.shapes[unit.arch.shape].options, shape=unit.arch.shape,
                            epochs=epochs, batch_size=self.batch_size, lr=unit.lr, seed=seed,
                            augment=self.augment, data_dir=data_dir,
                            train_limit=self.train_limit, eval_limit=self.eval_limit,
@@ -123,8 +151,8 @@ class SearchSpace:
         """Every architecture of the space under the parameter cap, in a fixed order."""
         out = []
         for shape, s in self.shapes.items():
-            for z, h, d in itertools.product(s.skip_dim, s.inner_dim, s.depth):
-                arch = Arch(shape, z, h, d)
+            for values in itertools.product(*s.dims.values()):
+                arch = Arch(shape, tuple(zip(s.dims, values, strict=True)), self.family)
                 if self.max_params is None or self.params(arch) <= self.max_params:
                     out.append(arch)
         return out
@@ -133,11 +161,16 @@ class SearchSpace:
         return [Unit(a, lr) for a in self.archs() for lr in self.shapes[a.shape].lr]
 
     def to_dict(self) -> dict:
+        """The space as a dict (TOML's); an MLP space's is what it was before families."""
         d = {k: v for k, v in self.__dict__.items()
-             if k not in ("shapes", "_params", "recipe") and v is not None}
+             if k not in ("shapes", "_params", "recipe", "family") and v is not None}
+        if self.family != "mlp":
+            d["family"] = self.family
+        elif self.augment is None:
+            d["augment"] = "none"  # the MLP's recipe, as MLP spaces always stored it
         d.update(self.recipe)
         for shape, s in self.shapes.items():
-            d[shape] = dict(s.__dict__)
+            d[shape] = s.to_dict()
         return d
 
 
@@ -212,30 +245,35 @@ def _optional_int(name: str, d: dict, key: str) -> int | None:
     return None if key not in d else _number(name, key, d[key], int)
 
 
-def _shape_space(name: str, shape: str, d: dict) -> ShapeSpace:
+def _shape_space(name: str, shape: str, d: dict, family: Family) -> ShapeSpace:
     where = f"{name}: [{shape}]"
+    dims = family.dim_names
     if not isinstance(d, dict):
-        raise UserError(f"{where}: must be a table of skip_dim, inner_dim, depth and lr, got "
-                        f"{d!r}")
-    unknown = set(d) - SHAPE_KEYS
+        raise UserError(f"{where}: must be a table of {', '.join(dims)} and lr, got {d!r}")
+    allowed = {*dims, "lr", *family.options}
+    unknown = set(d) - allowed
     if unknown:
-        raise UserError(f"{where}: unknown keys {', '.join(sorted(unknown))}; allowed: "
-                        f"{', '.join(sorted(SHAPE_KEYS))}")
-    missing = {"skip_dim", "inner_dim", "depth", "lr"} - set(d)
+        raise UserError(f"{where}: unknown keys {', '.join(sorted(unknown))}; the {family.name} "
+                        f"family takes {', '.join(sorted(allowed))}")
+    missing = {dim.name for dim in family.dims if dim.default is None} | {"lr"}
+    missing -= set(d)
     if missing:
         raise UserError(f"{where}: missing {', '.join(sorted(missing))}")
-    s = ShapeSpace(_values(where, "skip_dim", d["skip_dim"], int),
-                   _values(where, "inner_dim", d["inner_dim"], int),
-                   _values(where, "depth", d["depth"], int), _values(where, "lr", d["lr"], float),
-                   d.get("input_proj", "learned"))
-    if s.input_proj not in INPUT_PROJS:
-        raise UserError(f"{where}: input_proj {s.input_proj!r}: choose one of "
-                        f"{', '.join(INPUT_PROJS)}")
-    if shape == "hourglass" and max(s.inner_dim) >= min(s.skip_dim):
-        raise UserError(f"{where}: inner_dim {max(s.inner_dim)} >= skip_dim {min(s.skip_dim)}; "
+    values = {dim.name: _values(where, dim.name, d[dim.name], int) if dim.name in d
+              else [dim.default] for dim in family.dims}
+    options = {}
+    for key, choices in family.options.items():
+        value = d.get(key, choices[0])
+        if value not in choices:
+            raise UserError(f"{where}: {key} {value!r}: choose one of {', '.join(choices)}")
+        options[key] = value
+    s = ShapeSpace(values, _values(where, "lr", d["lr"], float), options)
+    skip, inner = s.dims["skip_dim"], s.dims["inner_dim"]
+    if shape == "hourglass" and max(inner) >= min(skip):
+        raise UserError(f"{where}: inner_dim {max(inner)} >= skip_dim {min(skip)}; "
                         "every hourglass inner_dim must be below every skip_dim")
-    if shape == "conventional" and min(s.inner_dim) <= max(s.skip_dim):
-        raise UserError(f"{where}: inner_dim {min(s.inner_dim)} <= skip_dim {max(s.skip_dim)}; "
+    if shape == "conventional" and min(inner) <= max(skip):
+        raise UserError(f"{where}: inner_dim {min(inner)} <= skip_dim {max(skip)}; "
                         "every conventional inner_dim must be above every skip_dim")
     return s
 
@@ -245,7 +283,8 @@ def space_from_dict(d: dict, name: str) -> SearchSpace:
     if unknown:
         raise UserError(f"{name}: unknown keys {', '.join(sorted(unknown))}; allowed: "
                         f"{', '.join(sorted(TOP_KEYS))}")
-    shapes = {s: _shape_space(name, s, d[s]) for s in SHAPES if s in d}
+    family = get_family(str(d.get("family", "mlp")))
+    shapes = {s: _shape_space(name, s, d[s], family) for s in SHAPES if s in d}
     if not shapes:
         raise UserError(f"{name}: no [hourglass] or [conventional] table")
     for key in ("task", "dataset", "epochs"):
@@ -253,26 +292,30 @@ def space_from_dict(d: dict, name: str) -> SearchSpace:
             raise UserError(f"{name}: missing {key}")
     if d["task"] not in TASKS:
         raise UserError(f"{name}: unknown task {d['task']!r}; choose one of {', '.join(TASKS)}")
+    if d["task"] not in family.tasks:
+        raise UserError(f"{name}: the {family.name} family serves {', '.join(family.tasks)}, "
+                        f"not {d['task']}")
     seeds = d.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds or len(seeds) > MAX_VALUES:
         raise UserError(f"{name}: seeds must be a list of 1 to {MAX_VALUES:,} integers, e.g. "
                         f"[0, 1, 2]; got {seeds!r}")
     seeds = sorted({_number(name, "seeds", v, int) for v in seeds})
-    trials = len(seeds) * sum(len(s.skip_dim) * len(s.inner_dim) * len(s.depth) * len(s.lr)
+    trials = len(seeds) * sum(math.prod(len(v) for v in s.dims.values()) * len(s.lr)
                               for s in shapes.values())
     if trials > MAX_TRIALS:
         raise UserError(f"{name}: the space holds {trials:,} trials; at most {MAX_TRIALS:,}")
     space = SearchSpace(
         name=str(d.get("name", name)), task=d["task"], dataset=str(d["dataset"]),
         epochs=_values(name, "epochs", d["epochs"], int)[0], shapes=shapes,
+        family=family.name,
         batch_size=_values(name, "batch_size", d.get("batch_size", 128), int)[0],
         seeds=seeds, max_params=_optional_int(name, d, "max_params"),
         train_limit=_optional_int(name, d, "train_limit"),
         eval_limit=_optional_int(name, d, "eval_limit"),
-        augment=d.get("augment", "none"), recipe={k: d[k] for k in RECIPE_KEYS if k in d})
+        augment=d.get("augment"), recipe={k: d[k] for k in RECIPE_KEYS if k in d})
     for shape, s in shapes.items():  # the largest network of each shape built (as a config,
         # no weights) now: bad settings and absurd sizes fail before the search starts
-        arch = Arch(shape, max(s.skip_dim), max(s.inner_dim), max(s.depth))
+        arch = Arch.of(shape, family.name, {k: max(v) for k, v in s.dims.items()})
         count_run_params(space.train_config(Unit(arch, s.lr[0]), seeds[0], space.epochs, None)
                          .resolved())
     if not space.archs():

@@ -27,13 +27,13 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from hourglass.errors import UserError
+from hourglass.models.family import get_family
 from hourglass.search.space import Arch, SearchSpace, Unit, extends
 
 HEARTBEAT_S = 5
 SCHEMA_RETRIES = 3
 GRACE_S = 20
 JOURNAL_FILE = "journal.log"
-PARAM_NAMES = {"skip_dim", "inner_dim", "depth", "lr"}
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -62,10 +62,11 @@ def open_storage(url: str | None, out: Path) -> optuna.storages.BaseStorage:
 
 
 def distributions(space: SearchSpace, shape: str) -> dict:
+    """Optuna's params of a trial: the family's dims and lr (the MLP's: skip_dim, inner_dim,
+    depth, lr)."""
     s = space.shapes[shape]
-    return {"skip_dim": CategoricalDistribution(s.skip_dim),
-            "inner_dim": CategoricalDistribution(s.inner_dim),
-            "depth": CategoricalDistribution(s.depth), "lr": CategoricalDistribution(s.lr)}
+    return {**{k: CategoricalDistribution(v) for k, v in s.dims.items()},
+            "lr": CategoricalDistribution(s.lr)}
 
 
 def trial_key(unit: Unit, seed: int, epochs: int) -> str:
@@ -152,7 +153,7 @@ class Store:
                                       user_attrs={**t.user_attrs, "repeat": True})
             for old in earlier for t in old.get_trials(deepcopy=False,
                                                        states=(TrialState.COMPLETE,))
-            if not t.user_attrs.get("repeat") and PARAM_NAMES.issubset(t.params)])
+            if not t.user_attrs.get("repeat") and set(dists).issubset(t.params)])
 
     def _all(self) -> list[tuple[str, optuna.Study]]:
         return [(shape, s) for shape, now in self.studies.items()
@@ -160,6 +161,7 @@ class Store:
 
     def records(self) -> list[Record]:
         out = []
+        names = {*get_family(self.space.family).dim_names, "lr"}
         offset = dict.fromkeys(self.studies, 0)  # numbers run on across generations
         for shape, study in self._all():
             trials = study.get_trials(deepcopy=False)
@@ -170,10 +172,9 @@ class Store:
                 # enqueued params are written at once; sampled ones one by one, so another
                 # process may see a trial whose params are not all there yet
                 p = t.system_attrs.get("fixed_params") or t.params
-                if not PARAM_NAMES.issubset(p):
+                if not names.issubset(p):
                     continue
-                unit = Unit(Arch(shape, int(p["skip_dim"]), int(p["inner_dim"]),
-                                 int(p["depth"])), float(p["lr"]))
+                unit = unit_of(self.space.family, shape, p)
                 out.append(Record(number0 + t.number, shape, unit, int(t.user_attrs["seed"]),
                                   int(t.user_attrs["epochs"]), _state(t),
                                   tuple(t.values) if t.values else None, dict(t.user_attrs)))
@@ -204,8 +205,7 @@ class Store:
         """A running trial for (unit, seed, epochs), or None when another worker has it."""
         study = self.studies[unit.arch.shape]
         key = trial_key(unit, seed, epochs)
-        params = {"skip_dim": unit.arch.skip_dim, "inner_dim": unit.arch.inner_dim,
-                  "depth": unit.arch.depth, "lr": unit.lr}
+        params = {**unit.arch.values, "lr": unit.lr}
         study.enqueue_trial(params, user_attrs={"key": key, "seed": seed, "epochs": epochs,
                                                 **attrs})
         return self._own(study, study.ask(distributions(self.space, unit.arch.shape)))
@@ -214,7 +214,7 @@ class Store:
         """A trial whose params the study's sampler chooses (NSGA-II)."""
         study = self.studies[shape]
         trial = study.ask(distributions(self.space, shape))
-        unit = unit_of(shape, trial.params)
+        unit = unit_of(self.space.family, shape, trial.params)
         for k, v in {"key": trial_key(unit, seed, epochs), "seed": seed, "epochs": epochs,
                      "host": self.host, "pid": self.pid, "owner": self.owner,
                      **attrs}.items():
@@ -262,9 +262,8 @@ class Store:
             study.tell(trial, list(values))
 
 
-def unit_of(shape: str, params: dict) -> Unit:
-    return Unit(Arch(shape, int(params["skip_dim"]), int(params["inner_dim"]),
-                     int(params["depth"])), float(params["lr"]))
+def unit_of(family: str, shape: str, params: dict) -> Unit:
+    return Unit(Arch.of(shape, family, params), float(params["lr"]))
 
 
 def _alive(pid) -> bool:

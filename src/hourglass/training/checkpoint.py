@@ -1,6 +1,6 @@
 """Checkpoints are safetensors plus JSON: nothing is ever unpickled.
 
-model.safetensors   the best-eval weights, with the model config in its metadata. A fixed
+model.safetensors   the weights tested, with the model family and config in its metadata. A fixed
                     input projection is not in it: it is regenerated from the stored seed.
 trainer.safetensors weights, AdamW state and the loop's counters after the last completed
                     epoch (for --resume); one file, so a kill never splits it from its counters.
@@ -18,7 +18,7 @@ from safetensors.torch import save
 
 from hourglass.errors import UserError
 from hourglass.files import write_bytes_atomic
-from hourglass.models import MLPConfig, ResidualMLP
+from hourglass.models.family import get_family
 from hourglass.tasks import Task
 
 FORMAT = "hourglass-mlp/1"
@@ -63,22 +63,25 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     return tensors, meta
 
 
-def save_model(path: Path, model: ResidualMLP, task: Task) -> None:
-    """The weights, with what it takes to use them alone: model config and task."""
+def save_model(path: Path, model: torch.nn.Module, task: Task, family: str) -> None:
+    """The weights, with what it takes to use them alone: model family, config and task."""
     task_meta = {"name": task.name, "image_shape": list(task.image_shape),
                  "num_classes": task.num_classes, "noise_std": task.noise_std}
-    meta = {"format": FORMAT, "model_config": json.dumps(model.cfg.to_dict()),
-            "task": json.dumps(task_meta)}
+    meta = {"format": FORMAT, "family": family,
+            "model_config": json.dumps(model.cfg.to_dict()), "task": json.dumps(task_meta)}
     _write(path, _state(model), meta)
 
 
-def load_model(path: Path) -> tuple[ResidualMLP, Task]:
-    """The model (in eval mode) and the task it was trained for."""
+def load_model(path: Path) -> tuple[torch.nn.Module, Task]:
+    """The model (in eval mode) and the task it was trained for; a checkpoint written before
+    families existed holds an MLP."""
     tensors, meta = _read(path)
     if meta.get("format") != FORMAT or "model_config" not in meta or "task" not in meta:
         raise UserError(f"{path}: not an hourglass-mlp checkpoint (format {meta.get('format')})")
     try:
-        cfg = MLPConfig(**json.loads(meta["model_config"]))  # sizes checked before building
+        family = get_family(meta.get("family", "mlp"))
+        # sizes are checked by the config, before anything is built
+        cfg = family.config_from_dict(json.loads(meta["model_config"]))
         t = json.loads(meta["task"])
         task = Task(t["name"], tuple(int(d) for d in t["image_shape"]), t["num_classes"],
                     t["noise_std"])
@@ -86,7 +89,7 @@ def load_model(path: Path) -> tuple[ResidualMLP, Task]:
             raise UserError(f"task {task.name} on images {list(task.image_shape)} takes "
                             f"{task.in_dim} inputs and {task.out_dim} outputs, the model "
                             f"{cfg.in_dim} and {cfg.out_dim}")
-        model = ResidualMLP(cfg)
+        model = family.build(cfg)
         model.load_state_dict(tensors, strict=True)
     except UserError as e:
         raise UserError(f"{path}: its stored model config or task is invalid: {e}") from e
@@ -95,7 +98,7 @@ def load_model(path: Path) -> tuple[ResidualMLP, Task]:
     return model.eval(), task
 
 
-def save_trainer(path: Path, model: ResidualMLP, optimizer_state: dict[str, torch.Tensor],
+def save_trainer(path: Path, model: torch.nn.Module, optimizer_state: dict[str, torch.Tensor],
                  counters: dict) -> None:
     """``optimizer_state``: AdamW's per-parameter state as {"<param index>.<name>": tensor}."""
     tensors = {f"model.{k}": v for k, v in _state(model).items()}
@@ -103,7 +106,7 @@ def save_trainer(path: Path, model: ResidualMLP, optimizer_state: dict[str, torc
     _write(path, tensors, {"format": FORMAT, "counters": json.dumps(counters)})
 
 
-def load_trainer(path: Path, model: ResidualMLP) -> tuple[dict[str, torch.Tensor], dict]:
+def load_trainer(path: Path, model: torch.nn.Module) -> tuple[dict[str, torch.Tensor], dict]:
     """Loads the weights into ``model``; returns the optimizer state and the counters."""
     tensors, meta = _read(path)
     if meta.get("format") != FORMAT or "counters" not in meta:

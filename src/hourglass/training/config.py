@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from hourglass.data import dataset_shape
 from hourglass.errors import UserError
-from hourglass.models.mlp_config import MLPConfig, count_params
+from hourglass.models.family import get_family
 from hourglass.options import AUGMENTS, LR_SCHEDULES, SPLIT_RNGS, TEST_CHECKPOINTS
 from hourglass.task_shapes import TaskShape
 
@@ -32,13 +32,15 @@ RECIPE_V1 = {"split_rng": "torch", "lr_schedule": "step", "test_checkpoint": "be
 class TrainConfig:
     task: str = "denoise"
     dataset: str = "digits"
-    skip_dim: int = 256  # d_z
-    inner_dim: int | list[int] = 32  # d_h, one value or one per block
+    family: str = "mlp"  # models/family.py: mlp, vit, ...
+    skip_dim: int = 256  # d_z (the residual stream's width in every family)
+    inner_dim: int | list[int] = 32  # d_h, one value or (mlp) one per block
     depth: int = 4  # L
-    input_proj: str = "learned"  # learned | fixed | identity
+    arch: dict = field(default_factory=dict)  # the family's other dims (vit: sub_blocks, ...)
+    input_proj: str = "learned"  # mlp: learned | fixed | identity
     shape: str | None = None  # when set, checked against the dims
-    norm: str = "batch"
-    act: str = "relu"
+    norm: str | None = None  # None: the family's (mlp: batch, vit: layer)
+    act: str | None = None  # None: the family's (mlp: relu, vit: gelu)
     epochs: int | None = None  # None: the paper's recipe for the task and dataset
     batch_size: int | None = None  # None: the paper's recipe
     lr: float = 1e-3
@@ -46,7 +48,8 @@ class TrainConfig:
     seed: int = 0
     proj_seed: int | None = None  # seeds a fixed W_in; None: the run's seed
     noise_std: float = 0.25  # denoise
-    augment: str = "none"  # none | flip4 (the authors' x4 flip copy)
+    augment: str | None = None  # none | flip4 (the authors' x4 flip copy) | crop-flip; None:
+    # the family's recipe
     # None: the paper's recipe for the dataset (see EPOCH_RECIPE_DATASETS); RECIPE_V1 = before
     split_rng: str | None = None  # numpy (the authors' split) | torch
     lr_schedule: str | None = None  # epoch (constant within an epoch) | step
@@ -60,11 +63,18 @@ class TrainConfig:
 
     def resolved(self) -> TrainConfig:
         """A copy with the recipe's defaults filled in and every value checked."""
+        family = get_family(self.family)
+        family.check_task(self.task)
+        unknown = set(self.arch) - {d.name for d in family.extra_dims}
+        if unknown:
+            raise UserError(f"family {family.name} has no {', '.join(sorted(unknown))}; its "
+                            f"dims: {', '.join(family.dim_names)}")
         recipe = IMAGENET32_RECIPE if self.dataset == "imagenet32" else {
             "epochs": PAPER_EPOCHS.get(self.task, 30), "batch_size": PAPER_BATCH}
         mnist = self.dataset in EPOCH_RECIPE_DATASETS
         defaults = {**recipe, "split_rng": "numpy", "lr_schedule": "epoch" if mnist else "step",
-                    "test_checkpoint": "last" if mnist else "best"}
+                    "test_checkpoint": "last" if mnist else "best",
+                    **family.recipe(self.task, self.dataset)}
         cfg = dataclasses.replace(self, **{k: v if getattr(self, k) is None else getattr(self, k)
                                            for k, v in defaults.items()})
         for name in ("epochs", "batch_size"):
@@ -117,18 +127,15 @@ def build_task(cfg: TrainConfig, image_shape: tuple[int, int, int], num_classes:
     return kind(cfg.task, image_shape, num_classes, noise_std=cfg.noise_std)
 
 
-def model_config(cfg: TrainConfig, task: TaskShape) -> MLPConfig:
-    """The model a run trains; a fixed projection is seeded by proj_seed, else the seed."""
-    proj_seed = cfg.seed if cfg.proj_seed is None else cfg.proj_seed
-    mcfg = MLPConfig(in_dim=task.in_dim, out_dim=task.out_dim, skip_dim=cfg.skip_dim,
-                     inner_dim=cfg.inner_dim, depth=cfg.depth, input_proj=cfg.input_proj,
-                     proj_seed=proj_seed, norm=cfg.norm, act=cfg.act,
-                     head="sigmoid" if task.image_target else "none")
-    mcfg.check_shape(cfg.shape)
-    return mcfg
+def model_config(cfg: TrainConfig, task: TaskShape):
+    """The config of the model a run trains, in its family's terms (MLPConfig, ViTConfig)."""
+    return get_family(cfg.family).make_config(cfg, task)
 
 
 def count_run_params(cfg: TrainConfig) -> dict[str, int]:
-    """`hourglass params`: trainable and frozen parameters and FLOPs, without loading data."""
+    """`hourglass params`: trainable, frozen and embedding parameters and FLOPs, without
+    loading data."""
+    cfg = cfg.resolved()
     shape, classes = dataset_shape(cfg.dataset, cfg.data_dir, cfg.image_size, cfg.channels)
-    return count_params(model_config(cfg, build_task(cfg, shape, classes, TaskShape)))
+    family = get_family(cfg.family)
+    return family.counts(family.make_config(cfg, build_task(cfg, shape, classes, TaskShape)))

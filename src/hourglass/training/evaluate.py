@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from hourglass.data import ImageDataset, Split, load_dataset
 from hourglass.errors import UserError
-from hourglass.models import ResidualMLP
 from hourglass.tasks import Task, to_float
 from hourglass.training.checkpoint import CONFIG_FILE, MODEL_FILE, load_model, read_json
 from hourglass.training.config import TrainConfig, build_task
@@ -39,7 +39,7 @@ def prepare(cfg: TrainConfig, data: ImageDataset | None = None) -> Prepared:
 
 
 @torch.no_grad()
-def forward_all(model: ResidualMLP, x: torch.Tensor, lifted: bool = False) -> torch.Tensor:
+def forward_all(model: nn.Module, x: torch.Tensor, lifted: bool = False) -> torch.Tensor:
     """Model outputs for every row of x (inputs, or z_0 when ``lifted``), in eval mode."""
     was_training = model.training
     model.eval()
@@ -49,13 +49,13 @@ def forward_all(model: ResidualMLP, x: torch.Tensor, lifted: bool = False) -> to
     return out
 
 
-def evaluate_split(model: ResidualMLP, task: Task, split: Split, which: str) -> dict[str, float]:
+def evaluate_split(model: nn.Module, task: Task, split: Split, which: str) -> dict[str, float]:
     x = task.split_inputs(split, which)
     y = task.targets(to_float(split.images), split.labels)
     return task.metrics(forward_all(model, x), y)
 
 
-def test_metrics(model: ResidualMLP, prep: Prepared) -> dict[str, float]:
+def test_metrics(model: nn.Module, prep: Prepared) -> dict[str, float]:
     """The test-split numbers of metrics.json, with the do-nothing-clever baseline."""
     data, task = prep.data, prep.task
     m = evaluate_split(model, task, data.test, "test")
@@ -67,7 +67,7 @@ def test_metrics(model: ResidualMLP, prep: Prepared) -> dict[str, float]:
             "baseline_accuracy": base["accuracy"]}
 
 
-def load_run(run_dir: str | Path) -> tuple[TrainConfig, ResidualMLP]:
+def load_run(run_dir: str | Path) -> tuple[TrainConfig, nn.Module]:
     run_dir = Path(run_dir)
     cfg = TrainConfig.from_dict(read_json(run_dir / CONFIG_FILE, "run config"))
     if not (run_dir / MODEL_FILE).is_file():

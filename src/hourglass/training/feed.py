@@ -12,8 +12,10 @@ from __future__ import annotations
 import torch
 
 from hourglass.data import Split
+from hourglass.data.augment import crop_flip
 from hourglass.tasks import Task, to_float
 
+BATCH_AUGMENTS = {"crop-flip": crop_flip}  # drawn per batch (flip4 copies the split once)
 CACHE_BYTES = 4 << 30  # precompute whole-split inputs (and z_0) only below this size
 LIFT_CHUNK = 4096
 
@@ -28,11 +30,14 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 
 def train_cache(task: Task, split: Split, device: torch.device,
-                lift: torch.nn.Module | None = None) -> tuple[torch.Tensor, bool] | None:
+                lift: torch.nn.Module | None = None,
+                augment: str = "none") -> tuple[torch.Tensor, bool] | None:
     """(inputs, or z_0 = ``lift.lift(inputs)`` when a model with a frozen first layer is
-    given, for the whole split on ``device``; whether lifted), or None to build every batch."""
+    given, for the whole split on ``device``; whether lifted), or None to build every batch
+    (inputs that change every epoch: noise, or batched augmentation)."""
     width = task.in_dim + (lift.cfg.skip_dim if lift is not None else 0)
-    if split.streamed or not task.static_inputs or len(split) * width * 4 > CACHE_BYTES:
+    if (split.streamed or not task.static_inputs or augment in BATCH_AUGMENTS
+            or len(split) * width * 4 > CACHE_BYTES):
         return None
     x = task.inputs(to_float(split.images))
     if lift is None:
@@ -42,10 +47,12 @@ def train_cache(task: Task, split: Split, device: torch.device,
 
 
 def batch(task: Task, split: Split, cache, idx: torch.Tensor, gen: torch.Generator,
-          device: torch.device) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """(x, y, lifted) on ``device`` for the rows ``idx`` of the split. Noise is drawn on the
-    CPU from ``gen``, so a GPU run sees the same noise as a CPU run."""
+          device: torch.device, augment: str = "none") -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """(x, y, lifted) on ``device`` for the rows ``idx`` of the split. Noise and augmentation
+    are drawn on the CPU from ``gen``, so a GPU run sees the same batches as a CPU run."""
     images, labels = split.images[idx], split.labels[idx]
+    if augment in BATCH_AUGMENTS:
+        images = BATCH_AUGMENTS[augment](images, gen)
     xf = to_float(images)
     y = task.targets(xf, labels).to(device)
     if cache is not None:

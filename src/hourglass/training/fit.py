@@ -98,7 +98,7 @@ def fit(model: torch.nn.Module, task: Task, train_split: Split, eval_split: Spli
     n = len(train_split)
     per_epoch = steps_per_epoch(n, cfg.batch_size)
     lifts = frozen_lift(model)
-    cache = train_cache(task, train_split, device, model if lifts else None)
+    cache = train_cache(task, train_split, device, model if lifts else None, cfg.augment)
     x_eval = task.split_inputs(eval_split, "eval").to(device)  # eval noise: fixed by seed
     y_eval = task.targets(to_float(eval_split.images), eval_split.labels).to(device)
     if lifts:
@@ -117,7 +117,7 @@ def fit(model: torch.nn.Module, task: Task, train_split: Split, eval_split: Spli
             for s in range(per_epoch):
                 x, y, lifted = batch(task, train_split, cache,
                                      perm[s * cfg.batch_size:(s + 1) * cfg.batch_size], gen,
-                                     device)
+                                     device, cfg.augment)
                 lr = learning_rate(cfg, counters["step"], per_epoch)
                 loss = train_step(net, optimizer, task, x, y, lifted, lr, world)
                 loss_sum += loss

@@ -14,7 +14,7 @@ import torch
 from hourglass.data import ImageDataset, flip4
 from hourglass.errors import DivergedError, UserError
 from hourglass.files import write_json_atomic, write_text_atomic
-from hourglass.models import ResidualMLP, count_params
+from hourglass.models.family import get_family
 from hourglass.training import parallel
 from hourglass.training.checkpoint import (
     CONFIG_FILE,
@@ -84,7 +84,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: 
         return read_json(out / METRICS_FILE, "metrics")
     prep = prepare(cfg, data)
     torch.manual_seed(cfg.seed)
-    model = ResidualMLP(model_config(cfg, prep.task))
+    model = get_family(cfg.family).build(model_config(cfg, prep.task))
     if parallel.is_main():
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / CONFIG_FILE, cfg.to_dict())
@@ -101,7 +101,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: 
     def checkpoint(counters: dict, optim_state, best: bool) -> None:
         if parallel.is_main():
             if best:
-                save_model(out / MODEL_FILE, model, prep.task)
+                save_model(out / MODEL_FILE, model, prep.task, cfg.family)
             write_text_atomic(out / HISTORY_FILE, _history_csv(counters["history"]))
             save_trainer(out / TRAINER_FILE, model, optim_state(), counters)
 
@@ -139,7 +139,7 @@ def finish(out: Path, cfg: TrainConfig, prep: Prepared, counters: dict) -> dict:
     model, _ = load_model(out / MODEL_FILE)
     best = counters["history"][counters["best_epoch"] - 1]
     metric = prep.task.metric
-    metrics = {**count_params(model.cfg), **test_metrics(model, prep),
+    metrics = {**get_family(cfg.family).counts(model.cfg), **test_metrics(model, prep),
                f"eval_{metric}": best[f"eval_{metric}"], "eval_loss": best["eval_loss"],
                "best_epoch": counters["best_epoch"], "epochs": cfg.epochs,
                "train_seconds": round(counters["train_seconds"], 3), "seed": cfg.seed,

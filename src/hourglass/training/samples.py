@@ -10,10 +10,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torch import nn
 
 from hourglass.data import Split
 from hourglass.files import write_bytes_atomic
-from hourglass.models import ResidualMLP
 from hourglass.tasks import Task, to_float
 
 MIN_TILE = 56  # pixels: small images are scaled up (nearest) to stay visible
@@ -48,7 +48,7 @@ def png_bytes(img: Image.Image) -> bytes:
 
 
 @torch.no_grad()
-def write_samples(path: Path, model: ResidualMLP, task: Task, split: Split, n: int = 8) -> None:
+def write_samples(path: Path, model: nn.Module, task: Task, split: Split, n: int = 8) -> None:
     split = split.take(n)
     c, h, w = task.image_shape
     x = task.split_inputs(split, "test")

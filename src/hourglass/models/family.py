@@ -1,0 +1,124 @@
+"""Model families as plug-ins: what the tool needs to know of a family, and the registry.
+
+A family declares its architecture hyperparameters (``dims``: the integers a search varies,
+named for a reader; the paper's symbols in ``help``), how a run's settings become its config,
+the exact parameter count (trainable, frozen and embedding apart) and forward FLOPs per sample
+of a config, which tasks it serves, which shape a config is, and the module that builds it.
+Everything here is arithmetic on configs and needs no PyTorch: `hourglass params`, search
+spaces and matching answer without it; ``build`` imports the module when a model is made.
+
+Families register themselves in their config module (mlp_config.py, vit_config.py); named
+variants (``VARIANTS``) are full settings a user can start from by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hourglass.errors import UserError
+
+SHAPES = ("hourglass", "conventional")
+COUNT_KEYS = ("params", "frozen_params", "embedding_params", "flops_per_sample")
+
+
+@dataclass(frozen=True)
+class Dim:
+    """An integer architecture hyperparameter; ``short`` names it in trial keys."""
+
+    name: str
+    short: str
+    help: str
+    default: int | None = None  # None: a search space must list it
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    summary: str
+    dims: tuple[Dim, ...]  # skip_dim, inner_dim and depth first: every family has them
+    tasks: tuple[str, ...]
+    # (run settings, task shape) -> the family's config; raises UserError on bad values
+    make_config: Callable[[Any, Any], Any]
+    config_from_dict: Callable[[dict], Any]  # a stored config (checkpoint metadata)
+    counts: Callable[[Any], dict[str, int]]  # COUNT_KEYS of a config
+    module: str  # "package.module:Class", built as Class(cfg)
+    # options a shape table of a search space may set (strings, e.g. input_proj) and their
+    # allowed values
+    options: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # (task, dataset) -> defaults for the run settings left unset (norm, act, augment, and
+    # where the family has its own recipe, epochs): the recipe a config states it reaches
+    recipe: Callable[[str, str], dict] = lambda task, dataset: {}
+    default_task: str = "denoise"  # what `hourglass compare --family NAME` compares on
+    # a small architecture of each shape (dims by name): what tests and examples build
+    examples: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def dim_names(self) -> tuple[str, ...]:
+        return tuple(d.name for d in self.dims)
+
+    @property
+    def extra_dims(self) -> tuple[Dim, ...]:
+        """Dims beyond the three every family has (they live in TrainConfig.arch)."""
+        return tuple(d for d in self.dims if d.name not in ("skip_dim", "inner_dim", "depth"))
+
+    def build(self, cfg):
+        module, cls = self.module.split(":")
+        return getattr(importlib.import_module(module), cls)(cfg)
+
+    def check_task(self, task: str) -> None:
+        if task not in self.tasks:
+            raise UserError(f"family {self.name} serves the tasks {', '.join(self.tasks)}; "
+                            f"not {task}")
+
+
+FAMILIES: dict[str, Family] = {}
+VARIANTS: dict[str, dict] = {}  # name -> TrainConfig settings (family, dims, recipe)
+
+
+def register(family: Family, variants: dict[str, dict] | None = None) -> Family:
+    FAMILIES[family.name] = family
+    for name, settings in (variants or {}).items():
+        VARIANTS[name] = {"family": family.name, **settings}
+    return family
+
+
+def _load_builtin() -> None:
+    # the built-in families register on import; a plug-in registers the same way
+    importlib.import_module("hourglass.models.mlp_config")
+    importlib.import_module("hourglass.models.vit_config")
+
+
+def get_family(name: str) -> Family:
+    _load_builtin()
+    if name not in FAMILIES:
+        raise UserError(f"unknown model family {name!r}; choose one of {', '.join(FAMILIES)}")
+    return FAMILIES[name]
+
+
+def families() -> dict[str, Family]:
+    _load_builtin()
+    return FAMILIES
+
+
+def shape_of(skip_dim: int, inner_dims: list[int]) -> str:
+    """'hourglass' (every inner width below the skip width), 'conventional' (every one above),
+    or 'mixed': the one rule every family's shape follows."""
+    if all(d < skip_dim for d in inner_dims):
+        return "hourglass"
+    if all(d > skip_dim for d in inner_dims):
+        return "conventional"
+    return "mixed"
+
+
+def check_shape(expected: str | None, actual: str, skip_dim: int, inner) -> None:
+    if expected is None or expected == actual:
+        return
+    rule = {"hourglass": "every inner-dim < skip-dim",
+            "conventional": "every inner-dim > skip-dim"}.get(expected)
+    if rule is None:
+        raise UserError(f"--shape {expected!r}: choose hourglass or conventional")
+    raise UserError(f"--shape {expected} needs {rule}; got skip-dim {skip_dim}, "
+                    f"inner-dim {inner}")

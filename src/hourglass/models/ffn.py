@@ -1,0 +1,58 @@
+"""The residual wide-narrow-wide feed-forward stack, for anyone's Transformer.
+
+    x = x + FFN_k(Norm_k(x))   for k = 1..K,   FFN_k: dim -> inner_dim -> dim
+
+With ``inner_dim`` below ``dim`` and K > 1 it is the Hourglass feed-forward of the authors'
+follow-up (arXiv 2602.06471): each sub-block squeezes through a narrow d_h while the residual
+stream stays wide, with no residual around the K sub-blocks as a whole. With K = 1 and
+``inner_dim`` = 4 x ``dim`` it is the ordinary Transformer MLP. Norm and activation layers are
+passed in (``nn.LayerNorm`` or ``nn.RMSNorm``; ``nn.GELU``, ``nn.ReLU``, ...); ``gated=True``
+makes each FFN a GLU, SwiGLU with ``act_layer=nn.SiLU``: act(x W_gate) * (x W_value), then
+W_out.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class FeedForward(nn.Module):
+    """dim -> inner_dim -> dim, plain or gated."""
+
+    def __init__(self, dim: int, inner_dim: int, act_layer: type[nn.Module] = nn.GELU,
+                 gated: bool = False, bias: bool = True) -> None:
+        super().__init__()
+        self.gated = gated
+        self.fc1 = nn.Linear(dim, 2 * inner_dim if gated else inner_dim, bias=bias)
+        self.act = act_layer()
+        self.fc2 = nn.Linear(inner_dim, dim, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.fc1(x)
+        if self.gated:
+            gate, value = h.chunk(2, dim=-1)
+            return self.fc2(self.act(gate) * value)
+        return self.fc2(self.act(h))
+
+
+class ResidualFFN(nn.Module):
+    """K pre-norm residual feed-forward sub-blocks: a drop-in for a Transformer layer's MLP
+    *and* its residual add (call ``x = ffn(x)``, not ``x = x + ffn(x)``)."""
+
+    def __init__(self, dim: int, inner_dim: int, sub_blocks: int = 1,
+                 norm_layer: type[nn.Module] = nn.LayerNorm,
+                 act_layer: type[nn.Module] = nn.GELU, gated: bool = False,
+                 bias: bool = True) -> None:
+        super().__init__()
+        if min(dim, inner_dim, sub_blocks) <= 0:
+            raise ValueError(f"dim, inner_dim and sub_blocks must be positive, got {dim}, "
+                             f"{inner_dim}, {sub_blocks}")
+        self.norms = nn.ModuleList(norm_layer(dim) for _ in range(sub_blocks))
+        self.ffns = nn.ModuleList(FeedForward(dim, inner_dim, act_layer, gated, bias)
+                                  for _ in range(sub_blocks))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for norm, ffn in zip(self.norms, self.ffns, strict=True):
+            x = x + ffn(norm(x))
+        return x

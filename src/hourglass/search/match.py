@@ -1,0 +1,114 @@
+"""`hourglass match`: configurations of the other shape at the same budget as a given one.
+
+For every skip width, depth and (for the hourglass) sub-block count tried, a family's
+parameter count and FLOPs are affine in inner_dim, so the inner width that hits the budget is
+solved for, not searched: two counts give the line, the nearest integer on it is checked with
+an exact count. The budget is trainable non-embedding parameters (the ViT's patch embedding
+and positions apart; the MLP has none) or forward FLOPs per sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from hourglass.errors import UserError
+from hourglass.models.family import get_family
+from hourglass.training import TrainConfig, count_run_params
+
+BUDGETS = ("params", "flops")
+# skip widths tried, as multiples of the given config's; rounded to a multiple of ROUND
+WIDER = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
+NARROWER = (1 / 3, 0.5, 2 / 3, 0.75, 1.0)
+ROUND = 8
+SUB_BLOCKS = (1, 2, 4)  # the hourglass's K, for families that have sub_blocks
+
+
+@dataclass
+class Match:
+    config: TrainConfig
+    counts: dict[str, int]
+    ratio: float  # its budget / the given config's
+
+    def row(self) -> dict:
+        c = self.config
+        return {"shape": c.shape, "skip_dim": c.skip_dim, "inner_dim": c.inner_dim,
+                "depth": c.depth, **c.arch, "params": self.counts["params"],
+                "non_embedding_params": budget_of(self.counts, "params"),
+                "flops_per_sample": self.counts["flops_per_sample"],
+                "ratio": round(self.ratio, 4)}
+
+
+def budget_of(counts: dict[str, int], by: str) -> int:
+    if by == "flops":
+        return counts["flops_per_sample"]
+    return counts["params"] - counts.get("embedding_params", 0)
+
+
+def _counts(cfg: TrainConfig) -> dict[str, int] | None:
+    try:
+        return count_run_params(cfg)
+    except UserError:  # a width the family refuses (heads do not divide it, say)
+        return None
+
+
+def match(cfg: TrainConfig, by: str = "params", tolerance: float = 0.05,
+          depths: list[int] | None = None, skip_dims: list[int] | None = None) -> list[Match]:
+    """Configurations of the other shape within ``tolerance`` (relative) of ``cfg``'s budget,
+    nearest first."""
+    if by not in BUDGETS:
+        raise UserError(f"--by {by!r}: choose params or flops")
+    if not 0 < tolerance < 1:
+        raise UserError(f"--tolerance must be between 0 and 1, got {tolerance}")
+    cfg = cfg.resolved()
+    if isinstance(cfg.inner_dim, list):
+        raise UserError("match takes one inner-dim for every block")
+    given = count_run_params(cfg)
+    shape = "hourglass" if cfg.inner_dim < cfg.skip_dim else "conventional"
+    other = "conventional" if shape == "hourglass" else "hourglass"
+    target = budget_of(given, by)
+    skips = skip_dims or sorted({max(ROUND, round(cfg.skip_dim * f / ROUND) * ROUND)
+                                 for f in (WIDER if other == "hourglass" else NARROWER)})
+    has_k = "sub_blocks" in _family_dims(cfg)
+    ks = SUB_BLOCKS if other == "hourglass" and has_k else (1,) if has_k else (None,)
+    out = []
+    for skip in skips:
+        for depth in depths or _depths(cfg.depth):
+            for k in ks:
+                arch = dict(cfg.arch)
+                if k is not None:
+                    arch["sub_blocks"] = k
+                if "attn_dim" in arch or has_k:  # keep the given attention width
+                    arch["attn_dim"] = cfg.arch.get("attn_dim") or cfg.skip_dim
+                base = dataclasses.replace(cfg, skip_dim=skip, depth=depth, arch=arch, shape=None)
+                found = _solve(base, target, by, other)
+                if found is not None:
+                    c, counts = found
+                    ratio = budget_of(counts, by) / target
+                    if abs(ratio - 1) <= tolerance:
+                        out.append(Match(dataclasses.replace(c, shape=other), counts, ratio))
+    return sorted(out, key=lambda m: (abs(m.ratio - 1), m.config.skip_dim, m.config.depth))
+
+
+def _family_dims(cfg: TrainConfig) -> tuple[str, ...]:
+    return get_family(cfg.family).dim_names
+
+
+def _depths(depth: int) -> list[int]:
+    return sorted({max(1, depth // 2), depth, depth * 2} | {max(1, depth - 1), depth + 1})
+
+
+def _solve(base: TrainConfig, target: int, by: str, shape: str):
+    """The inner width of ``base`` whose budget is nearest ``target`` (and that makes
+    ``shape``), with its counts; None when none does."""
+    one, two = (_counts(dataclasses.replace(base, inner_dim=d)) for d in (1, 2))
+    if one is None or two is None:
+        return None
+    slope = budget_of(two, by) - budget_of(one, by)
+    inner = round(1 + (target - budget_of(one, by)) / slope)
+    ok = inner < base.skip_dim if shape == "hourglass" else inner > base.skip_dim
+    if inner < 1 or not ok:
+        return None
+    cfg = dataclasses.replace(base, inner_dim=inner)
+    counts = _counts(cfg)
+    return None if counts is None else (cfg, counts)

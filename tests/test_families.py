@@ -1,0 +1,153 @@
+"""Every registered model family, every shape: parameter and FLOP counts against the built
+module, outputs, checkpoints; and the public feed-forward block."""
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
+
+from hourglass.errors import UserError
+from hourglass.models import ResidualFFN, families, get_family
+from hourglass.models.family import SHAPES
+from hourglass.task_shapes import TaskShape
+from hourglass.training import TrainConfig
+from hourglass.training.config import model_config
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = [(f, s, t) for f in sorted(families()) for s in SHAPES
+         for t in ("classify", "superres", "denoise")]
+
+
+def run_config(family: str, shape: str, task: str, **settings) -> TrainConfig:
+    fam = get_family(family)
+    dims = dict(fam.examples[shape])
+    core = {k: dims.pop(k) for k in ("skip_dim", "inner_dim", "depth")}
+    return TrainConfig(task=task, family=family, shape=shape, arch=dims, **core,
+                       **settings).resolved()
+
+
+def build(family: str, shape: str, task: str, image=(3, 16, 16), **settings):
+    cfg = run_config(family, shape, task, **settings)
+    mcfg = model_config(cfg, TaskShape(task, image, 10))
+    return get_family(family), mcfg, get_family(family).build(mcfg)
+
+
+@pytest.mark.parametrize("family,shape,task", CASES)
+def test_counts_match_the_module_and_the_flop_counter(family, shape, task):
+    fam, mcfg, model = build(family, shape, task)
+    counts = fam.counts(mcfg)
+    assert mcfg.shape == shape
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    frozen = sum(b.numel() for n, b in model.named_buffers() if n == "proj_weight")
+    assert (counts["params"], counts["frozen_params"]) == (trainable, frozen)
+    assert 0 <= counts["embedding_params"] < counts["params"]
+    x = torch.rand(3, TaskShape(task, (3, 16, 16), 10).in_dim)
+    # FlopCounterMode counts matmuls (mm, addmm, bmm); it leaves out what the family's count
+    # leaves out too: norms, activations, softmax, bias adds, pooling. It has no formula for
+    # the CPU's fused attention kernel, so attention runs on the math backend here: its two
+    # matmuls are then counted as bmm.
+    with FlopCounterMode(display=False) as counter, sdpa_kernel([SDPBackend.MATH]):
+        y = model.eval()(x)
+    assert counter.get_total_flops() == 3 * counts["flops_per_sample"]
+    assert y.shape == (3, 10 if task == "classify" else mcfg.out_dim)
+
+
+@pytest.mark.parametrize("family", sorted(families()))
+def test_every_family_trains_and_reloads_bit_exactly(family, tmp_path):
+    from hourglass.training import load_run, train
+
+    cfg = run_config(family, "hourglass", "denoise", dataset="digits", epochs=1,
+                     batch_size=64, train_limit=256, eval_limit=64)
+    if family == "vit":
+        cfg.arch["patch"] = 2  # digits are 8x8
+    metrics = train(cfg, tmp_path / "run", progress=False)
+    assert metrics["test_psnr"] > metrics["baseline_psnr"] - 10
+    _, model = load_run(tmp_path / "run")
+    again = train(cfg, tmp_path / "run", resume=True, progress=False)
+    assert again == metrics
+    x = torch.rand(2, 64)
+    assert torch.equal(model(x), load_run(tmp_path / "run")[1](x))
+
+
+def test_the_vit_image_head_puts_each_patch_back_in_place():
+    _, mcfg, model = build("vit", "conventional", "superres", image=(3, 16, 16))
+    tokens = torch.arange(mcfg.tokens * mcfg.out_patch, dtype=torch.float32)
+    image = model.unpatch(tokens.view(1, mcfg.tokens, mcfg.out_patch)).view(3, 16, 16)
+    # superres: 8x8 inputs, patch 4 -> a 2x2 grid; each token writes an 8x8 patch per channel
+    q = 8
+    for t, (gy, gx) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        block = tokens[t * mcfg.out_patch:(t + 1) * mcfg.out_patch].view(3, q, q)
+        assert torch.equal(image[:, gy * q:(gy + 1) * q, gx * q:(gx + 1) * q], block)
+
+
+def test_bad_family_settings_are_refused():
+    with pytest.raises(UserError, match="unknown model family 'cnn'"):
+        TrainConfig(family="cnn").resolved()
+    with pytest.raises(UserError, match="family mlp has no sub_blocks"):
+        TrainConfig(arch={"sub_blocks": 2}).resolved()
+    with pytest.raises(UserError, match="patch 5 does not divide"):
+        build("vit", "hourglass", "classify", image=(3, 32, 32))[1].__class__(
+            image_shape=(3, 32, 32), out_dim=10, skip_dim=32, inner_dim=8, depth=1, patch=5)
+    with pytest.raises(UserError, match="not a multiple of 3 heads"):
+        run = run_config("vit", "hourglass", "classify")
+        run.arch["heads"] = 3
+        model_config(run, TaskShape("classify", (3, 32, 32), 10))
+    with pytest.raises(UserError, match="the ViT takes layer, rms"):
+        model_config(run_config("vit", "hourglass", "classify", norm="batch"),
+                     TaskShape("classify", (3, 32, 32), 10))
+
+
+def test_the_readme_block_example_runs_as_written():
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"<!-- block example -->\n```python\n(.*?)```", readme, re.S)
+    assert code, "README lost its block example"
+    scope: dict = {}
+    exec(code.group(1), scope)  # noqa: S102 - our own README
+    assert isinstance(scope["ffn"], ResidualFFN)
+    assert scope["y"].shape == scope["x"].shape
+    assert "# 334656" in code.group(1)  # the count the example prints, as it says
+    assert sum(p.numel() for p in scope["ffn"].parameters()) == 334656
+
+
+@pytest.mark.parametrize("gated", [False, True])
+def test_the_block_is_k_pre_norm_residual_sub_blocks(gated):
+    ffn = ResidualFFN(16, 4, sub_blocks=3, norm_layer=torch.nn.RMSNorm,
+                      act_layer=torch.nn.SiLU, gated=gated)
+    x = torch.randn(2, 5, 16)
+    z = x
+    for norm, f in zip(ffn.norms, ffn.ffns, strict=True):
+        h = f.fc1(norm(z))
+        if gated:
+            g, v = h.chunk(2, -1)
+            h = torch.nn.functional.silu(g) * v
+        else:
+            h = torch.nn.functional.silu(h)
+        z = z + f.fc2(h)
+    assert torch.allclose(ffn(x), z, atol=1e-6)
+    per_block = 16 + 16 * 4 * (2 if gated else 1) + 4 * (2 if gated else 1) + 4 * 16 + 16
+    assert sum(p.numel() for p in ffn.parameters()) == 3 * per_block
+
+
+@pytest.mark.parametrize("family,given", [
+    ("mlp", {"skip_dim": 784, "inner_dim": 1470, "depth": 1}),
+    ("vit", {"skip_dim": 192, "inner_dim": 768, "depth": 6, "arch": {"heads": 3}})])
+@pytest.mark.parametrize("by", ["params", "flops"])
+def test_match_lists_the_other_shape_within_the_tolerance(family, given, by):
+    from hourglass.search.match import budget_of, match
+    from hourglass.training import count_run_params
+
+    cfg = TrainConfig(family=family, task="classify", dataset="cifar10", **given)
+    target = budget_of(count_run_params(cfg), by)
+    found = match(cfg, by=by, tolerance=0.02)
+    assert len(found) >= 3
+    for m in found:  # recounted from scratch, not trusted from the solver
+        counts = count_run_params(m.config)
+        assert m.config.shape == "hourglass" == get_family(family).make_config(
+            m.config.resolved(), TaskShape("classify", (3, 32, 32), 10)).shape
+        assert abs(budget_of(counts, by) / target - 1) <= 0.02
+    assert [abs(m.ratio - 1) for m in found] == sorted(abs(m.ratio - 1) for m in found)
+    with pytest.raises(UserError, match="--tolerance"):
+        match(cfg, tolerance=2)
