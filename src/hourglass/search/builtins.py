@@ -86,4 +86,6 @@ def _value(v) -> str:
         return f'"{v}"'
     if isinstance(v, list):
         return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, dict):  # an inline table: one of a shape's configs
+        return "{" + ", ".join(f"{k} = {_value(x)}" for k, x in v.items()) + "}"
     return repr(v)

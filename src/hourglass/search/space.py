@@ -101,8 +101,19 @@ class ShapeSpace:
     dims: dict[str, list[int]]  # every dim of the family, in its order
     lr: list[float]
     options: dict[str, str] = field(default_factory=dict)  # the family's (mlp: input_proj)
+    # an explicit list of architectures (dims by name) instead of the product of ``dims``:
+    # matched pairs (`hourglass match`) are not a product; ``dims`` then holds their values
+    configs: list[dict[str, int]] | None = None
+
+    def combinations(self) -> list[dict[str, int]]:
+        if self.configs is not None:
+            return self.configs
+        return [dict(zip(self.dims, v, strict=True))
+                for v in itertools.product(*self.dims.values())]
 
     def to_dict(self) -> dict:
+        if self.configs is not None:
+            return {"configs": self.configs, "lr": self.lr, **self.options}
         return {**self.dims, "lr": self.lr, **self.options}
 
 
@@ -151,8 +162,8 @@ class SearchSpace:
         """Every architecture of the space under the parameter cap, in a fixed order."""
         out = []
         for shape, s in self.shapes.items():
-            for values in itertools.product(*s.dims.values()):
-                arch = Arch(shape, tuple(zip(s.dims, values, strict=True)), self.family)
+            for values in s.combinations():
+                arch = Arch(shape, tuple(values.items()), self.family)
                 if self.max_params is None or self.params(arch) <= self.max_params:
                     out.append(arch)
         return out
@@ -183,8 +194,8 @@ def extends(new: dict, old: dict) -> bool:
         if isinstance(was, dict):
             if not (isinstance(now, dict) and extends(now, was)):
                 return False
-        elif isinstance(was, list):
-            if not (isinstance(now, list) and set(was) <= set(now)):
+        elif isinstance(was, list):  # of numbers, or of configs (dicts)
+            if not (isinstance(now, list) and all(v in now for v in was)):
                 return False
         elif now != was:
             return False
@@ -250,32 +261,67 @@ def _shape_space(name: str, shape: str, d: dict, family: Family) -> ShapeSpace:
     dims = family.dim_names
     if not isinstance(d, dict):
         raise UserError(f"{where}: must be a table of {', '.join(dims)} and lr, got {d!r}")
-    allowed = {*dims, "lr", *family.options}
+    allowed = {*dims, "lr", "configs", *family.options}
     unknown = set(d) - allowed
     if unknown:
         raise UserError(f"{where}: unknown keys {', '.join(sorted(unknown))}; the {family.name} "
                         f"family takes {', '.join(sorted(allowed))}")
+    configs = _configs(where, d, family) if "configs" in d else None
     missing = {dim.name for dim in family.dims if dim.default is None} | {"lr"}
-    missing -= set(d)
+    missing -= set(d) | (set(dims) if configs else set())
     if missing:
         raise UserError(f"{where}: missing {', '.join(sorted(missing))}")
-    values = {dim.name: _values(where, dim.name, d[dim.name], int) if dim.name in d
-              else [dim.default] for dim in family.dims}
+    if configs:
+        values = {k: sorted({c[k] for c in configs}) for k in dims}
+    else:
+        values = {dim.name: _values(where, dim.name, d[dim.name], int) if dim.name in d
+                  else [dim.default] for dim in family.dims}
     options = {}
     for key, choices in family.options.items():
         value = d.get(key, choices[0])
         if value not in choices:
             raise UserError(f"{where}: {key} {value!r}: choose one of {', '.join(choices)}")
         options[key] = value
-    s = ShapeSpace(values, _values(where, "lr", d["lr"], float), options)
+    s = ShapeSpace(values, _values(where, "lr", d["lr"], float), options, configs)
     skip, inner = s.dims["skip_dim"], s.dims["inner_dim"]
-    if shape == "hourglass" and max(inner) >= min(skip):
+    if configs:
+        wrong = [c for c in configs if (c["inner_dim"] < c["skip_dim"]) != (shape == "hourglass")
+                 or c["inner_dim"] == c["skip_dim"]]
+        if wrong:
+            raise UserError(f"{where}: {wrong[0]} is not a {shape} architecture")
+    elif shape == "hourglass" and max(inner) >= min(skip):
         raise UserError(f"{where}: inner_dim {max(inner)} >= skip_dim {min(skip)}; "
                         "every hourglass inner_dim must be below every skip_dim")
     if shape == "conventional" and min(inner) <= max(skip):
         raise UserError(f"{where}: inner_dim {min(inner)} <= skip_dim {max(skip)}; "
                         "every conventional inner_dim must be above every skip_dim")
     return s
+
+
+def _configs(where: str, d: dict, family: Family) -> list[dict[str, int]]:
+    """``configs = [{skip_dim = .., inner_dim = .., depth = .., ...}, ...]``: each with the
+    family's dims (those with a default may be left out); none of them listed beside it."""
+    raw = d["configs"]
+    clash = set(d) & set(family.dim_names)
+    if clash:
+        raise UserError(f"{where}: give configs or {', '.join(sorted(clash))}, not both")
+    if not isinstance(raw, list) or not raw or len(raw) > MAX_VALUES:
+        raise UserError(f"{where}.configs: a list of 1 to {MAX_VALUES:,} tables of dims")
+    out = []
+    for i, c in enumerate(raw):
+        if not isinstance(c, dict) or set(c) - set(family.dim_names):
+            raise UserError(f"{where}.configs[{i}]: a table of {', '.join(family.dim_names)}; "
+                            f"got {c!r}")
+        missing = [dim.name for dim in family.dims if dim.default is None and dim.name not in c]
+        if missing:
+            raise UserError(f"{where}.configs[{i}]: missing {', '.join(missing)}")
+        full = {dim.name: _number(f"{where}.configs[{i}]", dim.name, c.get(dim.name, dim.default),
+                                  int) for dim in family.dims}
+        if any(v < 0 or (v == 0 and k != "attn_dim") for k, v in full.items()):
+            raise UserError(f"{where}.configs[{i}]: dims must be positive, got {c!r}")
+        if full not in out:
+            out.append(full)
+    return out
 
 
 def space_from_dict(d: dict, name: str) -> SearchSpace:
@@ -300,8 +346,9 @@ def space_from_dict(d: dict, name: str) -> SearchSpace:
         raise UserError(f"{name}: seeds must be a list of 1 to {MAX_VALUES:,} integers, e.g. "
                         f"[0, 1, 2]; got {seeds!r}")
     seeds = sorted({_number(name, "seeds", v, int) for v in seeds})
-    trials = len(seeds) * sum(math.prod(len(v) for v in s.dims.values()) * len(s.lr)
-                              for s in shapes.values())
+    trials = len(seeds) * sum(
+        (len(s.configs) if s.configs else math.prod(len(v) for v in s.dims.values())) * len(s.lr)
+        for s in shapes.values())
     if trials > MAX_TRIALS:
         raise UserError(f"{name}: the space holds {trials:,} trials; at most {MAX_TRIALS:,}")
     space = SearchSpace(
@@ -313,11 +360,13 @@ def space_from_dict(d: dict, name: str) -> SearchSpace:
         train_limit=_optional_int(name, d, "train_limit"),
         eval_limit=_optional_int(name, d, "eval_limit"),
         augment=d.get("augment"), recipe={k: d[k] for k in RECIPE_KEYS if k in d})
-    for shape, s in shapes.items():  # the largest network of each shape built (as a config,
-        # no weights) now: bad settings and absurd sizes fail before the search starts
-        arch = Arch.of(shape, family.name, {k: max(v) for k, v in s.dims.items()})
-        count_run_params(space.train_config(Unit(arch, s.lr[0]), seeds[0], space.epochs, None)
-                         .resolved())
+    for shape, s in shapes.items():  # the largest network of each shape (or every listed
+        # one) built as a config, no weights, now: bad settings and absurd sizes fail before
+        # the search starts
+        for values in s.configs or [{k: max(v) for k, v in s.dims.items()}]:
+            arch = Arch.of(shape, family.name, values)
+            count_run_params(space.train_config(Unit(arch, s.lr[0]), seeds[0], space.epochs,
+                                                None).resolved())
     if not space.archs():
         raise UserError(f"{name}: no architecture fits under max_params {space.max_params}")
     return space

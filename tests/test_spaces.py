@@ -1,0 +1,101 @@
+"""Search spaces across families: committed spaces load as before, ViT spaces, explicit
+config lists (matched pairs), and the frontier's direction."""
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from hourglass.errors import UserError
+from hourglass.search.builtins import toml
+from hourglass.search.frontier import summarize
+from hourglass.search.space import extends, load_space, space_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDY_SPACES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "studies").rglob("*.toml"))
+
+
+@pytest.mark.parametrize("path", STUDY_SPACES)
+def test_every_committed_space_file_still_loads(path):
+    space = load_space(str(ROOT / path))
+    assert space.units()
+    assert space_from_dict(tomllib.loads(toml(space.to_dict())), space.name).to_dict() == \
+        space.to_dict()
+
+
+def test_an_mlp_space_reads_as_it_did_before_families():
+    # what commit 667132f (before families) gave for this space: trial keys and the stored
+    # space dict are how a journal recognises its own trials, so neither may move
+    space = load_space("quick-denoise")
+    assert space.to_dict() == {
+        "augment": "none", "batch_size": 64, "dataset": "digits", "epochs": 9,
+        "name": "quick-denoise", "seeds": [0, 1], "task": "denoise",
+        "conventional": {"depth": [1, 2, 3], "inner_dim": [96, 192, 384, 768],
+                         "input_proj": "learned", "lr": [0.002, 0.008, 0.032, 0.048],
+                         "skip_dim": [64]},
+        "hourglass": {"depth": [1, 2, 4], "inner_dim": [4, 16, 48], "input_proj": "learned",
+                      "lr": [0.002, 0.008, 0.032, 0.048], "skip_dim": [96, 192, 384]}}
+    keys = [u.key for u in space.units()]
+    assert len(keys) == 156 and keys[:2] == ["hourglass-z96-h4-L1-lr0.002",
+                                             "hourglass-z96-h4-L1-lr0.008"]
+
+
+VIT = {"task": "classify", "dataset": "cifar10", "family": "vit", "epochs": 2,
+       "conventional": {"configs": [{"skip_dim": 64, "inner_dim": 256, "depth": 4},
+                                    {"skip_dim": 96, "inner_dim": 384, "depth": 4}],
+                        "lr": [1e-3]},
+       "hourglass": {"skip_dim": [96], "inner_dim": [24, 32], "depth": [4],
+                     "sub_blocks": [1, 2, 4], "attn_dim": [64], "lr": [1e-3, 2e-3]}}
+
+
+def test_a_vit_space_with_configs_and_products():
+    space = space_from_dict(VIT, "v")
+    units = space.units()
+    assert len(units) == 2 * 3 * 2 + 2
+    assert "hourglass-z96-h24-L4-K2-a64-nh4-p4-lr0.002" in [u.key for u in units]
+    assert [u.arch.label for u in units if u.arch.shape == "conventional"] == [
+        "64/256/4 K1 a0 nh4 p4", "96/384/4 K1 a0 nh4 p4"]
+    again = space_from_dict(tomllib.loads(toml(space.to_dict())), "v")
+    assert again.to_dict() == space.to_dict()
+    wider = {**VIT, "conventional": {**VIT["conventional"], "configs": [
+        *VIT["conventional"]["configs"], {"skip_dim": 128, "inner_dim": 512, "depth": 4}]}}
+    assert extends(space_from_dict(wider, "v").to_dict(), space.to_dict())
+    assert not extends(space.to_dict(), space_from_dict(wider, "v").to_dict())
+
+
+@pytest.mark.parametrize("edit,match", [
+    ({"family": "cnn"}, "unknown model family 'cnn'"),
+    ({"task": "prototype", "family": "mlp"}, "unknown keys attn_dim, sub_blocks"),
+    ({"hourglass": {"configs": [{"skip_dim": 32, "inner_dim": 64, "depth": 1}], "lr": [1e-3]}},
+     "is not a hourglass architecture"),
+    ({"hourglass": {"configs": [{"skip_dim": 96, "depth": 1}], "lr": [1e-3]}},
+     r"configs\[0\]: missing inner_dim"),
+    ({"hourglass": {"configs": [{"skip_dim": 96, "inner_dim": 8, "depth": 1}],
+                    "skip_dim": [96], "lr": [1e-3]}}, "give configs or skip_dim, not both"),
+    ({"hourglass": {**VIT["hourglass"], "heads": [3]}}, "not a multiple of 3 heads"),
+])
+def test_bad_family_spaces_are_refused(edit, match):
+    with pytest.raises(UserError, match=match):
+        space_from_dict({**VIT, **edit}, "v")
+
+
+def row(shape, skip, value, params, lr=1e-3, seed=0):
+    return {"shape": shape, "skip_dim": skip, "inner_dim": 1, "depth": 1, "lr": lr,
+            "seed": seed, "epochs": 1, "status": "complete", "params": params,
+            "test_bpc": value, "test_accuracy": value, "baseline": None}
+
+
+def test_the_frontier_follows_the_metric_direction(monkeypatch):
+    import hourglass.search.frontier as fr
+
+    rows = [row("hourglass", 8, 2.0, 100), row("hourglass", 16, 1.5, 200),
+            row("hourglass", 32, 1.8, 300), row("conventional", 4, 1.9, 150)]
+    monkeypatch.setattr(fr, "metric_name", lambda task: "test_bpc")  # lower is better
+    low = summarize(rows, "lm", 1, 300)
+    assert not low["higher_is_better"]
+    assert [c["skip_dim"] for c in low["frontiers"]["hourglass"]] == [8, 16]  # 1.8 dominated
+    gain = {r["config"]: r["quality_gain"] for r in low["comparison"]}
+    assert gain["4/1/1"] == pytest.approx(1.9 - 2.0)  # hourglass at 150 params: 2.0, worse
+    monkeypatch.setattr(fr, "metric_name", lambda task: "test_accuracy")
+    high = summarize(rows, "classify", 1, 300)
+    assert [c["skip_dim"] for c in high["frontiers"]["hourglass"]] == [8]
