@@ -1,18 +1,37 @@
-"""What the MNIST benchmarks share: their command line and their data."""
+"""What the benchmarks share: their command line, their data, the machine's matmul peak."""
 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
+
+import torch
 
 from hourglass.data import ImageDataset, load_dataset
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def mnist_bench_args(doc: str, quick_help: str) -> tuple[argparse.Namespace, ImageDataset]:
+def bench_args(doc: str, quick_help: str, dataset: str = "mnist",
+               flags: dict[str, str] | None = None) -> tuple[argparse.Namespace, ImageDataset]:
+    """--quick, --data-dir and the benchmark's own on/off ``flags`` (name: help)."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help=quick_help)
     ap.add_argument("--data-dir", default=str(SHARED_DATA))
+    for name, text in (flags or {}).items():
+        ap.add_argument(name, action="store_true", help=text)
     args = ap.parse_args()
-    return args, load_dataset("mnist", args.data_dir)
+    return args, load_dataset(dataset, args.data_dir)
+
+
+def matmul_peak(n: int = 4096, repeats: int = 5) -> float:
+    """FLOP/s of the best of ``repeats`` n x n fp32 matmuls: this machine's practical peak."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / min(times)

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import mnist_bench_args
+from common import bench_args, matmul_peak
 from torch.utils.data import DataLoader, Dataset
 
 from hourglass.models import MLPConfig, ResidualMLP
@@ -42,17 +42,6 @@ CONFIGS = [("hourglass 785/115/4 fixed", 785, 115, 4, "fixed"),
            ("conventional 784/1150/2", 784, 1150, 2, "learned")]
 BATCH = 128
 CPU = torch.device("cpu")  # the benchmark measures this machine's CPU
-
-
-def matmul_peak(n: int = 4096, repeats: int = 5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        a @ b
-        times.append(time.perf_counter() - t0)
-    return 2 * n**3 / min(times)
 
 
 def train_flops(cfg: MLPConfig) -> int:
@@ -125,7 +114,7 @@ def reference_epoch(mcfg: MLPConfig, train_images, eval_images) -> float:
 
 
 def main() -> int:
-    args, data = mnist_bench_args(__doc__, "subsets: a run under a minute")
+    args, data = bench_args(__doc__, "subsets: a run under a minute")
     n_train, n_eval, steps = (2560, 1000, 15) if args.quick else (50000, 10000, 100)
     peak = matmul_peak()
     print(f"matmul peak (4096^2 fp32, {torch.get_num_threads()} threads): "

@@ -99,3 +99,21 @@ def test_the_frontier_follows_the_metric_direction(monkeypatch):
     monkeypatch.setattr(fr, "metric_name", lambda task: "test_accuracy")
     high = summarize(rows, "classify", 1, 300)
     assert [c["skip_dim"] for c in high["frontiers"]["hourglass"]] == [8]
+
+
+def test_a_search_records_the_commit_and_command_that_produced_it(tmp_path):
+    import json
+    import subprocess
+
+    from hourglass.provenance import code_version, describe, provenance
+
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    if not head:
+        pytest.skip("not a git checkout")
+    assert code_version()["commit"] == head
+    p = provenance(["search", "s.toml", "--out", "o w"])
+    assert p["command"] == "hourglass search s.toml --out 'o w'"
+    assert describe(p).startswith("Produced by `hourglass search s.toml --out 'o w'` at "
+                                  f"commit {head[:12]}")
+    json.dumps(p)  # what the search writes

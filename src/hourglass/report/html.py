@@ -14,6 +14,7 @@ from hourglass.report.plot import frontier_png
 from hourglass.report.tables import Table, fmt, intro, label, tables
 
 FRONTIER_FILE = "frontier.json"
+PROVENANCE_FILE = "provenance.json"  # search/runner.py writes it
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }
@@ -99,6 +100,10 @@ def write_report(out: str | Path) -> Path:
         raise UserError(f"{out / FRONTIER_FILE}: damaged ({e})") from e
     if not summary.get("frontiers"):
         raise UserError(f"{out}: no finished trial at full epochs yet; nothing to report")
+    try:  # a search written before provenance was recorded has none
+        summary["provenance"] = json.loads((out / PROVENANCE_FILE).read_text())
+    except (OSError, ValueError):
+        summary["provenance"] = None
     plot = frontier_png(summary)
     write_bytes_atomic(out / "frontier.png", plot)
     write_text_atomic(out / "report.html", render(summary, out, plot))

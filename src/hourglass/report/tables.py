@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from hourglass.provenance import describe
+
 
 @dataclass
 class Table:
@@ -32,7 +34,8 @@ def intro(summary: dict) -> str:
             f"{space['epochs']} epochs at full fidelity; seeds {space['seeds']}; training "
             f"compute {summary['compute']:.3g} epoch·params "
             f"({summary['compute'] / max(1, summary['grid_compute']):.0%} of the full grid)."
-            + _below_baseline_note(summary))
+            + _below_baseline_note(summary)
+            + (" " + describe(summary["provenance"]) if summary.get("provenance") else ""))
 
 
 def _below_baseline_note(summary: dict) -> str:

@@ -19,6 +19,7 @@ from hourglass.data import ImageDataset, load_dataset
 from hourglass.errors import UserError
 from hourglass.files import write_json_atomic, write_text_atomic
 from hourglass.options import STRATEGIES
+from hourglass.provenance import provenance
 from hourglass.search import journal
 from hourglass.search.frontier import metric_name, summarize
 from hourglass.search.progress import Progress, finished
@@ -28,6 +29,7 @@ from hourglass.search.strategies import WAIT, Job, Sample, next_job
 from hourglass.training import train
 
 TRIALS_FILE = "trials.csv"
+PROVENANCE_FILE = "provenance.json"
 FRONTIER_FILE = "frontier.json"
 COLUMNS = ["number", "shape", "skip_dim", "inner_dim", "depth", "lr", "seed", "epochs", "rung",
            "params", "flops_per_sample", "test_psnr", "test_psnr_per_image", "test_accuracy",
@@ -224,6 +226,8 @@ def search(space_spec: str, space: SearchSpace, out: str | Path, opts: SearchOpt
     out.mkdir(parents=True, exist_ok=True)
     if deadline is None and opts.time_budget_min is not None:
         deadline = time.time() + 60 * opts.time_budget_min
+    if not worker_only:  # what produced this search: the report says it
+        write_json_atomic(out / PROVENANCE_FILE, provenance())
     if opts.storage is None and not worker_only:  # before any worker reads or writes it
         repaired = journal.repair(out / JOURNAL_FILE)
         if repaired:
