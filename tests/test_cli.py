@@ -102,3 +102,46 @@ def test_the_demo_command_writes_a_run_directory(tmp_path):
     assert json.loads(r.stdout)["test_psnr"] > 0
     assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == [
         "config.json", "history.csv", "metrics.json", "model.safetensors", "samples.png"]
+
+
+def test_a_variant_or_a_family_with_its_own_dims(capsys):
+    assert main(["params", "--variant", "vit-c10-conventional", "--task", "classify",
+                 "--dataset", "cifar10"]) == 0
+    conventional = json.loads(capsys.readouterr().out)
+    assert conventional == {"params": 809098, "frozen_params": 0, "embedding_params": 14464,
+                            "flops_per_sample": 109840896}
+    # flags override the variant: its hourglass partner, written out
+    assert main(["params", "--variant", "vit-c10-conventional", "--task", "classify",
+                 "--dataset", "cifar10", "--skip-dim", "192", "--inner-dim", "127",
+                 "--sub-blocks", "2", "--attn-dim", "128"]) == 0
+    assert main(["params", "--variant", "vit-c10-hourglass", "--task", "classify",
+                 "--dataset", "cifar10"]) == 0
+    flags, variant = (json.loads(t) for t in
+                      capsys.readouterr().out.replace("}\n{", "}\n\n{").split("\n\n"))
+    assert flags == variant and variant["params"] == 816834
+
+
+def test_match_prints_the_other_shape_at_the_same_budget(capsys):
+    assert main(["match", "--family", "vit", "--task", "classify", "--dataset", "cifar10",
+                 "--skip-dim", "128", "--inner-dim", "512", "--depth", "4", "--depths", "4",
+                 "--skip-dims", "192", "--tolerance", "0.01", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {(r["skip_dim"], r["inner_dim"], r["sub_blocks"]) for r in rows} == {
+        (192, 127, 2), (192, 63, 4)}
+    assert all(r["shape"] == "hourglass" and abs(r["ratio"] - 1) <= 0.01 for r in rows)
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["params", "--depth", "2"], "give --skip-dim, --inner-dim (or a --variant)"),
+    (["params", "--family", "vit", "--task", "classify", *ARCH, "--patch", "3"],
+     "patch 3 does not divide the 8x8 input images"),
+    (["match", "--family", "vit", "--task", "classify", *ARCH, "--patch", "2", "--tolerance",
+      "1.5"], "--tolerance must be between 0 and 1"),
+])
+def test_family_errors_are_one_line(capsys, argv, match):
+    one_line_error(capsys, argv, match)
+
+
+def test_removed_options_still_run_with_a_note(tmp_path, capsys):
+    assert cli(*TRAIN, "--epochs", "1", "--engine", "stacked", "--out", tmp_path / "r") == 0
+    assert "--engine stacked was removed" in capsys.readouterr().err

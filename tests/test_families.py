@@ -95,6 +95,9 @@ def test_bad_family_settings_are_refused():
         run = run_config("vit", "hourglass", "classify")
         run.arch["heads"] = 3
         model_config(run, TaskShape("classify", (3, 32, 32), 10))
+    with pytest.raises(UserError, match="--input-proj and --proj-seed are the MLP's"):
+        model_config(run_config("vit", "hourglass", "classify", input_proj="fixed"),
+                     TaskShape("classify", (3, 32, 32), 10))
     with pytest.raises(UserError, match="the ViT takes layer, rms"):
         model_config(run_config("vit", "hourglass", "classify", norm="batch"),
                      TaskShape("classify", (3, 32, 32), 10))

@@ -1,4 +1,5 @@
-"""hourglass-mlp: build, train and compare Hourglass and conventional residual MLPs.
+"""hourglass-mlp: build, train and compare Hourglass and conventional network shapes: residual
+MLPs, Vision Transformers (model families), and the public ResidualFFN block.
 
 The Python API mirrors the CLI:
 
@@ -30,6 +31,10 @@ __getattr__, __all__ = lazy(__name__, {  # public name -> (module, attribute)
     "MLPConfig": ("hourglass.models", "MLPConfig"),
     "ResidualMLP": ("hourglass.models", "ResidualMLP"),
     "count_params": ("hourglass.models", "count_params"),
+    "ResidualFFN": ("hourglass.models", "ResidualFFN"),
+    "VisionTransformer": ("hourglass.models", "VisionTransformer"),
+    "ViTConfig": ("hourglass.models", "ViTConfig"),
+    "get_family": ("hourglass.models", "get_family"),
     "write_report": ("hourglass.report", "write_report"),
     "SearchOptions": ("hourglass.search", "SearchOptions"),
     "load_space": ("hourglass.search", "load_space"),
