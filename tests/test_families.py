@@ -12,6 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from hourglass.errors import UserError
 from hourglass.models import ResidualFFN, families, get_family
 from hourglass.models.family import SHAPES
+from hourglass.models.patches import from_patches
 from hourglass.task_shapes import TaskShape
 from hourglass.training import TrainConfig
 from hourglass.training.config import model_config
@@ -75,7 +76,8 @@ def test_every_family_trains_and_reloads_bit_exactly(family, tmp_path):
 def test_the_vit_image_head_puts_each_patch_back_in_place():
     _, mcfg, model = build("vit", "conventional", "superres", image=(3, 16, 16))
     tokens = torch.arange(mcfg.tokens * mcfg.out_patch, dtype=torch.float32)
-    image = model.unpatch(tokens.view(1, mcfg.tokens, mcfg.out_patch)).view(3, 16, 16)
+    image = from_patches(tokens.view(1, mcfg.tokens, mcfg.out_patch), mcfg.image_shape,
+                         mcfg.patch).view(3, 16, 16)
     # superres: 8x8 inputs, patch 4 -> a 2x2 grid; each token writes an 8x8 patch per channel
     q = 8
     for t, (gy, gx) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
@@ -154,3 +156,20 @@ def test_match_lists_the_other_shape_within_the_tolerance(family, given, by):
     assert [abs(m.ratio - 1) for m in found] == sorted(abs(m.ratio - 1) for m in found)
     with pytest.raises(UserError, match="--tolerance"):
         match(cfg, tolerance=2)
+
+
+def test_crop_flip_takes_a_window_of_the_padded_image_and_may_flip_it():
+    from hourglass.data.augment import crop_flip
+
+    images = torch.randint(1, 256, (64, 3, 8, 8), dtype=torch.uint8)  # no zeros: padding shows
+    out = crop_flip(images, torch.Generator().manual_seed(5))
+    assert out.shape == images.shape and out.dtype == torch.uint8
+    g = torch.Generator().manual_seed(5)  # the same draws, in the same order
+    offsets = torch.randint(0, 9, (2, 64), generator=g)
+    flips = torch.rand(64, generator=g) < 0.5
+    padded = torch.nn.functional.pad(images, (4, 4, 4, 4))
+    for i in range(64):
+        dy, dx = offsets[:, i].tolist()
+        want = padded[i, :, dy:dy + 8, dx:dx + 8]
+        assert torch.equal(out[i], want.flip(-1) if flips[i] else want)
+    assert 10 < int(flips.sum()) < 54 and len({tuple(o) for o in offsets.T.tolist()}) > 20

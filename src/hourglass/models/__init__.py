@@ -1,5 +1,6 @@
 """Model families (family.py: the plug-in interface and registry): the residual MLP (one class
-for the Hourglass and the conventional shape) and the Vision Transformer; and the public
+for the Hourglass and the conventional shape), the Vision Transformer and the MLP-Mixer; and
+the public
 residual feed-forward block (ffn.py) for users' own Transformers.
 
 Names load on first use (PEP 562): configs and their counts (``*_config``) need no PyTorch,
@@ -19,6 +20,8 @@ __getattr__, __all__ = lazy(__name__, {
     "get_family": "hourglass.models.family",
     "VARIANTS": "hourglass.models.family",
     "ViTConfig": "hourglass.models.vit_config",
+    "MixerConfig": "hourglass.models.mixer_config",
+    "MLPMixer": "hourglass.models.mixer",
     "VisionTransformer": "hourglass.models.vit",
     "FeedForward": "hourglass.models.ffn",
     "ResidualFFN": "hourglass.models.ffn",

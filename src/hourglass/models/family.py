@@ -7,7 +7,8 @@ of a config, which tasks it serves, which shape a config is, and the module that
 Everything here is arithmetic on configs and needs no PyTorch: `hourglass params`, search
 spaces and matching answer without it; ``build`` imports the module when a model is made.
 
-Families register themselves in their config module (mlp_config.py, vit_config.py); named
+Families register themselves in their config module (mlp_config.py, vit_config.py,
+mixer_config.py); named
 variants (``VARIANTS``) are full settings a user can start from by name.
 """
 
@@ -89,6 +90,7 @@ def _load_builtin() -> None:
     # the built-in families register on import; a plug-in registers the same way
     importlib.import_module("hourglass.models.mlp_config")
     importlib.import_module("hourglass.models.vit_config")
+    importlib.import_module("hourglass.models.mixer_config")
 
 
 def get_family(name: str) -> Family:

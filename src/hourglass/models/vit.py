@@ -1,8 +1,5 @@
-"""The Vision Transformer (configuration and counts in vit_config.py).
-
-Inputs arrive flattened, (B, C*h*w) as every task makes them, and outputs leave flattened:
-class logits, or the target image (B, C*H*W) in [0, 1] assembled from per-token patches.
-"""
+"""The Vision Transformer (configuration and counts in vit_config.py; patches in and out:
+patches.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hourglass.models.ffn import ResidualFFN
+from hourglass.models.patches import output, to_patches
 from hourglass.models.vit_config import ViTConfig
 
 NORMS: dict[str, type[nn.Module]] = {"layer": nn.LayerNorm, "rms": nn.RMSNorm}
@@ -55,33 +53,16 @@ class VisionTransformer(nn.Module):
     def __init__(self, cfg: ViTConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        c, h, w = cfg.image_shape
-        p = cfg.patch
-        self.grid = (h // p, w // p)
+        c, p = cfg.image_shape[0], cfg.patch
         self.embed = nn.Linear(c * p * p, cfg.skip_dim)
         self.pos = nn.Parameter(torch.randn(cfg.tokens, cfg.skip_dim) * 0.02)
         self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg.depth))
         self.norm = NORMS[cfg.norm](cfg.skip_dim)
         self.head = nn.Linear(cfg.skip_dim, cfg.out_dim if cfg.classify else cfg.out_patch)
 
-    def patches(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C*h*w) -> (B, N, C*p*p), tokens in row-major order of the patch grid."""
-        c, p, (gh, gw) = self.cfg.image_shape[0], self.cfg.patch, self.grid
-        x = x.view(-1, c, gh, p, gw, p)
-        return x.permute(0, 2, 4, 1, 3, 5).reshape(len(x), gh * gw, c * p * p)
-
-    def unpatch(self, y: torch.Tensor) -> torch.Tensor:
-        """(B, N, C*q*q) per-token output patches -> (B, C*H*W), H = gh*q."""
-        c, (gh, gw) = self.cfg.image_shape[0], self.grid
-        q = round((y.shape[-1] // c) ** 0.5)
-        y = y.view(-1, gh, gw, c, q, q).permute(0, 3, 1, 4, 2, 5)
-        return y.reshape(len(y), -1)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.embed(self.patches(x)) + self.pos
+        cfg = self.cfg
+        z = self.embed(to_patches(x, cfg.image_shape, cfg.patch)) + self.pos
         for layer in self.layers:
             z = layer(z)
-        z = self.norm(z)
-        if self.cfg.classify:
-            return self.head(z.mean(1))
-        return torch.sigmoid(self.unpatch(self.head(z)))
+        return output(self.head, self.norm(z), cfg.classify, cfg.image_shape, cfg.patch)

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from hourglass.errors import UserError
 from hourglass.models.family import Dim, Family, check_shape, register, shape_of
 from hourglass.models.mlp_config import MAX_PARAMS, MAX_WIDTH
+from hourglass.models.patches import check_image_head, io_counts
 from hourglass.options import MODEL_ACTS
 
 VIT_NORMS = ("layer", "rms")
@@ -74,11 +75,7 @@ class ViTConfig:
             raise UserError(f"attention width {self.attention} is not a multiple of "
                             f"{self.heads} heads")
         if not self.classify:
-            scale2, rest = divmod(self.out_dim, c * h * w)
-            root = round(scale2 ** 0.5)
-            if rest or root * root != scale2:
-                raise UserError(f"an image head needs an output {c}x(s*{h})x(s*{w}); got "
-                                f"{self.out_dim} values")
+            check_image_head(self.image_shape, self.out_dim)
         total = count_params(self)["params"]
         if total > MAX_PARAMS:
             raise UserError(f"this network would have {total:,} parameters; at most "
@@ -115,19 +112,16 @@ def count_params(cfg: ViTConfig) -> dict[str, int]:
     """Trainable parameters (the embedding, patch projection and positions, apart) and forward
     FLOPs per sample: 2 x multiply-adds of every matmul, attention's two included (2 N^2 a
     each); norms, softmax, activations, biases and the mean pool are left out."""
-    c, h, w = cfg.image_shape
     d, n, a, f = cfg.skip_dim, cfg.tokens, cfg.attention, cfg.inner_dim
-    p_in = c * cfg.patch * cfg.patch
+    io = io_counts(cfg.image_shape, cfg.patch, d, cfg.out_dim, cfg.classify, positions=True)
     norm = 2 * d if cfg.norm == "layer" else d
     up = 2 * f if cfg.act == "swiglu" else f  # SwiGLU: gate and value projections
     ffn = norm + d * up + up + f * d + d
     layer = norm + d * 3 * a + 3 * a + a * d + d + cfg.sub_blocks * ffn
-    head_out = cfg.out_dim if cfg.classify else cfg.out_patch
-    embedding = p_in * d + d + n * d
-    trainable = embedding + cfg.depth * layer + norm + d * head_out + head_out
+    embedding = io["embedding"]
+    trainable = embedding + cfg.depth * layer + norm + io["head"]
     mm_layer = d * 3 * a + a * d + cfg.sub_blocks * (d * up + f * d)
-    flops = 2 * n * p_in * d + cfg.depth * (2 * n * mm_layer + 4 * n * n * a) + (
-        2 * d * cfg.out_dim if cfg.classify else 2 * n * d * head_out)
+    flops = io["flops"] + cfg.depth * (2 * n * mm_layer + 4 * n * n * a)
     return {"params": trainable, "frozen_params": 0, "embedding_params": embedding,
             "flops_per_sample": flops}
 

@@ -5,8 +5,9 @@ prints one as TOML, ready to edit and pass back to `hourglass search`).
 83 Hourglass architectures are not published, so depth takes a spread of values over their
 range 2..40. `quick-<task>`: digits, about 30 s on 2 cores with `hourglass compare`; the
 best lr runs from about 3e-2 (the smallest networks) to 8e-3 (the largest), and collapses above
-5e-2, so the grid holds every frontier point's lr inside it. `quick-vit-<task>`: the same for
-Vision Transformers (`hourglass compare --family vit`).
+5e-2, so the grid holds every frontier point's lr inside it. `quick-vit-<task>` and
+`quick-mixer-<task>`: the same for Vision Transformers and MLP-Mixers (`hourglass compare
+--family vit`).
 """
 
 from __future__ import annotations
@@ -54,9 +55,20 @@ def _quick_vit(task: str) -> dict:
     }
 
 
+def _quick_mixer(task: str) -> dict:
+    """MLP-Mixers on digits (patch 2: 16 tokens, token MLP width 8), as `quick-vit-<task>`."""
+    space = _quick_vit(task)
+    space["family"] = "mixer"
+    for shape in ("hourglass", "conventional"):
+        for key in ("heads", "attn_dim"):
+            space[shape].pop(key, None)
+    return space
+
+
 BUILTINS = {**{f"paper-mnist-{t}": (lambda t=t: _paper(t)) for t in PAPER_EPOCHS},
             **{f"quick-{t}": (lambda t=t: _quick(t)) for t in TASKS},
-            **{f"quick-vit-{t}": (lambda t=t: _quick_vit(t)) for t in ("classify", "denoise")}}
+            **{f"quick-{f}-{t}": (lambda t=t, f=f: {"vit": _quick_vit, "mixer": _quick_mixer}[f](t))
+               for f in ("vit", "mixer") for t in ("classify", "denoise")}}
 
 
 def describe(space: dict) -> str:
