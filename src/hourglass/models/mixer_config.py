@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from hourglass.errors import UserError
 from hourglass.models.family import Dim, Family, check_shape, register, shape_of
 from hourglass.models.mlp_config import MAX_PARAMS, MAX_WIDTH
-from hourglass.models.patches import check_image_head, io_counts
+from hourglass.models.patch_config import check_image_head, io_counts
 from hourglass.models.vit_config import MAX_LAYERS, MAX_TOKENS, VIT_ACTS, VIT_NORMS
 
 
