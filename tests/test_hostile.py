@@ -298,6 +298,26 @@ CASES = {
                  ["search", "space.toml", "--out", "o"], "not valid TOML"),
     "binary toml": (lambda t, s: (t / "space.toml").write_bytes(b"\xff\xfe\x00garbage"),
                     ["search", "space.toml", "--out", "o"], "not valid TOML"),
+    # model families
+    "vit layers 1e10": (None, ["params", "--family", "vit", "--task", "classify", "--skip-dim",
+                               "64", "--inner-dim", "8", "--depth", "100000", "--sub-blocks",
+                               "100000"], "at most 1,000"),
+    "vit with an MLP option": (None, ["train", "--family", "vit", "--task", "classify", *ARCH,
+                                      "--patch", "2", "--input-proj", "fixed", "--out", "r"],
+                               "are the MLP's"),
+    "unknown family in a space": (lambda t, s: (t / "space.toml").write_text(
+        'task = "denoise"\ndataset = "digits"\nepochs = 1\nfamily = "cnn"\n'
+        '[hourglass]\nskip_dim = [8]\ninner_dim = [4]\ndepth = [1]\nlr = [1e-3]\n'),
+        ["search", "space.toml", "--out", "o"], "unknown model family 'cnn'"),
+    "configs not a list": (lambda t, s: (t / "space.toml").write_text(
+        'task = "classify"\ndataset = "digits"\nepochs = 1\nfamily = "vit"\n'
+        '[hourglass]\nconfigs = 5\nlr = [1e-3]\n'),
+        ["search", "space.toml", "--out", "o"], "configs: a list of 1 to 10,000"),
+    "configs of 1e5": (lambda t, s: (t / "space.toml").write_text(
+        'task = "classify"\ndataset = "digits"\nepochs = 1\nfamily = "vit"\n'
+        '[hourglass]\nlr = [1e-3]\nconfigs = [' + ", ".join(
+            ["{skip_dim = 64, inner_dim = 8, depth = 1, patch = 2}"] * 100_000) + "]\n"),
+        ["search", "space.toml", "--out", "o"], "configs: a list of 1 to 10,000"),
     "unknown key": (lambda t, s: space_file(t, top="colour = 3"),
                     ["search", "space.toml", "--out", "o"], "unknown keys colour"),
     "epochs 0 in a space": (lambda t, s: (t / "space.toml").write_text(
@@ -330,6 +350,8 @@ CASES = {
                            ["eval", "run"], "at most 10,000 blocks"),
     "metadata bad norm": (lambda t, s: trained_run(t, s, model_config={"norm": "sometimes"}),
                           ["eval", "run"], "norm 'sometimes'"),
+    "metadata unknown family": (lambda t, s: (trained_run(t, s), _set_family(
+        t / "run" / "model.safetensors", "evil")), ["eval", "run"], "unknown model family"),
     "not a run": (lambda t, s: (t / "empty").mkdir(), ["eval", "empty"], "is not a training run"),
     # images given to predict
     "decompression bomb": (lambda t, s: (trained_run(t, s), (t / "big.png").write_bytes(
@@ -365,6 +387,13 @@ CASES = {
     "mirror that is not a url": (None, ["data", "download", "mnist", "--data-dir", "dd"],
                                  "cannot download", {"HOURGLASS_DOWNLOAD_MIRROR": "::nonsense"}),
 }
+
+
+def _set_family(path: Path, family: str) -> None:
+    with safe_open(str(path), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        meta = dict(f.metadata())
+    path.write_bytes(save(tensors, metadata={**meta, "family": family}))
 
 
 def _flip_last_byte(path: Path) -> None:
