@@ -173,3 +173,14 @@ def test_crop_flip_takes_a_window_of_the_padded_image_and_may_flip_it():
         want = padded[i, :, dy:dy + 8, dx:dx + 8]
         assert torch.equal(out[i], want.flip(-1) if flips[i] else want)
     assert 10 < int(flips.sum()) < 54 and len({tuple(o) for o in offsets.T.tolist()}) > 20
+
+
+def test_patch_models_augment_only_natural_images_by_default():
+    for family in ("vit", "mixer"):
+        for dataset, want in (("cifar10", "crop-flip"), ("folder:/x", "crop-flip"),
+                              ("digits", "none"), ("mnist", "none")):
+            cfg = TrainConfig(family=family, task="classify", dataset=dataset).resolved()
+            assert cfg.augment == want, (family, dataset)
+        assert TrainConfig(family=family, task="denoise", dataset="cifar10").resolved() \
+            .augment == "none"
+    assert TrainConfig(task="classify", dataset="cifar10").resolved().augment == "none"  # mlp

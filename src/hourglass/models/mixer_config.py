@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from hourglass.errors import UserError
 from hourglass.models.family import Dim, Family, check_shape, register, shape_of
 from hourglass.models.mlp_config import MAX_PARAMS, MAX_WIDTH
-from hourglass.models.patch_config import check_image_head, io_counts
+from hourglass.models.patch_config import check_image_head, io_counts, patch_recipe
 from hourglass.models.vit_config import MAX_LAYERS, MAX_TOKENS, VIT_ACTS, VIT_NORMS
 
 
@@ -139,7 +139,6 @@ MIXER = register(Family(
     make_config=make_config, config_from_dict=lambda d: MixerConfig(
         **{**d, "image_shape": tuple(d["image_shape"])}),
     counts=count_params, module="hourglass.models.mixer:MLPMixer", default_task="classify",
-    recipe=lambda task, dataset: {"norm": "layer", "act": "gelu",
-                                  "augment": "crop-flip" if task == "classify" else "none"},
+    recipe=patch_recipe,
     examples={"hourglass": {"skip_dim": 48, "inner_dim": 12, "depth": 2, "sub_blocks": 2},
               "conventional": {"skip_dim": 32, "inner_dim": 128, "depth": 2, "token_dim": 8}}))

@@ -28,3 +28,16 @@ def check_image_head(image_shape: tuple[int, int, int], out_dim: int) -> None:
     if rest or root * root != scale2:
         raise UserError(f"an image head needs an output {c}x(s*{h})x(s*{w}); got {out_dim} "
                         "values")
+
+
+# natural photographs, where a shifted or mirrored image is still the same class
+CROP_FLIP_DATASETS = ("cifar10", "imagenet32")
+
+
+def patch_recipe(task: str, dataset: str) -> dict:
+    """The patch models' defaults: LayerNorm, GELU and, for classifying natural images,
+    crop-flip augmentation (digits and MNIST are neither shift- nor mirror-invariant: a
+    4-pixel pad on an 8x8 digit, or a mirrored 2, is another picture)."""
+    natural = dataset in CROP_FLIP_DATASETS or dataset.startswith("folder:")
+    return {"norm": "layer", "act": "gelu",
+            "augment": "crop-flip" if task == "classify" and natural else "none"}

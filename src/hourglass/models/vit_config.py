@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from hourglass.errors import UserError
 from hourglass.models.family import Dim, Family, check_shape, register, shape_of
 from hourglass.models.mlp_config import MAX_PARAMS, MAX_WIDTH
-from hourglass.models.patch_config import check_image_head, io_counts
+from hourglass.models.patch_config import check_image_head, io_counts, patch_recipe
 from hourglass.options import MODEL_ACTS
 
 VIT_NORMS = ("layer", "rms")
@@ -161,8 +161,7 @@ VIT = register(Family(
     make_config=make_config, config_from_dict=_from_dict, counts=count_params,
     module="hourglass.models.vit:VisionTransformer",
     default_task="classify",
-    recipe=lambda task, dataset: {"norm": "layer", "act": "gelu",
-                                  "augment": "crop-flip" if task == "classify" else "none"},
+    recipe=patch_recipe,
     examples={"hourglass": {"skip_dim": 48, "inner_dim": 12, "depth": 2, "sub_blocks": 2,
                             "attn_dim": 32, "heads": 2},
               "conventional": {"skip_dim": 32, "inner_dim": 128, "depth": 2, "heads": 2}}),
