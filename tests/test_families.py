@@ -138,7 +138,8 @@ def test_the_block_is_k_pre_norm_residual_sub_blocks(gated):
 
 @pytest.mark.parametrize("family,given", [
     ("mlp", {"skip_dim": 784, "inner_dim": 1470, "depth": 1}),
-    ("vit", {"skip_dim": 192, "inner_dim": 768, "depth": 6, "arch": {"heads": 3}})])
+    ("vit", {"skip_dim": 192, "inner_dim": 768, "depth": 6, "arch": {"heads": 3}}),
+    ("mixer", {"skip_dim": 128, "inner_dim": 512, "depth": 4})])
 @pytest.mark.parametrize("by", ["params", "flops"])
 def test_match_lists_the_other_shape_within_the_tolerance(family, given, by):
     from hourglass.search.match import budget_of, match
@@ -184,3 +185,14 @@ def test_patch_models_augment_only_natural_images_by_default():
         assert TrainConfig(family=family, task="denoise", dataset="cifar10").resolved() \
             .augment == "none"
     assert TrainConfig(task="classify", dataset="cifar10").resolved().augment == "none"  # mlp
+
+
+def test_match_finds_the_conventional_partner_of_an_hourglass():
+    from hourglass.search.match import match
+
+    hourglass = TrainConfig(family="vit", task="classify", dataset="cifar10", skip_dim=192,
+                            inner_dim=127, depth=4, arch={"sub_blocks": 2, "attn_dim": 128})
+    found = match(hourglass, tolerance=0.01, depths=[4])
+    assert all(m.config.shape == "conventional" and m.config.arch["sub_blocks"] == 1
+               for m in found)
+    assert (128, 4) in {(m.config.skip_dim, m.config.depth) for m in found}

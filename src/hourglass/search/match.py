@@ -69,7 +69,8 @@ def match(cfg: TrainConfig, by: str = "params", tolerance: float = 0.05,
     target = budget_of(given, by)
     skips = skip_dims or sorted({max(ROUND, round(cfg.skip_dim * f / ROUND) * ROUND)
                                  for f in (WIDER if other == "hourglass" else NARROWER)})
-    has_k = "sub_blocks" in _family_dims(cfg)
+    dims = get_family(cfg.family).dim_names
+    has_k, has_attn = "sub_blocks" in dims, "attn_dim" in dims
     ks = SUB_BLOCKS if other == "hourglass" and has_k else (1,) if has_k else (None,)
     out = []
     for skip in skips:
@@ -78,7 +79,7 @@ def match(cfg: TrainConfig, by: str = "params", tolerance: float = 0.05,
                 arch = dict(cfg.arch)
                 if k is not None:
                     arch["sub_blocks"] = k
-                if "attn_dim" in arch or has_k:  # keep the given attention width
+                if has_attn:  # keep the given attention width
                     arch["attn_dim"] = cfg.arch.get("attn_dim") or cfg.skip_dim
                 base = dataclasses.replace(cfg, skip_dim=skip, depth=depth, arch=arch, shape=None)
                 found = _solve(base, target, by, other)
@@ -88,10 +89,6 @@ def match(cfg: TrainConfig, by: str = "params", tolerance: float = 0.05,
                     if abs(ratio - 1) <= tolerance:
                         out.append(Match(dataclasses.replace(c, shape=other), counts, ratio))
     return sorted(out, key=lambda m: (abs(m.ratio - 1), m.config.skip_dim, m.config.depth))
-
-
-def _family_dims(cfg: TrainConfig) -> tuple[str, ...]:
-    return get_family(cfg.family).dim_names
 
 
 def _depths(depth: int) -> list[int]:
