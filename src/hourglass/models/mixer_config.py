@@ -15,81 +15,27 @@ the shape is the channel MLP's. No positions: token mixing sees where each token
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from hourglass.errors import UserError
-from hourglass.models.family import Dim, Family, check_shape, register, shape_of
-from hourglass.models.mlp_config import MAX_PARAMS, MAX_WIDTH
-from hourglass.models.patch_config import check_image_head, io_counts, patch_recipe
-from hourglass.models.vit_config import MAX_LAYERS, MAX_TOKENS, VIT_ACTS, VIT_NORMS
+from hourglass.models.family import Dim, Family, check_shape, register
+from hourglass.models.patch_config import PatchConfig, io_counts, patch_make_config, patch_recipe
 
 
 @dataclass
-class MixerConfig:
-    image_shape: tuple[int, int, int]  # (C, h, w) the model reads
-    out_dim: int  # classes, or C*H*W of the target image
-    skip_dim: int  # d: channel width of the residual stream
-    inner_dim: int  # d_h: width inside each channel-mixing sub-block
-    depth: int  # layers
-    sub_blocks: int = 1  # K: channel-mixing sub-blocks per layer
+class MixerConfig(PatchConfig):
+    """PatchConfig's fields (skip_dim = the channel width d), and the token MLP's width."""
+
     token_dim: int = 0  # width inside the token-mixing MLP; 0: half the tokens
-    patch: int = 4
-    norm: str = "layer"
-    act: str = "gelu"
-    classify: bool = True
 
-    def __post_init__(self) -> None:
-        self.image_shape = tuple(int(v) for v in self.image_shape)
-        for name in ("out_dim", "skip_dim", "inner_dim", "depth", "sub_blocks", "patch"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise UserError(f"{name.replace('_', '-')} must be a positive integer, got "
-                                f"{value!r}")
-        if not isinstance(self.token_dim, int) or self.token_dim < 0:
-            raise UserError(f"token-dim must be a positive integer (or 0: half the tokens), "
-                            f"got {self.token_dim!r}")
-        for name in ("skip_dim", "inner_dim", "token_dim", "out_dim"):
-            if getattr(self, name) > MAX_WIDTH:
-                raise UserError(f"{name.replace('_', '-')} {getattr(self, name)}: at most "
-                                f"{MAX_WIDTH:,}")
-        if self.depth * self.sub_blocks > MAX_LAYERS:
-            raise UserError(f"depth x sub-blocks {self.depth * self.sub_blocks}: at most "
-                            f"{MAX_LAYERS:,}")
-        if self.norm not in VIT_NORMS or self.act not in VIT_ACTS:
-            raise UserError(f"the Mixer takes norm {', '.join(VIT_NORMS)} and act "
-                            f"{', '.join(VIT_ACTS)}; got {self.norm}, {self.act}")
-        c, h, w = self.image_shape
-        if h % self.patch or w % self.patch:
-            raise UserError(f"patch {self.patch} does not divide the {h}x{w} input images")
-        if self.tokens > MAX_TOKENS:
-            raise UserError(f"{self.tokens:,} tokens: at most {MAX_TOKENS:,}; take a larger patch")
-        if not self.classify:
-            check_image_head(self.image_shape, self.out_dim)
-        total = count_params(self)["params"]
-        if total > MAX_PARAMS:
-            raise UserError(f"this network would have {total:,} parameters; at most "
-                            f"{MAX_PARAMS:,}")
+    FAMILY = "Mixer"
+    WIDTHS = ("token_dim",)
 
-    @property
-    def in_dim(self) -> int:
-        c, h, w = self.image_shape
-        return c * h * w
-
-    @property
-    def tokens(self) -> int:
-        c, h, w = self.image_shape
-        return (h // self.patch) * (w // self.patch)
+    def counts(self) -> dict[str, int]:
+        return count_params(self)
 
     @property
     def token_width(self) -> int:
         return self.token_dim or max(1, self.tokens // 2)
-
-    @property
-    def shape(self) -> str:
-        return shape_of(self.skip_dim, [self.inner_dim])
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def count_params(cfg: MixerConfig) -> dict[str, int]:
@@ -112,15 +58,7 @@ def count_params(cfg: MixerConfig) -> dict[str, int]:
 
 def make_config(run, task) -> MixerConfig:
     """The Mixer a run trains (``run``: a TrainConfig; ``task``: its TaskShape)."""
-    if run.input_proj != "learned" or run.proj_seed is not None:
-        raise UserError("--input-proj and --proj-seed are the MLP's; the Mixer's patch "
-                        "embedding is always learned")
-    if isinstance(run.inner_dim, list):
-        raise UserError("the Mixer takes one --inner-dim for every layer")
-    cfg = MixerConfig(image_shape=task.input_image_shape, out_dim=task.out_dim,
-                      skip_dim=run.skip_dim, inner_dim=run.inner_dim, depth=run.depth,
-                      norm=run.norm, act=run.act, classify=not task.image_target,
-                      **{d.name: run.arch.get(d.name, d.default) for d in MIXER.extra_dims})
+    cfg = patch_make_config(MixerConfig, MIXER, run, task)
     check_shape(run.shape, cfg.shape, cfg.skip_dim, cfg.inner_dim)
     return cfg
 

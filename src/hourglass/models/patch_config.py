@@ -1,9 +1,120 @@
-"""The arithmetic of patch models' two ends (the modules' side is patches.py): embedding and
-head counts, and what an image head can write. No PyTorch, like every family's config."""
+"""What the patch models' configs share (ViT, MLP-Mixer): the common fields and their checks,
+and the arithmetic of both ends (embedding and head counts; the modules' side is patches.py).
+No PyTorch, like every family's config."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from typing import ClassVar
+
 from hourglass.errors import UserError
+from hourglass.models.family import shape_of
+from hourglass.models.mlp_config import MAX_PARAMS, MAX_WIDTH
+from hourglass.options import MODEL_ACTS
+
+NORMS = ("layer", "rms")
+ACTS = MODEL_ACTS
+MAX_LAYERS = 1_000
+MAX_TOKENS = 16_384
+
+
+@dataclass
+class PatchConfig:
+    """Fields and checks every patch model has; a family's config adds its own (with
+    defaults) and says which of them are ``WIDTHS`` (checked like skip_dim; 0 allowed)."""
+
+    image_shape: tuple[int, int, int]  # (C, h, w) the model reads
+    out_dim: int  # classes, or C*H*W of the target image
+    skip_dim: int  # d: width of the residual stream
+    inner_dim: int  # d_h: width inside each feed-forward sub-block
+    depth: int  # layers
+    sub_blocks: int = 1  # K: feed-forward sub-blocks per layer
+    patch: int = 4
+    norm: str = "layer"
+    act: str = "gelu"
+    classify: bool = True  # False: a per-patch image head with a sigmoid
+
+    FAMILY: ClassVar[str] = "patch model"
+    POSITIVE: ClassVar[tuple[str, ...]] = ("out_dim", "skip_dim", "inner_dim", "depth",
+                                           "sub_blocks", "patch")
+    WIDTHS: ClassVar[tuple[str, ...]] = ()  # the family's own widths, where 0 means a default
+
+    def __post_init__(self) -> None:
+        self.image_shape = tuple(int(v) for v in self.image_shape)
+        for name in self.POSITIVE:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise UserError(f"{name.replace('_', '-')} must be a positive integer, got "
+                                f"{value!r}")
+        for name in self.WIDTHS:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise UserError(f"{name.replace('_', '-')} must be a positive integer (or 0 "
+                                f"for its default), got {value!r}")
+        for name in ("skip_dim", "inner_dim", "out_dim", *self.WIDTHS):
+            if getattr(self, name) > MAX_WIDTH:
+                raise UserError(f"{name.replace('_', '-')} {getattr(self, name)}: at most "
+                                f"{MAX_WIDTH:,}")
+        if self.depth * self.sub_blocks > MAX_LAYERS:
+            raise UserError(f"depth x sub-blocks {self.depth * self.sub_blocks}: at most "
+                            f"{MAX_LAYERS:,}")
+        if self.norm not in NORMS:
+            raise UserError(f"norm {self.norm!r}: the {self.FAMILY} takes {', '.join(NORMS)}")
+        if self.act not in ACTS:
+            raise UserError(f"act {self.act!r}: the {self.FAMILY} takes {', '.join(ACTS)}")
+        c, h, w = self.image_shape
+        if h % self.patch or w % self.patch:
+            raise UserError(f"patch {self.patch} does not divide the {h}x{w} input images")
+        if self.tokens > MAX_TOKENS:
+            raise UserError(f"{self.tokens:,} tokens: at most {MAX_TOKENS:,}; take a larger patch")
+        self.check()
+        if not self.classify:
+            check_image_head(self.image_shape, self.out_dim)
+        total = self.counts()["params"]
+        if total > MAX_PARAMS:
+            raise UserError(f"this network would have {total:,} parameters; at most "
+                            f"{MAX_PARAMS:,}")
+
+    def check(self) -> None:
+        """The family's own checks, after the common ones."""
+
+    def counts(self) -> dict[str, int]:
+        raise NotImplementedError
+
+    @property
+    def in_dim(self) -> int:
+        c, h, w = self.image_shape
+        return c * h * w
+
+    @property
+    def tokens(self) -> int:
+        c, h, w = self.image_shape
+        return (h // self.patch) * (w // self.patch)
+
+    @property
+    def out_patch(self) -> int:
+        """Values one token writes in an image head: C x (patch x scale)^2."""
+        return self.out_dim // self.tokens
+
+    @property
+    def shape(self) -> str:
+        return shape_of(self.skip_dim, [self.inner_dim])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def patch_make_config(cls: type, family, run, task) -> PatchConfig:
+    """A patch family's config for a run (a TrainConfig) on a task (its TaskShape)."""
+    if run.input_proj != "learned" or run.proj_seed is not None:
+        raise UserError(f"--input-proj and --proj-seed are the MLP's; the {cls.FAMILY}'s patch "
+                        "embedding is always learned")
+    if isinstance(run.inner_dim, list):
+        raise UserError(f"the {cls.FAMILY} takes one --inner-dim for every layer")
+    return cls(image_shape=task.input_image_shape, out_dim=task.out_dim, skip_dim=run.skip_dim,
+               inner_dim=run.inner_dim, depth=run.depth, norm=run.norm, act=run.act,
+               classify=not task.image_target,
+               **{d.name: run.arch.get(d.name, d.default) for d in family.extra_dims})
 
 
 def io_counts(image_shape: tuple[int, int, int], patch: int, width: int, out_dim: int,

@@ -15,97 +15,35 @@ K sub-blocks, and the attention width set on its own.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from hourglass.errors import UserError
-from hourglass.models.family import Dim, Family, check_shape, register, shape_of
-from hourglass.models.mlp_config import MAX_PARAMS, MAX_WIDTH
-from hourglass.models.patch_config import check_image_head, io_counts, patch_recipe
-from hourglass.options import MODEL_ACTS
-
-VIT_NORMS = ("layer", "rms")
-VIT_ACTS = MODEL_ACTS
-MAX_LAYERS = 1_000
-MAX_TOKENS = 16_384
+from hourglass.models.family import Dim, Family, check_shape, register
+from hourglass.models.patch_config import PatchConfig, io_counts, patch_make_config, patch_recipe
 
 
 @dataclass
-class ViTConfig:
-    image_shape: tuple[int, int, int]  # (C, h, w) the model reads
-    out_dim: int  # classes, or C*H*W of the target image
-    skip_dim: int  # d_model: width of the residual stream
-    inner_dim: int  # d_h: width inside each feed-forward sub-block
-    depth: int  # layers
-    sub_blocks: int = 1  # K: feed-forward sub-blocks per layer
+class ViTConfig(PatchConfig):
+    """PatchConfig's fields (skip_dim = d_model), and the attention's."""
+
     attn_dim: int = 0  # heads x head dim; 0: d_model
     heads: int = 4
-    patch: int = 4
-    norm: str = "layer"
-    act: str = "gelu"
-    classify: bool = True  # False: a per-patch image head with a sigmoid
 
-    def __post_init__(self) -> None:
-        self.image_shape = tuple(int(v) for v in self.image_shape)
-        for name in ("out_dim", "skip_dim", "inner_dim", "depth", "sub_blocks", "heads",
-                     "patch"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise UserError(f"{name.replace('_', '-')} must be a positive integer, got "
-                                f"{value!r}")
-        if not isinstance(self.attn_dim, int) or self.attn_dim < 0:
-            raise UserError(f"attn-dim must be a positive integer (or 0: d_model), got "
-                            f"{self.attn_dim!r}")
-        for name in ("skip_dim", "inner_dim", "attn_dim", "out_dim"):
-            if getattr(self, name) > MAX_WIDTH:
-                raise UserError(f"{name.replace('_', '-')} {getattr(self, name)}: at most "
-                                f"{MAX_WIDTH:,}")
-        if self.depth * self.sub_blocks > MAX_LAYERS:
-            raise UserError(f"depth x sub-blocks {self.depth * self.sub_blocks}: at most "
-                            f"{MAX_LAYERS:,}")
-        if self.norm not in VIT_NORMS:
-            raise UserError(f"norm {self.norm!r}: the ViT takes {', '.join(VIT_NORMS)}")
-        if self.act not in VIT_ACTS:
-            raise UserError(f"act {self.act!r}: the ViT takes {', '.join(VIT_ACTS)}")
-        c, h, w = self.image_shape
-        if h % self.patch or w % self.patch:
-            raise UserError(f"patch {self.patch} does not divide the {h}x{w} input images")
-        if self.tokens > MAX_TOKENS:
-            raise UserError(f"{self.tokens:,} tokens: at most {MAX_TOKENS:,}; take a larger patch")
+    FAMILY = "ViT"
+    POSITIVE = (*PatchConfig.POSITIVE, "heads")
+    WIDTHS = ("attn_dim",)
+
+    def check(self) -> None:
         if self.attention % self.heads:
             raise UserError(f"attention width {self.attention} is not a multiple of "
                             f"{self.heads} heads")
-        if not self.classify:
-            check_image_head(self.image_shape, self.out_dim)
-        total = count_params(self)["params"]
-        if total > MAX_PARAMS:
-            raise UserError(f"this network would have {total:,} parameters; at most "
-                            f"{MAX_PARAMS:,}")
 
-    @property
-    def in_dim(self) -> int:
-        c, h, w = self.image_shape
-        return c * h * w
-
-    @property
-    def tokens(self) -> int:
-        c, h, w = self.image_shape
-        return (h // self.patch) * (w // self.patch)
+    def counts(self) -> dict[str, int]:
+        return count_params(self)
 
     @property
     def attention(self) -> int:
         return self.attn_dim or self.skip_dim
-
-    @property
-    def out_patch(self) -> int:
-        """Values one token writes in an image head: C x (patch x scale)^2."""
-        return self.out_dim // self.tokens
-
-    @property
-    def shape(self) -> str:
-        return shape_of(self.skip_dim, [self.inner_dim])
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def count_params(cfg: ViTConfig) -> dict[str, int]:
@@ -128,16 +66,7 @@ def count_params(cfg: ViTConfig) -> dict[str, int]:
 
 def make_config(run, task) -> ViTConfig:
     """The ViT a run trains (``run``: a TrainConfig; ``task``: its TaskShape)."""
-    if run.input_proj != "learned" or run.proj_seed is not None:
-        raise UserError("--input-proj and --proj-seed are the MLP's; the ViT's patch embedding "
-                        "is always learned")
-    if isinstance(run.inner_dim, list):
-        raise UserError("the ViT takes one --inner-dim for every layer")
-    extra = run.arch
-    cfg = ViTConfig(image_shape=task.input_image_shape, out_dim=task.out_dim,
-                    skip_dim=run.skip_dim, inner_dim=run.inner_dim, depth=run.depth,
-                    norm=run.norm, act=run.act, classify=not task.image_target,
-                    **{d.name: extra.get(d.name, d.default) for d in VIT.extra_dims})
+    cfg = patch_make_config(ViTConfig, VIT, run, task)
     check_shape(run.shape, cfg.shape, cfg.skip_dim, cfg.inner_dim)
     return cfg
 
