@@ -117,3 +117,17 @@ def test_a_search_records_the_commit_and_command_that_produced_it(tmp_path):
     assert describe(p).startswith("Produced by `hourglass search s.toml --out 'o w'` at "
                                   f"commit {head[:12]}")
     json.dumps(p)  # what the search writes
+
+
+def test_frontiers_against_flops_as_well_as_params():
+    def r(skip, params, flops, value):
+        return {**row("hourglass", skip, value, params), "test_psnr": value,
+                "flops_per_sample": flops}
+
+    # a frozen projection costs FLOPs but no parameters: the two axes order these differently
+    rows = [r(8, 100, 500, 20.0), r(16, 200, 300, 21.0), r(32, 300, 900, 22.0)]
+    s = summarize(rows, "denoise", 1, 300)
+    assert [c["skip_dim"] for c in s["frontiers"]["hourglass"]] == [8, 16, 32]
+    assert [c["skip_dim"] for c in s["frontiers_by_flops"]["hourglass"]] == [16, 32]
+    old = summarize([{**x, "flops_per_sample": None} for x in rows], "denoise", 1, 300)
+    assert old["frontiers_by_flops"] == {}  # trials that did not record FLOPs: no such axis

@@ -19,35 +19,50 @@ LABEL_OFFSETS = [(dx, dy) for dx in (4, -4) for dy in (5, -10, 14, -19, 23, -28)
 
 
 def frontier_png(summary: dict) -> bytes:
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    """The frontiers against trainable parameters and, where the trials recorded FLOPs,
+    beside them against forward FLOPs per sample."""
+    axes = [("params", "trainable parameters", summary["frontiers"])]
+    if summary.get("frontiers_by_flops"):
+        axes.append(("flops", "forward FLOPs per sample", summary["frontiers_by_flops"]))
+    fig, row = plt.subplots(1, len(axes), figsize=(8 * len(axes), 5), dpi=110, squeeze=False)
+    title = (f"Pareto frontiers ({summary['space']['task']} on {summary['space']['dataset']}, "
+             f"labels: {label_heading(summary)})")
+    labels = [_draw(ax, summary, fronts, key, name) for ax, (key, name, fronts)
+              in zip(row[0], axes, strict=True)]
+    row[0][0].set_title(title, loc="left")
+    fig.tight_layout()  # before the labels: placing them needs the final axes
+    for ax, mine in zip(row[0], labels, strict=True):
+        _place_labels(fig, ax, mine)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _draw(ax, summary: dict, fronts: dict, key: str, name: str) -> list:
+    """One axis: every architecture, each shape's frontier with its +- one std band; returns
+    the frontier points' labels, to place once the figure is laid out."""
     labels = []
     metric = summary["metric"].replace("test_", "test ").replace("psnr", "PSNR (dB)")
-    for shape, front in summary["frontiers"].items():
+    for shape, front in fronts.items():
         color = COLORS.get(shape, "gray")
         others = [c for c in summary["configurations"] if c["shape"] == shape]
-        ax.scatter([c["params"] for c in others], [c["mean"] for c in others], s=10,
+        ax.scatter([c[key] for c in others], [c["mean"] for c in others], s=10,
                    color=color, alpha=0.25, label=f"{shape}: every architecture")
-        xs = [c["params"] for c in front]
+        xs = [c[key] for c in front]
         ys = [c["mean"] for c in front]
         lo = [c["mean"] - c["std"] for c in front]
         hi = [c["mean"] + c["std"] for c in front]
         ax.fill_between(xs, lo, hi, step="post", color=color, alpha=0.18)
         ax.step(xs, ys, where="post", color=color, lw=2, label=f"{shape} frontier")
         ax.scatter(xs, ys, color=color, s=28, zorder=3)
-        labels += [(label(c), c["params"], c["mean"], color) for c in front]
+        labels += [(label(c), c[key], c["mean"], color) for c in front]
     ax.set_xscale("log")
-    ax.set_xlabel("trainable parameters")
+    ax.set_xlabel(name)
     ax.set_ylabel(metric)
-    ax.set_title(f"Pareto frontiers ({summary['space']['task']} on "
-                 f"{summary['space']['dataset']}, labels: {label_heading(summary)})")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()  # before the labels: placing them needs the final axes
-    _place_labels(fig, ax, labels)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return labels
 
 
 def _place_labels(fig, ax, labels: list[tuple[str, float, float, str]]) -> None:

@@ -37,7 +37,10 @@ def configurations(rows: list[dict], metric: str, epochs: int,
         cand = {"shape": shape, **dict(zip(dims, values, strict=True)),
                 "label": runs[0].get("label") or "/".join(map(str, values)),
                 "unit": str(runs[0].get("key", "")).rsplit("-s", 1)[0], "lr": lr,
-                "params": int(runs[0]["params"]), "mean": statistics.fmean(scores),
+                "params": int(runs[0]["params"]),
+                "flops": int(runs[0]["flops_per_sample"])
+                if runs[0].get("flops_per_sample") not in (None, "") else None,
+                "mean": statistics.fmean(scores),
                 "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
                 "seeds": len(scores)}
         arch = (shape, *values)
@@ -46,9 +49,11 @@ def configurations(rows: list[dict], metric: str, epochs: int,
     return sorted(best.values(), key=lambda c: (c["shape"], c["params"]))
 
 
-def frontier(configs: list[dict], shape: str, sign: int = 1) -> list[dict]:
+def frontier(configs: list[dict], shape: str, sign: int = 1, axis: str = "params") -> list[dict]:
+    """A shape's non-dominated configurations: fewest ``axis`` (params or flops) for the
+    best mean, in order of ``axis``."""
     mine = [c for c in configs if c["shape"] == shape]
-    return [mine[i] for i in front_indices([(c["params"], sign * c["mean"]) for c in mine])]
+    return [mine[i] for i in front_indices([(c[axis], sign * c["mean"]) for c in mine])]
 
 
 def reference_point(configs: list[dict], baseline: float | None, max_params: int,
@@ -130,11 +135,15 @@ def summarize(rows: list[dict], task: str, epochs: int, max_params: int,
     ref = reference_point(configs, baseline, max_params, sign)
     fronts = {s: frontier(configs, s, sign) for s in SHAPES
               if any(c["shape"] == s for c in configs)}
+    by_flops = {s: frontier(configs, s, sign, "flops") for s in fronts} \
+        if all(c.get("flops") is not None for c in configs) else {}
     return {
         "metric": metric, "higher_is_better": sign > 0, "dims": dims, "epochs": epochs,
         "reference_point": {"params": ref[0], "quality": ref[1],
                             "note": "the space's largest params; the do-nothing baseline"},
         "frontiers": fronts,
+        # the same against forward FLOPs per sample: where compute, not size, is the budget
+        "frontiers_by_flops": by_flops,
         "hypervolume": {s: hypervolume([(c["params"], sign * c["mean"]) for c in f],
                                        (ref[0], sign * ref[1]))
                         for s, f in fronts.items()},
