@@ -131,3 +131,18 @@ def test_frontiers_against_flops_as_well_as_params():
     assert [c["skip_dim"] for c in s["frontiers_by_flops"]["hourglass"]] == [16, 32]
     old = summarize([{**x, "flops_per_sample": None} for x in rows], "denoise", 1, 300)
     assert old["frontiers_by_flops"] == {}  # trials that did not record FLOPs: no such axis
+
+
+@pytest.mark.parametrize("family,task", [("mlp", "denoise"), ("vit", "classify"),
+                                         ("vit", "superres"), ("mixer", "classify")])
+def test_compare_has_a_space_for_each_family(family, task, tmp_path):
+    from hourglass.compare import compare_space
+
+    name, space = compare_space(task, "digits", None, family)
+    assert space.family == family and set(space.shapes) == {"hourglass", "conventional"}
+    if family == "vit":  # beyond digits: a space scaled to the images, patch dividing them
+        (tmp_path / "cifar10").mkdir()
+        name, space = compare_space(task, "cifar10", str(tmp_path), family)
+        assert space.family == "vit" and space.units()
+        patch = space.shapes["hourglass"].dims["patch"][0]
+        assert (16 if task == "superres" else 32) % patch == 0

@@ -68,7 +68,7 @@ def _quick_mixer(task: str) -> dict:
 BUILTINS = {**{f"paper-mnist-{t}": (lambda t=t: _paper(t)) for t in PAPER_EPOCHS},
             **{f"quick-{t}": (lambda t=t: _quick(t)) for t in TASKS},
             **{f"quick-{f}-{t}": (lambda t=t, f=f: {"vit": _quick_vit, "mixer": _quick_mixer}[f](t))
-               for f in ("vit", "mixer") for t in ("classify", "denoise")}}
+               for f in ("vit", "mixer") for t in TASKS}}
 
 
 def describe(space: dict) -> str:
