@@ -289,3 +289,18 @@ def test_download_offline_says_where_to_put_the_files(tmp_path, monkeypatch):
     assert list((tmp_path / "kept").iterdir()) == []  # the user's folder itself stays
     with pytest.raises(UserError, match="image-net.org"):
         download("imagenet32", tmp_path)
+
+
+def test_a_limited_test_split_is_a_seeded_sample_of_every_class():
+    import torch
+
+    from hourglass.data import Split
+
+    labels = torch.arange(10).repeat_interleave(100)  # class order, as an image folder's test
+    split = Split(torch.arange(1000)[:, None, None, None].to(torch.uint8), labels)
+    first, sampled = split.take(200), split.sample(200)
+    assert set(first.labels.tolist()) == {0, 1}  # what --eval-limit used to test on
+    assert set(sampled.labels.tolist()) == set(range(10))
+    assert sampled.labels.tolist() == sorted(sampled.labels.tolist())  # order kept
+    assert torch.equal(split.sample(200).labels, sampled.labels)  # seeded
+    assert split.sample(None) is split and split.sample(5000) is split

@@ -29,6 +29,15 @@ class Split:
             return self
         return Split(self.images[:n], self.labels[:n], self.streamed)
 
+    def sample(self, n: int | None, seed: int = SPLIT_SEED) -> Split:
+        """n samples drawn by a seeded permutation, kept in their order (all when n is None):
+        a subset of a split stored in class order (an image folder's test split, CIFAR-10's
+        JPEG archive) that still holds every class, where the first n would hold a few."""
+        if n is None or n >= len(self):
+            return self
+        idx = permutation(len(self), seed)[:n].sort().values
+        return Split(self.images[idx], self.labels[idx], self.streamed)
+
 
 @dataclass(frozen=True)
 class ImageDataset:

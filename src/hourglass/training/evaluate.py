@@ -30,8 +30,10 @@ def prepare(cfg: TrainConfig, data: ImageDataset | None = None) -> Prepared:
     if data is None:
         data = load_dataset(cfg.dataset, cfg.data_dir, image_size=cfg.image_size,
                             channels=cfg.channels, split_rng=cfg.split_rng)
+    # train and eval are in a seeded random order already, so their first images are a fair
+    # sample; a test split may be in class order (image folders), so it is sampled
     data = ImageDataset(data.name, data.train.take(cfg.train_limit),
-                        data.eval.take(cfg.eval_limit), data.test.take(cfg.eval_limit),
+                        data.eval.take(cfg.eval_limit), data.test.sample(cfg.eval_limit),
                         data.num_classes)
     task = build_task(cfg, data.image_shape, data.num_classes)
     task.fit(data.train)
