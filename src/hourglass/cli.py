@@ -124,7 +124,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                         "(lowest eval loss) (default: last on MNIST and Fashion-MNIST, as the "
                         "authors; best elsewhere)")
     p.add_argument("--train-limit", type=int, help="use only the first N training images")
-    p.add_argument("--eval-limit", type=int, help="use only the first N eval and test images")
+    p.add_argument("--eval-limit", type=int,
+                   help="use only the first N eval images and a seeded sample of N test images")
     p.add_argument("--out", required=True, help="run directory to create")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)  # removed

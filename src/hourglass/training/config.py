@@ -58,7 +58,7 @@ class TrainConfig:
     image_size: str | None = None  # folder datasets: N or HxW
     channels: int | None = None  # folder datasets: 1 or 3
     train_limit: int | None = None  # first N training images only (quick runs, tests)
-    eval_limit: int | None = None  # first N eval and test images only
+    eval_limit: int | None = None  # first N eval images, a seeded sample of N test images
     extra: dict = field(default_factory=dict)  # free-form notes stored with the run
 
     def resolved(self) -> TrainConfig:
