@@ -81,7 +81,9 @@ def row_of(r: Record) -> dict:
             "test_psnr_per_image": m.get("test_psnr_per_image"),
             "test_accuracy": m.get("test_accuracy"), "eval_loss": m.get("eval_loss"),
             "baseline": m.get("baseline_psnr", m.get("baseline_accuracy")),
-            "seconds": r.attrs.get("seconds"), "status": r.state,
+            # training time over every session that trained it; the trial's wall time
+            # counts only the last (a resumed or already finished run) and data loading
+            "seconds": m.get("train_seconds", r.attrs.get("seconds")), "status": r.state,
             "failure": r.attrs.get("failure", ""),
             "worker": f"{r.attrs.get('host', '')}:{r.attrs.get('pid', '')}", "key": r.key}
 
