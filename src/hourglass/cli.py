@@ -13,7 +13,7 @@ from typing import NoReturn
 
 from hourglass.cli_parser import build_parser
 from hourglass.errors import UserError
-from hourglass.models.family import VARIANTS
+from hourglass.models.family import VARIANTS, get_family
 
 
 def search_options(args: argparse.Namespace):
@@ -35,6 +35,9 @@ def config_from(args: argparse.Namespace):
                  if k.startswith("arch_") and v is not None})
     keys = {f for f in TrainConfig.__dataclass_fields__ if f not in ("extra", "arch")}
     settings.update({k: v for k, v in vars(args).items() if k in keys and v is not None})
+    family = get_family(settings.get("family", "mlp"))
+    settings.setdefault("task", "denoise" if "denoise" in family.tasks else family.default_task)
+    settings.setdefault("dataset", family.default_dataset)
     missing = [f"--{k.replace('_', '-')}" for k in ("skip_dim", "inner_dim", "depth")
                if k not in settings]
     if missing:
@@ -105,6 +108,11 @@ def run(args: argparse.Namespace) -> None:
         from hourglass.training.predict import predict
 
         print_json(predict(args.run_dir, args.image, args.out))
+    elif args.command == "sample":
+        from hourglass.training.sample import sample
+
+        prompt = "\n" if args.prompt is None else args.prompt
+        print(sample(args.run_dir, prompt, args.tokens, args.temperature, args.seed))
     elif args.command == "search":
         from hourglass.report import write_report
         from hourglass.search import load_space, search
@@ -152,11 +160,11 @@ def run(args: argparse.Namespace) -> None:
             return
         print(f"data directory: {data.resolve_data_dir(args.data_dir)}")
         for r in rows:
-            shape = "x".join(map(str, r["shape"]))
-            print(f"  {r['name']:<14} {'found  ' if r['found'] else 'missing'} {shape:<8} "
+            shape = "x".join(map(str, r["shape"])) if r["shape"] else "text"
+            print(f"  {r['name']:<16} {'found  ' if r['found'] else 'missing'} {shape:<8} "
                   f"{r['path']}")
             if r.get("hint"):
-                print(f"  {'':<14} {r['hint']}")
+                print(f"  {'':<16} {r['hint']}")
     else:
         from hourglass import data
 

@@ -58,9 +58,11 @@ def inner_dims(value: str) -> int | list[int]:
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", default="denoise", choices=TASKS, help="what the model learns")
-    p.add_argument("--dataset", default="digits",
-                   help=f"{DATASETS}; digits is scikit-learn's bundled 8x8 set")
+    p.add_argument("--task", choices=TASKS,
+                   help="what the model learns (default: denoise; lm for the lm family)")
+    p.add_argument("--dataset",
+                   help=f"{DATASETS} (default: digits, scikit-learn's bundled 8x8 set; "
+                        "moby-dick, embedded, for the lm task)")
     p.add_argument("--family", choices=tuple(families()),
                    help="model family (default mlp; a --variant sets its own)")
     p.add_argument("--variant", choices=tuple(VARIANTS),
@@ -102,7 +104,14 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                         "superres (ImageNet-32: 2)")
     p.add_argument("--batch-size", type=int, help="default: 128 (ImageNet-32: 512)")
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of AdamW")
-    p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW's")
+    p.add_argument("--weight-decay", type=float,
+                   help="AdamW's (default: 0.01, PyTorch's, as the authors; lm 0.1)")
+    p.add_argument("--adam-beta2", type=float,
+                   help="AdamW's second-moment decay (default: 0.999; lm 0.95)")
+    p.add_argument("--warmup", type=int,
+                   help="cosine schedule: steps of linear lr warm-up (default: 0; lm 100)")
+    p.add_argument("--context", type=int,
+                   help="lm: characters per training window (default 256)")
     p.add_argument("--noise-std", type=float, default=0.25, help="denoise: noise level")
     p.add_argument("--augment", choices=AUGMENTS,
                    help="flip4: the authors' x4 copy of the training set (identity, h, v, "
@@ -112,8 +121,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="permutation the eval split is cut from (default numpy, the authors'; "
                         "torch: this tool's split before recipe v2)")
     p.add_argument("--lr-schedule", choices=LR_SCHEDULES,
-                   help="linear decay stepped per epoch or per step (default: epoch on MNIST "
-                        "and Fashion-MNIST, as the authors; step elsewhere)")
+                   help="linear decay stepped per epoch or per step, or warm-up and cosine "
+                        "decay to lr/10 (default: epoch on MNIST and Fashion-MNIST, as the "
+                        "authors; cosine for lm; step elsewhere)")
     p.add_argument("--test-checkpoint", choices=TEST_CHECKPOINTS,
                    help="model the test score is taken from: last (the final one) or best "
                         "(lowest eval loss) (default: last on MNIST and Fashion-MNIST, as the "
@@ -210,6 +220,18 @@ def build_parser() -> Parser:
     p.add_argument("run_dir", help="a finished run directory written by `hourglass train`")
     p.add_argument("image", help="a PNG, JPEG or any image file Pillow reads")
     p.add_argument("-o", "--out", help="output image (denoise, superres, prototype)")
+
+    p = command(sub, "sample", "generate text with a trained language model",
+                "  hourglass sample runs/lm --prompt 'ROMEO:' --tokens 300\n"
+                "  hourglass sample runs/lm --temperature 0      # the most likely text\n",
+                "Prints the prompt and its continuation; the model reads the last context "
+                "characters\nat each step. The same --seed gives the same text.")
+    p.add_argument("run_dir", help="a finished run of the lm family")
+    p.add_argument("--prompt", help="text to continue (default: a newline)")
+    p.add_argument("--tokens", type=int, default=500, help="characters to generate")
+    p.add_argument("--temperature", type=float, default=0.8,
+                   help="below 1: safer, above: wilder; 0: always the most likely character")
+    p.add_argument("--seed", type=int, default=0, help="seeds the draws")
 
     p = command(sub, "params", "parameter and FLOP counts, without loading data",
                 "  hourglass params --dataset mnist --skip-dim 785 --inner-dim 115 --depth 4\n")

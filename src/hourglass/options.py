@@ -2,8 +2,10 @@
 heavy, so that `hourglass --help` answers without loading PyTorch. The modules that act on
 these values import them from here."""
 
-TASKS = ("prototype", "denoise", "superres", "classify")
-DATASETS = "digits, mnist, fashion-mnist, cifar10, imagenet32 or folder:PATH"
+IMAGE_TASKS = ("prototype", "denoise", "superres", "classify")
+TASKS = (*IMAGE_TASKS, "lm")  # lm: next-character prediction (the lm family)
+DATASETS = ("digits, mnist, fashion-mnist, cifar10, imagenet32 or folder:PATH; for the lm task "
+            "moby-dick, tinyshakespeare or text:PATH")
 INPUT_PROJS = ("learned", "fixed", "identity")
 NORMS = ("batch", "layer", "rms", "none")
 ACTS = ("relu", "gelu")  # the MLP's
@@ -14,7 +16,8 @@ AUGMENTS = ("none", "flip4", "crop-flip")
 # numpy: the authors' NumPy RandomState(seed).permutation (PROTOCOL.md, Data). torch: the
 # torch.randperm split this tool used before (recipe v1).
 SPLIT_RNGS = ("numpy", "torch")
-LR_SCHEDULES = ("epoch", "step")  # linear decay stepped once per epoch, or per optimizer step
+LR_SCHEDULES = ("epoch", "step", "cosine")  # linear decay stepped once per epoch, or per optimizer
+# step; or warm-up then cosine decay to a tenth (the language model's)
 TEST_CHECKPOINTS = ("last", "best")  # the final model, or the one with the lowest eval loss
 ENGINES = ("auto", "stacked", "plain")  # accepted for old commands; one path trains all
 STRATEGIES = ("grid", "random", "nsga2", "pareto-halving")

@@ -56,3 +56,26 @@ class TaskShape:
     def static_inputs(self) -> bool:
         """Inputs that do not change between epochs (no fresh noise): W_in x can be cached."""
         return self.name != "denoise"
+
+
+@dataclass
+class LMShape:
+    """The language-model task's sizes: windows of ``context`` characters in, the next
+    character's ``vocab`` logits out at every position."""
+
+    vocab: int
+    context: int
+    name: str = "lm"
+
+    def __post_init__(self) -> None:
+        if not self.vocab >= 2:
+            raise UserError(f"a text needs at least 2 distinct characters, got {self.vocab}")
+        if not isinstance(self.context, int) or self.context < 1:
+            raise UserError(f"--context must be a positive integer, got {self.context!r}")
+
+    num_classes = property(lambda self: self.vocab)
+    in_dim = property(lambda self: self.context)
+    out_dim = property(lambda self: self.vocab)
+    image_target = False
+    metric = "bpc"  # bits per character: lower is better
+    static_inputs = False

@@ -95,6 +95,10 @@ class Task(TaskShape):
             noise = torch.randn(x.shape, generator=g)
         return self.inputs(x, noise)
 
+    def split_xy(self, split: Split, which: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs, targets) of a whole eval/test split."""
+        return self.split_inputs(split, which), self.targets(to_float(split.images), split.labels)
+
     def targets(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.name == "classify":
             return labels

@@ -1,14 +1,17 @@
 """Datasets by name: where their files live, their image shape, and how to load them.
 
 Names: ``digits`` (scikit-learn's bundled 8x8 digits, the embedded default), ``mnist``,
-``fashion-mnist``, ``cifar10``, ``imagenet32`` and ``folder:PATH``. Files are looked up in
-the data directory: ``--data-dir``, else ``$HOURGLASS_DATA_DIR``, else ``./data``.
+``fashion-mnist``, ``cifar10``, ``imagenet32`` and ``folder:PATH``; texts for the lm task
+(``moby-dick``, embedded; ``tinyshakespeare``; ``text:PATH``) are data/text.py's. Files are
+looked up in the data directory: ``--data-dir``, else ``$HOURGLASS_DATA_DIR``, else ``./data``.
 """
 
 from __future__ import annotations
 
+import lzma
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +19,7 @@ from hourglass.errors import UserError
 
 if TYPE_CHECKING:
     from hourglass.data.splits import ImageDataset
+    from hourglass.data.text import TextCorpus
 
 # The readers (and NumPy and PyTorch with them) are imported where a dataset is read or
 # probed, so that naming a dataset and its shape (`hourglass params`) costs nothing.
@@ -42,6 +46,62 @@ SPECS = {s.name: s for s in [
                 "ImageNet 32x32: train_data_batch_*.npz and val_data.npz"),
 ]}
 
+# Texts for the lm task (data/text.py reads them)
+EMBEDDED = "moby-dick"
+TEXT_SPECS = {
+    EMBEDDED: "Melville's Moby-Dick, 1.19M characters, embedded (public domain); needs no files",
+    "tinyshakespeare": "Tiny Shakespeare, tinyshakespeare/input.txt (1.12M characters), "
+                       "nanoGPT's shakespeare_char corpus",
+}
+
+
+EMBEDDED_FILE = "moby-dick.txt.xz"  # in this package, read with importlib.resources
+MAX_TEXT_BYTES = 256 << 20  # decoded and encoded in memory: about 13 bytes a character at peak
+
+
+def is_text(name: str) -> bool:
+    return name in TEXT_SPECS or name.startswith("text:")
+
+
+def text_path(name: str, data_dir: Path) -> Path | None:
+    """The file a text dataset reads (None: the embedded one)."""
+    if name == EMBEDDED:
+        return None
+    if name == "tinyshakespeare":
+        return data_dir / "tinyshakespeare" / "input.txt"
+    return Path(name.split(":", 1)[1]).expanduser()
+
+
+def read_text(name: str, data_dir: Path) -> str:
+    path = text_path(name, data_dir)
+    if path is None:
+        with resources.files("hourglass.data").joinpath(EMBEDDED_FILE).open("rb") as f:
+            return lzma.decompress(f.read()).decode("utf-8")
+    if not path.is_file():
+        hint = (" (from char-rnn or nanoGPT's data/shakespeare_char); pass --data-dir or set "
+                "HOURGLASS_DATA_DIR" if name == "tinyshakespeare" else "")
+        raise UserError(f"{name}: no text file at {path}{hint}")
+    size = path.stat().st_size
+    if size > MAX_TEXT_BYTES:
+        raise UserError(f"{path}: {size:,} bytes; a text dataset is held in memory, at most "
+                        f"{MAX_TEXT_BYTES:,}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text (byte {e.start:,}: {e.reason})") from None
+
+
+def text_rows(data_dir: Path) -> list[dict]:
+    """`hourglass data list`'s rows for the named texts."""
+    rows = []
+    for name, about in TEXT_SPECS.items():
+        path = text_path(name, data_dir)
+        rows.append({"name": name, "found": path is None or path.is_file(),
+                     "path": "(embedded in hourglass)" if path is None else str(path),
+                     "shape": None, "classes": None, "about": about, "hint": ""})
+    return rows
+
+
 # Holdouts follow PROTOCOL.md where it speaks (MNIST-like 50k/10k; ImageNet-32 val 25k/25k).
 HOLDOUT = {"mnist": 10_000, "fashion-mnist": 10_000, "cifar10": 5_000}
 
@@ -66,9 +126,12 @@ def parse_image_size(value: str | int | tuple[int, int] | None) -> tuple[int, in
 def _spec(name: str) -> DatasetSpec:
     if name.startswith("folder:"):
         return DatasetSpec(name, None, None, None, "image folder")
+    if is_text(name):
+        return DatasetSpec(name, None, None, None, TEXT_SPECS.get(name, "text file"))
     if name not in SPECS:
         raise UserError(f"unknown dataset {name!r}; choose one of "
-                        f"{', '.join(SPECS)} or folder:PATH")
+                        f"{', '.join(SPECS)} or folder:PATH (images); "
+                        f"{', '.join(TEXT_SPECS)} or text:PATH (the lm task)")
     return SPECS[name]
 
 
@@ -110,8 +173,11 @@ def _folder_shape(root: Path, image_size, channels) -> tuple[tuple[int, int, int
 
 def dataset_shape(name: str, data_dir: str | Path | None = None, image_size=None,
                   channels: int | None = None) -> tuple[tuple[int, int, int], int]:
-    """((C, H, W), number of classes) without loading the images."""
+    """((C, H, W), number of classes) without loading the images; for a text (None, the
+    size of its vocabulary), which reads it."""
     spec = _spec(name)
+    if is_text(name):  # the vocabulary: every character of the file (data/text.py)
+        return None, len(set(read_text(name, resolve_data_dir(data_dir))))
     if spec.image_shape is not None:
         return spec.image_shape, spec.num_classes
     return _folder_shape(_folder_root(name, resolve_data_dir(data_dir)), image_size, channels)
@@ -155,16 +221,19 @@ def _load_digits(split_rng: str) -> ImageDataset:
 
 def load_dataset(name: str, data_dir: str | Path | None = None, *, image_size=None,
                  channels: int | None = None, use_cache: bool = True,
-                 split_rng: str = "numpy") -> ImageDataset:
+                 split_rng: str = "numpy") -> ImageDataset | TextCorpus:
     """Load train / eval / test splits as uint8 tensors, in memory except ImageNet-32's
     training set, which is memory-mapped (see data/imagenet32.py). Held-out splits are cut
     from a permutation seeded 42 (``split_rng``: numpy, the authors'; torch, this tool's
-    earlier split)."""
+    earlier split). A text loads as a TextCorpus (data/text.py)."""
     from hourglass.data import cifar, idx, imagenet32
     from hourglass.data.splits import ImageDataset, Split, random_split
+    from hourglass.data.text import load_text
 
     spec = _spec(name)
     root = resolve_data_dir(data_dir)
+    if is_text(name):
+        return load_text(name, root)
     if name == "digits":
         return _load_digits(split_rng)
     if name.startswith("folder:"):
@@ -240,4 +309,4 @@ def list_datasets(data_dir: str | Path | None = None) -> list[dict]:
         rows.append({"name": spec.name, "found": found, "path": str(where),
                      "shape": list(spec.image_shape), "classes": spec.num_classes,
                      "about": spec.about, "hint": "" if found else _archive_hint(spec.name, root)})
-    return rows
+    return rows + text_rows(root)

@@ -1,7 +1,7 @@
 """Model families (family.py: the plug-in interface and registry): the residual MLP (one class
-for the Hourglass and the conventional shape), the Vision Transformer and the MLP-Mixer; and
-the public
-residual feed-forward block (ffn.py) for users' own Transformers.
+for the Hourglass and the conventional shape), the Vision Transformer, the MLP-Mixer and the
+character-level Transformer language model; and the public residual feed-forward block
+(ffn.py) for users' own Transformers.
 
 Names load on first use (PEP 562): configs and their counts (``*_config``) need no PyTorch,
 so `hourglass params` answers without importing it."""
@@ -25,4 +25,6 @@ __getattr__, __all__ = lazy(__name__, {
     "VisionTransformer": "hourglass.models.vit",
     "FeedForward": "hourglass.models.ffn",
     "ResidualFFN": "hourglass.models.ffn",
+    "LMConfig": "hourglass.models.lm_config",
+    "LanguageModel": "hourglass.models.lm",
 })

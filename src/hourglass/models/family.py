@@ -8,8 +8,8 @@ Everything here is arithmetic on configs and needs no PyTorch: `hourglass params
 spaces and matching answer without it; ``build`` imports the module when a model is made.
 
 Families register themselves in their config module (mlp_config.py, vit_config.py,
-mixer_config.py); named
-variants (``VARIANTS``) are full settings a user can start from by name.
+mixer_config.py, lm_config.py); named variants (``VARIANTS``) are full settings a user can
+start from by name.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class Family:
     # where the family has its own recipe, epochs): the recipe a config states it reaches
     recipe: Callable[[str, str], dict] = lambda task, dataset: {}
     default_task: str = "denoise"  # what `hourglass compare --family NAME` compares on
+    default_dataset: str = "digits"  # what a command without --dataset reads
     # a small architecture of each shape (dims by name): what tests and examples build
     examples: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -91,6 +92,7 @@ def _load_builtin() -> None:
     importlib.import_module("hourglass.models.mlp_config")
     importlib.import_module("hourglass.models.vit_config")
     importlib.import_module("hourglass.models.mixer_config")
+    importlib.import_module("hourglass.models.lm_config")
 
 
 def get_family(name: str) -> Family:

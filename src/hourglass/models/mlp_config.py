@@ -9,7 +9,7 @@ from typing import Literal
 
 from hourglass.errors import UserError
 from hourglass.models.family import Dim, Family, check_shape, register, shape_of
-from hourglass.options import ACTS, INPUT_PROJS, NORMS, TASKS
+from hourglass.options import ACTS, IMAGE_TASKS, INPUT_PROJS, NORMS
 
 InputProj = Literal["learned", "fixed", "identity"]
 HEADS = ("sigmoid", "none")
@@ -134,7 +134,7 @@ MLP = register(Family(
     dims=(Dim("skip_dim", "z", "d_z: width of the residual (skip) path"),
           Dim("inner_dim", "h", "d_h: width inside each block"),
           Dim("depth", "L", "L: number of residual blocks")),
-    tasks=TASKS, make_config=make_config, config_from_dict=lambda d: MLPConfig(**d),
+    tasks=IMAGE_TASKS, make_config=make_config, config_from_dict=lambda d: MLPConfig(**d),
     counts=count_params, module="hourglass.models.mlp:ResidualMLP",
     options={"input_proj": INPUT_PROJS},
     recipe=lambda task, dataset: {"norm": "batch", "act": "relu", "augment": "none"},

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from hourglass.options import TASKS
+from hourglass.options import IMAGE_TASKS
 
 PAPER_EPOCHS = {"prototype": 50, "denoise": 30, "superres": 50}
 
@@ -68,9 +68,9 @@ def _quick_mixer(task: str) -> dict:
 
 
 BUILTINS = {**{f"paper-mnist-{t}": (lambda t=t: _paper(t)) for t in PAPER_EPOCHS},
-            **{f"quick-{t}": (lambda t=t: _quick(t)) for t in TASKS},
+            **{f"quick-{t}": (lambda t=t: _quick(t)) for t in IMAGE_TASKS},
             **{f"quick-{f}-{t}": (lambda t=t, f=f: {"vit": _quick_vit, "mixer": _quick_mixer}[f](t))
-               for f in ("vit", "mixer") for t in TASKS}}
+               for f in ("vit", "mixer") for t in IMAGE_TASKS}}
 
 
 def describe(space: dict) -> str:

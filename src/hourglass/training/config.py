@@ -10,7 +10,7 @@ from hourglass.data import dataset_shape
 from hourglass.errors import UserError
 from hourglass.models.family import get_family
 from hourglass.options import AUGMENTS, LR_SCHEDULES, SPLIT_RNGS, TEST_CHECKPOINTS
-from hourglass.task_shapes import TaskShape
+from hourglass.task_shapes import LMShape, TaskShape
 
 # PROTOCOL.md, Training recipe. Epochs by task on MNIST-size data; ImageNet-32: 2 epochs, batch 512.
 PAPER_EPOCHS = {"prototype": 50, "superres": 50, "denoise": 30, "classify": 30}
@@ -44,7 +44,11 @@ class TrainConfig:
     epochs: int | None = None  # None: the paper's recipe for the task and dataset
     batch_size: int | None = None  # None: the paper's recipe
     lr: float = 1e-3
-    weight_decay: float = 0.01  # AdamW's PyTorch default, as the authors
+    weight_decay: float | None = None  # None: AdamW's PyTorch default 0.01, as the authors
+    # (lm: 0.1)
+    adam_beta2: float | None = None  # None: 0.999, PyTorch's (lm: 0.95, the authors')
+    warmup: int | None = None  # lr warm-up steps of the cosine schedule (None: lm 100, else 0)
+    context: int | None = None  # lm: characters a window holds (None: the family's 256)
     seed: int = 0
     proj_seed: int | None = None  # seeds a fixed W_in; None: the run's seed
     noise_std: float = 0.25  # denoise
@@ -73,20 +77,25 @@ class TrainConfig:
             "epochs": PAPER_EPOCHS.get(self.task, 30), "batch_size": PAPER_BATCH}
         mnist = self.dataset in EPOCH_RECIPE_DATASETS
         defaults = {**recipe, "split_rng": "numpy", "lr_schedule": "epoch" if mnist else "step",
-                    "test_checkpoint": "last" if mnist else "best",
+                    "test_checkpoint": "last" if mnist else "best", "weight_decay": 0.01,
+                    "adam_beta2": 0.999, "warmup": 0,
                     **family.recipe(self.task, self.dataset)}
         cfg = dataclasses.replace(self, **{k: v if getattr(self, k) is None else getattr(self, k)
                                            for k, v in defaults.items()})
-        for name in ("epochs", "batch_size"):
-            if getattr(cfg, name) <= 0:
+        if (cfg.task == "lm") != (cfg.context is not None):
+            raise UserError("--context is the lm task's window; other tasks read whole images")
+        for name in ("epochs", "batch_size", *(("context",) if cfg.task == "lm" else ())):
+            if not isinstance(getattr(cfg, name), int) or getattr(cfg, name) <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive, "
                                 f"got {getattr(cfg, name)}")
         if not (math.isfinite(cfg.lr) and cfg.lr > 0):
             raise UserError(f"--lr must be positive and finite, got {cfg.lr}")
-        for name in ("weight_decay", "noise_std"):
+        for name in ("weight_decay", "noise_std", "warmup"):
             value = getattr(cfg, name)
             if not (math.isfinite(value) and value >= 0):
                 raise UserError(f"--{name.replace('_', '-')} must be a number >= 0, got {value}")
+        if not 0 <= cfg.adam_beta2 < 1:
+            raise UserError(f"--adam-beta2 must be in [0, 1), got {cfg.adam_beta2}")
         for name in ("seed", "proj_seed"):
             value = getattr(cfg, name)
             if value is not None and not 0 <= value <= MAX_SEED:
@@ -119,12 +128,26 @@ class TrainConfig:
         return cls(**{**RECIPE_V1, **d})
 
 
-def build_task(cfg: TrainConfig, image_shape: tuple[int, int, int], num_classes: int,
-               kind: type[TaskShape] | None = None) -> TaskShape:
-    """The run's task (tasks.Task, with its tensors), or just its shapes with ``kind``."""
-    if kind is None:
-        from hourglass.tasks import Task as kind  # PyTorch: only where tensors are needed
-    return kind(cfg.task, image_shape, num_classes, noise_std=cfg.noise_std)
+def build_task(cfg: TrainConfig, image_shape: tuple[int, int, int] | None, num_classes: int,
+               tensors: bool = True, chars: str = "") -> TaskShape | LMShape:
+    """The run's task (tasks.Task or lm_task.LMTask, with its tensors), or with ``tensors``
+    False just its shapes; for a text ``num_classes`` is its vocabulary, ``chars`` it."""
+    if cfg.task == "lm":
+        if image_shape is not None:
+            raise UserError(f"the lm task reads a text; {cfg.dataset} holds images (choose "
+                            "moby-dick, tinyshakespeare or text:PATH)")
+        if not tensors:
+            return LMShape(num_classes, cfg.context)
+        from hourglass.lm_task import LMTask  # PyTorch: only where tensors are needed
+
+        return LMTask(num_classes, cfg.context, chars=chars)
+    if image_shape is None:
+        raise UserError(f"{cfg.dataset} is a text: the {cfg.task} task needs images")
+    if not tensors:
+        return TaskShape(cfg.task, image_shape, num_classes, noise_std=cfg.noise_std)
+    from hourglass.tasks import Task
+
+    return Task(cfg.task, image_shape, num_classes, noise_std=cfg.noise_std)
 
 
 def model_config(cfg: TrainConfig, task: TaskShape):
@@ -138,4 +161,4 @@ def count_run_params(cfg: TrainConfig) -> dict[str, int]:
     cfg = cfg.resolved()
     shape, classes = dataset_shape(cfg.dataset, cfg.data_dir, cfg.image_size, cfg.channels)
     family = get_family(cfg.family)
-    return family.counts(family.make_config(cfg, build_task(cfg, shape, classes, TaskShape)))
+    return family.counts(family.make_config(cfg, build_task(cfg, shape, classes, False)))

@@ -9,12 +9,15 @@ import torch
 from torch import nn
 
 from hourglass.data import ImageDataset, Split, load_dataset
+from hourglass.data.text import TextCorpus, TextSplit
 from hourglass.errors import UserError
-from hourglass.tasks import Task, to_float
+from hourglass.lm_task import LMTask
+from hourglass.tasks import Task
 from hourglass.training.checkpoint import CONFIG_FILE, MODEL_FILE, load_model, read_json
 from hourglass.training.config import TrainConfig, build_task
 
 EVAL_CHUNK = 1024  # forward chunk for evaluation; BatchNorm is in eval mode, so any size works
+EVAL_WINDOWS = 16  # a language model's chunk: its attention holds windows x heads x T^2 values
 
 
 @dataclass
@@ -23,19 +26,31 @@ class Prepared:
 
     cfg: TrainConfig
     data: ImageDataset
-    task: Task
+    task: Task | LMTask
 
 
-def prepare(cfg: TrainConfig, data: ImageDataset | None = None) -> Prepared:
+def prepare(cfg: TrainConfig, data: ImageDataset | TextCorpus | None = None) -> Prepared:
+    """``data``: the loaded dataset (images, or a text cut here into windows of the run's
+    context), or None to load the config's."""
     if data is None:
         data = load_dataset(cfg.dataset, cfg.data_dir, image_size=cfg.image_size,
                             channels=cfg.channels, split_rng=cfg.split_rng)
+    chars = ""
+    if isinstance(data, TextCorpus):
+        if cfg.task != "lm":
+            raise UserError(f"{cfg.dataset} is a text: the {cfg.task} task needs images")
+        chars, shape = data.chars, None
+        data = ImageDataset(data.name, *(TextSplit.of(ids, cfg.context)
+                                         for ids in (data.train, data.eval, data.test)),
+                            data.num_classes)
+    else:
+        shape = data.image_shape
     # train and eval are in a seeded random order already, so their first images are a fair
     # sample; a test split may be in class order (image folders), so it is sampled
     data = ImageDataset(data.name, data.train.take(cfg.train_limit),
                         data.eval.take(cfg.eval_limit), data.test.sample(cfg.eval_limit),
                         data.num_classes)
-    task = build_task(cfg, data.image_shape, data.num_classes)
+    task = build_task(cfg, shape, data.num_classes, chars=chars)
     task.fit(data.train)
     return Prepared(cfg, data, task)
 
@@ -46,14 +61,14 @@ def forward_all(model: nn.Module, x: torch.Tensor, lifted: bool = False) -> torc
     was_training = model.training
     model.eval()
     step = model.body if lifted else model
-    out = torch.cat([step(chunk) for chunk in x.split(EVAL_CHUNK)])
+    rows = EVAL_CHUNK if x.is_floating_point() else EVAL_WINDOWS  # character ids: windows
+    out = torch.cat([step(chunk) for chunk in x.split(rows)])
     model.train(was_training)
     return out
 
 
 def evaluate_split(model: nn.Module, task: Task, split: Split, which: str) -> dict[str, float]:
-    x = task.split_inputs(split, which)
-    y = task.targets(to_float(split.images), split.labels)
+    x, y = task.split_xy(split, which)
     return task.metrics(forward_all(model, x), y)
 
 
@@ -62,6 +77,8 @@ def test_metrics(model: nn.Module, prep: Prepared) -> dict[str, float]:
     data, task = prep.data, prep.task
     m = evaluate_split(model, task, data.test, "test")
     base = task.baseline(data.train, data.test, "test")
+    if task.name == "lm":
+        return {"test_bpc": m["bpc"], "test_loss": m["loss"], "baseline_bpc": base["bpc"]}
     if task.image_target:
         return {"test_psnr": m["psnr"], "test_psnr_per_image": m["psnr_per_image"],
                 "test_loss": m["loss"], "baseline_psnr": base["psnr"]}

@@ -49,7 +49,11 @@ def train_cache(task: Task, split: Split, device: torch.device,
 def batch(task: Task, split: Split, cache, idx: torch.Tensor, gen: torch.Generator,
           device: torch.device, augment: str = "none") -> tuple[torch.Tensor, torch.Tensor, bool]:
     """(x, y, lifted) on ``device`` for the rows ``idx`` of the split. Noise and augmentation
-    are drawn on the CPU from ``gen``, so a GPU run sees the same batches as a CPU run."""
+    are drawn on the CPU from ``gen``, so a GPU run sees the same batches as a CPU run. A
+    text's windows come from its task (lm_task.LMTask.train_batch)."""
+    if task.name == "lm":
+        x, y = task.train_batch(split, idx, gen)
+        return x.to(device), y.to(device), False
     images, labels = split.images[idx], split.labels[idx]
     if augment in BATCH_AUGMENTS:
         images = BATCH_AUGMENTS[augment](images, gen)

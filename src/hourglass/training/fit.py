@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from hourglass.data import Split
 from hourglass.models.sync_norm import sync_batchnorm
-from hourglass.tasks import Task, to_float
+from hourglass.tasks import Task
 from hourglass.training import parallel
 from hourglass.training.config import TrainConfig
 from hourglass.training.evaluate import forward_all
@@ -29,6 +29,7 @@ from hourglass.training.feed import batch, epoch_generator, steps_per_epoch, tra
 # An epoch whose mean loss is this far above the untrained model's first-batch loss diverged:
 # with a sigmoid head MSE is bounded, so a too-high lr saturates instead of giving NaN.
 DIVERGENCE_FACTOR = 1.5
+COSINE_FLOOR = 0.1  # the cosine schedule ends at lr / 10 (nanoGPT's min_lr)
 
 
 class Diverged(Exception):
@@ -48,10 +49,18 @@ def new_counters() -> dict:
 def learning_rate(cfg: TrainConfig, step: int, per_epoch: int) -> float:
     """The lr of optimizer step ``step`` (counted from 0) of a resolved config: linear decay to
     0 over the run, either per step or, like the authors' MNIST ``LinearLR``, per epoch (epoch
-    e of E, counted from 1, trains at the constant lr * (1 - (e-1)/E))."""
+    e of E, counted from 1, trains at the constant lr * (1 - (e-1)/E)); or (``cosine``, the
+    language model's, as nanoGPT) a linear warm-up over ``warmup`` steps, then a cosine from
+    lr down to lr / 10 at the last step."""
+    total = cfg.epochs * per_epoch
     if cfg.lr_schedule == "epoch":
         return cfg.lr * (1.0 - (step // per_epoch) / cfg.epochs)
-    return cfg.lr * (1.0 - step / (cfg.epochs * per_epoch))
+    if cfg.lr_schedule == "cosine":
+        if step < cfg.warmup:
+            return cfg.lr * (step + 1) / cfg.warmup
+        done = (step - cfg.warmup) / max(1, total - 1 - cfg.warmup)
+        return cfg.lr * (COSINE_FLOOR + (1 - COSINE_FLOOR) * 0.5 * (1 + math.cos(math.pi * done)))
+    return cfg.lr * (1.0 - step / total)
 
 
 def optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
@@ -76,6 +85,18 @@ def frozen_lift(model: torch.nn.Module) -> bool:
     return bool(getattr(model, "lift_is_frozen", False))
 
 
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """AdamW's groups: every trainable parameter decays, except those a model lists in
+    ``no_decay()`` (the language model's norm gains and biases, as nanoGPT and Megatron)."""
+    keep = {id(p) for p in getattr(model, "no_decay", list)()}
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if id(p) not in keep],
+               "weight_decay": weight_decay}]
+    if keep:
+        groups.append({"params": [p for p in params if id(p) in keep], "weight_decay": 0.0})
+    return groups
+
+
 OnEpoch = Callable[[dict, Callable[[], dict[str, torch.Tensor]], bool], None]
 
 
@@ -92,15 +113,14 @@ def fit(model: torch.nn.Module, task: Task, train_split: Split, eval_split: Spli
         sync_batchnorm(model)
         # running statistics stay equal on every rank: no buffer broadcast at each step
         net = DistributedDataParallel(model, forward_sync_buffers=False)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
-                                  weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay),
+                                  betas=(0.9, cfg.adam_beta2))
     load_optimizer_state(optimizer, optim)
     n = len(train_split)
     per_epoch = steps_per_epoch(n, cfg.batch_size)
     lifts = frozen_lift(model)
     cache = train_cache(task, train_split, device, model if lifts else None, cfg.augment)
-    x_eval = task.split_inputs(eval_split, "eval").to(device)  # eval noise: fixed by seed
-    y_eval = task.targets(to_float(eval_split.images), eval_split.labels).to(device)
+    x_eval, y_eval = (t.to(device) for t in task.split_xy(eval_split, "eval"))  # fixed noise
     if lifts:
         with torch.no_grad():
             x_eval = model.lift(x_eval)

@@ -61,7 +61,8 @@ def _check_existing(out: Path, cfg: TrainConfig, resume: bool) -> bool:
     if not resume:
         raise UserError(f"{out} already holds a run; pass --resume to continue it, or choose "
                         "another --out")
-    stored = TrainConfig.from_dict(read_json(out / CONFIG_FILE, "run config"))
+    # resolved: a run stored before a setting existed reads back with that setting's default
+    stored = TrainConfig.from_dict(read_json(out / CONFIG_FILE, "run config")).resolved()
     differ = [k for k, v in cfg.to_dict().items() if k != "data_dir" and stored.to_dict()[k] != v]
     if differ:
         raise UserError(f"{out} holds a run with different settings ({', '.join(differ)}); "

@@ -1,0 +1,129 @@
+"""The character-level Transformer language model (configuration and counts in lm_config.py).
+
+Read top to bottom: rotary positions, causal attention with QK-norm at its own width, the
+layer (attention, then the K-sub-block ResidualFFN of ffn.py), the model, and sampling.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hourglass.models.ffn import ResidualFFN
+from hourglass.models.lm_config import LMConfig
+
+EPS = 1e-6  # the authors' RMSNorm epsilon (Megatron's layernorm_epsilon)
+NORMS = {"rms": partial(nn.RMSNorm, eps=EPS), "layer": partial(nn.LayerNorm, eps=EPS)}
+ACTS = {"swiglu": (nn.SiLU, True), "gelu": (nn.GELU, False), "relu": (nn.ReLU, False)}
+ROPE_BASE = 10_000.0
+INIT_STD = 0.02  # N(0, 0.02) for every matrix, embedding included (the authors' init_method_std)
+
+
+def rope_tables(context: int, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin (context, head_dim / 2) of rotary positions: pair i of a head turns by
+    position x ROPE_BASE^(-2i / head_dim)."""
+    freq = ROPE_BASE ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+    angle = torch.arange(context, dtype=torch.float64)[:, None] * freq
+    return angle.cos().float(), angle.sin().float()
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary positions on (B, heads, T, head_dim): the two halves of a head are the pairs."""
+    a, b = x.chunk(2, dim=-1)
+    cos, sin = cos[: x.shape[-2]], sin[: x.shape[-2]]
+    return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1)
+
+
+class CausalAttention(nn.Module):
+    """Multi-head causal self-attention of width ``attn_dim`` = heads x head dim, with the
+    queries and keys normalised per head before the rotary positions (QK-norm)."""
+
+    def __init__(self, dim: int, attn_dim: int, heads: int, context: int,
+                 norm_layer: type[nn.Module]) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * attn_dim, bias=False)
+        self.q_norm = norm_layer(attn_dim // heads)
+        self.k_norm = norm_layer(attn_dim // heads)
+        self.proj = nn.Linear(attn_dim, dim, bias=False)
+        cos, sin = rope_tables(context, attn_dim // heads)
+        self.register_buffer("cos", cos, persistent=False)  # rebuilt, never stored
+        self.register_buffer("sin", sin, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        q = rotate(self.q_norm(q), self.cos, self.sin)
+        k = rotate(self.k_norm(k), self.cos, self.sin)
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.proj(out.transpose(1, 2).reshape(b, t, -1))
+
+
+class Layer(nn.Module):
+    """x + Attn(Norm(x)), then K residual feed-forward sub-blocks."""
+
+    def __init__(self, cfg: LMConfig) -> None:
+        super().__init__()
+        norm = NORMS[cfg.norm]
+        act, gated = ACTS[cfg.act]
+        self.norm = norm(cfg.skip_dim)
+        self.attn = CausalAttention(cfg.skip_dim, cfg.attention, cfg.heads, cfg.context, norm)
+        self.ffn = ResidualFFN(cfg.skip_dim, cfg.inner_dim, cfg.sub_blocks, norm_layer=norm,
+                               act_layer=act, gated=gated, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ffn(x + self.attn(self.norm(x)))
+
+
+class LanguageModel(nn.Module):
+    """Character ids (B, T) -> next-character logits (B, T, vocab)."""
+
+    def __init__(self, cfg: LMConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab, cfg.skip_dim)
+        self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg.depth))
+        self.norm = NORMS[cfg.norm](cfg.skip_dim)
+        self.head = nn.Linear(cfg.skip_dim, cfg.vocab, bias=False)
+        for m in self.modules():
+            if isinstance(m, nn.Linear | nn.Embedding):
+                nn.init.normal_(m.weight, std=INIT_STD)
+        if cfg.tied:
+            self.head.weight = self.embed.weight
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if ids.shape[1] > self.cfg.context:
+            raise ValueError(f"{ids.shape[1]} characters; the model reads at most "
+                             f"{self.cfg.context}")
+        x = self.embed(ids)
+        for layer in self.layers:
+            x = layer(x)
+        return self.head(self.norm(x))
+
+    def no_decay(self) -> list[nn.Parameter]:
+        """Norm gains and biases: AdamW leaves them undecayed (nanoGPT, Megatron); the
+        QK-norm gains decay, as in the authors' config (apply_wd_to_qk_layernorm)."""
+        qk = {id(p) for layer in self.layers for p in (*layer.attn.q_norm.parameters(),
+                                                       *layer.attn.k_norm.parameters())}
+        return [p for p in self.parameters() if p.ndim < 2 and id(p) not in qk]
+
+    @torch.no_grad()
+    def generate(self, ids: torch.Tensor, tokens: int, temperature: float = 1.0,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """``ids`` (B, T0) continued by ``tokens`` sampled characters; each step reads the
+        last ``context`` characters (temperature 0: the most likely one)."""
+        was_training = self.training
+        self.eval()
+        for _ in range(tokens):
+            logits = self(ids[:, -self.cfg.context:])[:, -1]
+            if temperature == 0:
+                nxt = logits.argmax(-1, keepdim=True)
+            else:
+                probs = F.softmax(logits.double() / temperature, dim=-1)
+                nxt = torch.multinomial(probs, 1, generator=generator)
+            ids = torch.cat([ids, nxt], dim=1)
+        self.train(was_training)
+        return ids

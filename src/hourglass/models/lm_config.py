@@ -1,0 +1,165 @@
+"""The character-level Transformer language model: configuration, exact parameter and FLOP
+counts, registration. Arithmetic only, no PyTorch (the module is in lm.py).
+
+The layer of the authors' Hourglass LM (arXiv 2602.06471, ``hourglass_lm/``), causal:
+
+    x = x + Attn(RMSNorm(x))                  width attn_dim = heads x head dim, QK-norm, RoPE
+    x = x + SwiGLU_k(RMSNorm_k(x))  k = 1..K  d_model -> d_h (gate and up) -> d_model, no bias
+
+Conventional: K = 1 and d_h about 2.7-4 x d_model (a Llama MLP). Hourglass: a wider d_model,
+d_h below it, K sub-blocks, the attention kept at the baseline's width (so QKV projects down).
+They are compared at equal non-embedding parameters: 4 d_model d_attn + 3 K d_model d_h a
+layer, and the norms' weights (which the authors' formula leaves out; they are under 1%).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from hourglass.errors import UserError
+from hourglass.models.family import Dim, Family, check_shape, register, shape_of
+from hourglass.models.mlp_config import MAX_PARAMS, MAX_WIDTH
+
+NORMS = ("rms", "layer")
+ACTS = ("swiglu", "gelu", "relu")
+MAX_LAYERS = 1_000
+MAX_CONTEXT = 65_536
+
+
+@dataclass
+class LMConfig:
+    vocab: int  # characters
+    context: int  # T: characters a window holds (positions are rotary: no parameters)
+    skip_dim: int  # d_model: width of the residual stream
+    inner_dim: int  # d_h: width inside each feed-forward sub-block
+    depth: int  # layers
+    sub_blocks: int = 1  # K
+    attn_dim: int = 0  # heads x head dim; 0: d_model
+    heads: int = 4
+    tied: int = 1  # 1: the output layer is the embedding's transpose; 0: its own matrix
+    norm: str = "rms"
+    act: str = "swiglu"
+
+    def __post_init__(self) -> None:
+        for name in ("vocab", "context", "skip_dim", "inner_dim", "depth", "sub_blocks",
+                     "heads"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise UserError(f"{name.replace('_', '-')} must be a positive integer, got "
+                                f"{value!r}")
+        if not isinstance(self.attn_dim, int) or self.attn_dim < 0:
+            raise UserError(f"attn-dim must be a positive integer (or 0 for d_model), got "
+                            f"{self.attn_dim!r}")
+        if self.tied not in (0, 1):
+            raise UserError(f"tied must be 1 (output layer = embedding) or 0, got {self.tied!r}")
+        for name in ("skip_dim", "inner_dim", "attn_dim", "vocab"):
+            if getattr(self, name) > MAX_WIDTH:
+                raise UserError(f"{name.replace('_', '-')} {getattr(self, name)}: at most "
+                                f"{MAX_WIDTH:,}")
+        if self.depth * self.sub_blocks > MAX_LAYERS:
+            raise UserError(f"depth x sub-blocks {self.depth * self.sub_blocks}: at most "
+                            f"{MAX_LAYERS:,}")
+        if self.context > MAX_CONTEXT:
+            raise UserError(f"context {self.context:,}: at most {MAX_CONTEXT:,}")
+        if self.norm not in NORMS:
+            raise UserError(f"norm {self.norm!r}: the language model takes {', '.join(NORMS)}")
+        if self.act not in ACTS:
+            raise UserError(f"act {self.act!r}: the language model takes {', '.join(ACTS)}")
+        if self.attention % self.heads or (self.attention // self.heads) % 2:
+            raise UserError(f"attention width {self.attention} must be {self.heads} heads of "
+                            "an even head dim (rotary positions turn pairs of values)")
+        total = self.counts()["params"]
+        if total > MAX_PARAMS:
+            raise UserError(f"this network would have {total:,} parameters; at most "
+                            f"{MAX_PARAMS:,}")
+
+    @property
+    def attention(self) -> int:
+        return self.attn_dim or self.skip_dim
+
+    @property
+    def head_dim(self) -> int:
+        return self.attention // self.heads
+
+    @property
+    def shape(self) -> str:
+        return shape_of(self.skip_dim, [self.inner_dim])
+
+    def counts(self) -> dict[str, int]:
+        return count_params(self)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def count_params(cfg: LMConfig) -> dict[str, int]:
+    """Trainable parameters, ``embedding_params`` the token embedding and (untied) output
+    layer, and forward FLOPs per token (``flops_per_sample``: each position is a prediction):
+    2 x multiply-adds of every matmul, attention's two at the full context (4 T a: what
+    PyTorch's FLOP counter charges a causal SDPA); norms, rotary, softmax and the gate's
+    product left out."""
+    d, f, a, v = cfg.skip_dim, cfg.inner_dim, cfg.attention, cfg.vocab
+    norm = 2 * d if cfg.norm == "layer" else d
+    qk_norm = 2 * (2 * cfg.head_dim if cfg.norm == "layer" else cfg.head_dim)
+    up = 2 * f if cfg.act == "swiglu" else f
+    mm_layer = d * 3 * a + a * d + cfg.sub_blocks * (d * up + f * d)
+    layer = norm + qk_norm + mm_layer + cfg.sub_blocks * norm
+    embedding = v * d * (1 if cfg.tied else 2)
+    params = embedding + cfg.depth * layer + norm
+    flops = 2 * cfg.depth * (mm_layer + 2 * cfg.context * a) + 2 * d * v
+    return {"params": params, "frozen_params": 0, "embedding_params": embedding,
+            "flops_per_sample": flops}
+
+
+def make_config(run, task) -> LMConfig:
+    """The language model a run trains (``run``: a TrainConfig; ``task``: its LMShape)."""
+    if run.input_proj != "learned" or run.proj_seed is not None:
+        raise UserError("--input-proj and --proj-seed are the MLP's; the language model's "
+                        "embedding is always learned")
+    if isinstance(run.inner_dim, list):
+        raise UserError("the language model takes one --inner-dim for every layer")
+    cfg = LMConfig(vocab=task.vocab, context=task.context, skip_dim=run.skip_dim,
+                   inner_dim=run.inner_dim, depth=run.depth, norm=run.norm, act=run.act,
+                   **{d.name: run.arch.get(d.name, d.default) for d in LM.extra_dims})
+    check_shape(run.shape, cfg.shape, cfg.skip_dim, cfg.inner_dim)
+    return cfg
+
+
+def lm_recipe(task: str, dataset: str) -> dict:
+    """The authors' recipe at this machine's scale: RMSNorm, SwiGLU, AdamW (0.9, 0.95) with
+    weight decay 0.1, warm-up then cosine decay; windows of 256 characters, batch 64 (nanoGPT's
+    shakespeare_char). An epoch is one pass over the training text."""
+    return {"norm": "rms", "act": "swiglu", "augment": "none", "lr_schedule": "cosine",
+            "weight_decay": 0.1, "adam_beta2": 0.95, "context": 256, "batch_size": 64,
+            "epochs": 10, "test_checkpoint": "best"}
+
+
+LM = register(Family(
+    name="lm",
+    summary="causal character-level Transformer: attention (RoPE, QK-norm), then K residual "
+            "SwiGLU sub-blocks per layer; bits per character",
+    dims=(Dim("skip_dim", "z", "d_model: width of the residual stream"),
+          Dim("inner_dim", "h", "d_h: width inside each SwiGLU sub-block"),
+          Dim("depth", "L", "layers (attention + K sub-blocks each)"),
+          Dim("sub_blocks", "K", "K: feed-forward sub-blocks per layer", 1),
+          Dim("attn_dim", "a", "attention width, heads x head dim (0: d_model)", 0),
+          Dim("heads", "nh", "attention heads", 4),
+          Dim("tied", "tie", "1: output layer tied to the embedding, 0: untied", 1)),
+    tasks=("lm",),
+    make_config=make_config, config_from_dict=lambda d: LMConfig(**d), counts=count_params,
+    module="hourglass.models.lm:LanguageModel", default_task="lm", recipe=lm_recipe,
+    default_dataset="moby-dick",
+    examples={"hourglass": {"skip_dim": 48, "inner_dim": 16, "depth": 2, "sub_blocks": 2,
+                            "attn_dim": 32, "heads": 2},
+              "conventional": {"skip_dim": 32, "inner_dim": 96, "depth": 2, "heads": 2,
+                               "tied": 0}}),
+    variants={
+        # nanoGPT's shakespeare_char at this machine's scale (README, Model families)
+        "lm-char-conventional": {
+            "skip_dim": 256, "inner_dim": 768, "depth": 4, "arch": {"heads": 4},
+            "extra": {"expected": "tinyshakespeare, default recipe: see README"}},
+        "lm-char-hourglass": {
+            "skip_dim": 384, "inner_dim": 192, "depth": 4,
+            "arch": {"sub_blocks": 4, "attn_dim": 256, "heads": 4},
+            "extra": {"expected": "tinyshakespeare, default recipe: see README"}},
+    })
