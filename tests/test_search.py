@@ -263,3 +263,14 @@ def test_bad_search_options_are_refused(tmp_path, capsys):
     with pytest.raises(UserError, match="postgresql://"):
         search(str(space), load_space(str(space)), tmp_path / "o",
                SearchOptions(storage="mysql://x", progress=False))
+
+
+def test_search_workers_take_fewer_threads_when_omp_num_threads_says_so(monkeypatch):
+    from hourglass.search.runner import threads_per_worker
+
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert (threads_per_worker(1), threads_per_worker(2)) == (4, 2)
+    for env, expected in (("1", 1), ("8", 2), ("x", 2), ("0", 2)):
+        monkeypatch.setenv("OMP_NUM_THREADS", env)
+        assert threads_per_worker(2) == expected, env

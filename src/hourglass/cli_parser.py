@@ -190,7 +190,7 @@ def build_parser() -> Parser:
     p.add_argument("--task", choices=TASKS,
                    help="what the models learn (default: the family's, denoise for mlp, "
                         "classify for vit)")
-    p.add_argument("--dataset", default="digits", help=DATASETS)
+    p.add_argument("--dataset", help=f"{DATASETS} (default: digits; moby-dick for lm)")
     p.add_argument("--budget-minutes", type=float, default=COMPARE_MINUTES,
                    help="start no trial after this many minutes (the grid may finish sooner)")
     p.add_argument("--out", default="runs/compare", help="search directory (re-run to resume)")

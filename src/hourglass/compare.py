@@ -21,6 +21,8 @@ def compare_space(task: str, dataset: str, data_dir: str | None,
     """digits: `quick-<task>` (`quick-vit-<task>`). Other datasets: a small space around the
     paper's shapes, scaled to the input size (the conventional skip path runs at the input
     size); for the ViT, small ViTs of both shapes at patch 4."""
+    if family == "lm" and dataset == "moby-dick":
+        return "quick-lm", load_space("quick-lm")
     if dataset == "digits":
         name = f"quick-{task}" if family == "mlp" else f"quick-{family}-{task}"
         if name not in BUILTINS:
@@ -64,14 +66,16 @@ def _vit_space(task: str, dataset: str, image: tuple[int, int, int]) -> tuple[st
     return name, space_from_dict(space, name)
 
 
-def compare(task: str | None = None, dataset: str = "digits", out: str | Path = "runs/compare",
+def compare(task: str | None = None, dataset: str | None = None,
+            out: str | Path = "runs/compare",
             budget_minutes: float = COMPARE_MINUTES, data_dir: str | None = None,
             workers: int = 1, progress: bool = True, family: str = "mlp") -> dict:
     """Search both shapes of ``family`` on ``task`` (default: the family's, denoise for the
     MLP, classify for the ViT) and write the report into ``out``."""
     task = task or get_family(family).default_task
+    dataset = dataset or get_family(family).default_dataset
     name, space = compare_space(task, dataset, data_dir, family)
-    spec = name if dataset == "digits" else _write_space(space, Path(out))
+    spec = name if name in BUILTINS else _write_space(space, Path(out))
     opts = SearchOptions(strategy="pareto-halving", time_budget_min=budget_minutes,
                          workers=workers, data_dir=data_dir, progress=progress)
     t0 = time.time()

@@ -8,6 +8,7 @@ looked up in the data directory: ``--data-dir``, else ``$HOURGLASS_DATA_DIR``, e
 
 from __future__ import annotations
 
+import functools
 import lzma
 import os
 from dataclasses import dataclass
@@ -89,6 +90,19 @@ def read_text(name: str, data_dir: Path) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise UserError(f"{path}: not UTF-8 text (byte {e.start:,}: {e.reason})") from None
+
+
+def _vocab_size(name: str, root: Path) -> int:
+    """A text's vocabulary size: every character of the file (data/text.py). Cached while the
+    file is unchanged: a search space asks it once for each architecture."""
+    path = text_path(name, root)
+    stamp = None if path is None or not path.is_file() else path.stat().st_mtime_ns
+    return _vocab_cached(name, root, stamp)
+
+
+@functools.lru_cache(maxsize=16)
+def _vocab_cached(name: str, root: Path, stamp: int | None) -> int:
+    return len(set(read_text(name, root)))
 
 
 def text_rows(data_dir: Path) -> list[dict]:
@@ -176,8 +190,8 @@ def dataset_shape(name: str, data_dir: str | Path | None = None, image_size=None
     """((C, H, W), number of classes) without loading the images; for a text (None, the
     size of its vocabulary), which reads it."""
     spec = _spec(name)
-    if is_text(name):  # the vocabulary: every character of the file (data/text.py)
-        return None, len(set(read_text(name, resolve_data_dir(data_dir))))
+    if is_text(name):
+        return None, _vocab_size(name, resolve_data_dir(data_dir))
     if spec.image_shape is not None:
         return spec.image_shape, spec.num_classes
     return _folder_shape(_folder_root(name, resolve_data_dir(data_dir)), image_size, channels)

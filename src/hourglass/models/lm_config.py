@@ -158,8 +158,10 @@ LM = register(Family(
         "lm-char-conventional": {
             "skip_dim": 256, "inner_dim": 768, "depth": 4, "arch": {"heads": 4},
             "extra": {"expected": "tinyshakespeare, default recipe: see README"}},
+        # the same non-embedding parameters (hourglass match): d_model x1.5, d_h about half
+        # of it, K = 2, the attention at the conventional width
         "lm-char-hourglass": {
-            "skip_dim": 384, "inner_dim": 192, "depth": 4,
-            "arch": {"sub_blocks": 4, "attn_dim": 256, "heads": 4},
+            "skip_dim": 384, "inner_dim": 199, "depth": 4,
+            "arch": {"sub_blocks": 2, "attn_dim": 256, "heads": 4},
             "extra": {"expected": "tinyshakespeare, default recipe: see README"}},
     })

@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # no display: render to files only
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
-from hourglass.report.tables import label, label_heading  # noqa: E402
+from hourglass.report.tables import label, label_heading, metric_label  # noqa: E402
 
 COLORS = {"hourglass": "#d9480f", "conventional": "#1c7ed6"}
 # where a frontier label may sit, in points from its marker (right of it, then left), in the
@@ -23,7 +23,8 @@ def frontier_png(summary: dict) -> bytes:
     beside them against forward FLOPs per sample."""
     axes = [("params", "trainable parameters", summary["frontiers"])]
     if summary.get("frontiers_by_flops"):
-        axes.append(("flops", "forward FLOPs per sample", summary["frontiers_by_flops"]))
+        unit = "token" if summary["metric"] == "test_bpc" else "sample"  # an lm's per position
+        axes.append(("flops", f"forward FLOPs per {unit}", summary["frontiers_by_flops"]))
     fig, row = plt.subplots(1, len(axes), figsize=(8 * len(axes), 5), dpi=110, squeeze=False)
     title = (f"Pareto frontiers ({summary['space']['task']} on {summary['space']['dataset']}, "
              f"labels: {label_heading(summary)})")
@@ -43,7 +44,7 @@ def _draw(ax, summary: dict, fronts: dict, key: str, name: str) -> list:
     """One axis: every architecture, each shape's frontier with its +- one std band; returns
     the frontier points' labels, to place once the figure is laid out."""
     labels = []
-    metric = summary["metric"].replace("test_", "test ").replace("psnr", "PSNR (dB)")
+    metric = metric_label(summary)
     for shape, front in fronts.items():
         color = COLORS.get(shape, "gray")
         others = [c for c in summary["configurations"] if c["shape"] == shape]
@@ -61,7 +62,8 @@ def _draw(ax, summary: dict, fronts: dict, key: str, name: str) -> list:
     ax.set_xlabel(name)
     ax.set_ylabel(metric)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right" if summary.get("higher_is_better", True) else "upper right",
+              fontsize=8)
     return labels
 
 

@@ -72,6 +72,16 @@ def label(c: dict) -> str:
     return c.get("label") or f"{c['skip_dim']}/{c['inner_dim']}/{c['depth']}"
 
 
+METRIC_NAMES = {"test_psnr": "test PSNR (dB)", "test_accuracy": "test accuracy",
+                "test_bpc": "test bits per character"}
+
+
+def metric_label(summary: dict) -> str:
+    """The metric in words, saying which way is better where it is not up."""
+    name = METRIC_NAMES.get(summary["metric"], summary["metric"])
+    return name if summary.get("higher_is_better", True) else f"{name} (lower is better)"
+
+
 def label_heading(summary: dict) -> str:
     dims = summary.get("dims", ["skip_dim", "inner_dim", "depth"])
     return "skip/inner/depth" + ("" if len(dims) == 3 else " + other dims")
@@ -87,7 +97,8 @@ def tables(summary: dict) -> list[Table]:
     for shape, front in fronts.items():
         out.append(Table(
             f"{shape} frontier",
-            [label_heading(summary), "params", f"{metric} (mean)", "± std", "lr", "seeds"],
+            [label_heading(summary), "params", f"{metric_label(summary)}, mean", "± std", "lr",
+             "seeds"],
             [[label(c), c["params"], c["mean"],
               c["std"] if c["seeds"] > 1 else None,  # one seed has no spread to show
               f"{c['lr']:g}", c["seeds"]] for c in front], [shape] * len(front),

@@ -19,7 +19,7 @@ DIRECTIONS = {"test_psnr": 1, "test_accuracy": 1, "test_bpc": -1}
 
 
 def metric_name(task: str) -> str:
-    return "test_accuracy" if task == "classify" else "test_psnr"
+    return {"classify": "test_accuracy", "lm": "test_bpc"}.get(task, "test_psnr")
 
 
 def configurations(rows: list[dict], metric: str, epochs: int,
@@ -108,13 +108,13 @@ def scaling_table(fronts: dict[str, list[dict]], dims: list[str] = MLP_DIMS,
 
 def below_baseline(rows: list[dict], metric: str, baseline: float | None,
                    epochs: int | None = None) -> list[dict]:
-    sign = DIRECTIONS[metric]
     """Finished trials that ended worse than the do-nothing baseline: no divergence stopped
     them (their loss stalled or fell too slowly), so they count as complete, but their
     numbers say more about the learning rate or the epochs than about the architecture.
     With ``epochs``, only trials of that many epochs (a multi-fidelity search's top rung)."""
     if baseline is None:
         return []
+    sign = DIRECTIONS[metric]
     return [{"shape": r["shape"], "config": r.get("label") or
              f"{r['skip_dim']}/{r['inner_dim']}/{r['depth']}",
              "lr": float(r["lr"]), "seed": int(r["seed"]), "epochs": int(r["epochs"]),

@@ -43,6 +43,9 @@ def columns(space: SearchSpace) -> list[str]:
     cols = COLUMNS[:2] + dims + COLUMNS[5:]
     if space.family != "mlp":
         cols.insert(cols.index("params") + 1, "embedding_params")
+    if space.task == "lm":  # bits per character in place of the image metrics
+        at = cols.index("test_psnr")
+        cols[at:at + 3] = ["test_bpc"]
     return cols
 MAX_REPEATS = 20  # NSGA-II re-sampling finished units this often in a row: take one in order
 
@@ -79,8 +82,10 @@ def row_of(r: Record) -> dict:
             "embedding_params": m.get("embedding_params"),
             "flops_per_sample": m.get("flops_per_sample"), "test_psnr": m.get("test_psnr"),
             "test_psnr_per_image": m.get("test_psnr_per_image"),
-            "test_accuracy": m.get("test_accuracy"), "eval_loss": m.get("eval_loss"),
-            "baseline": m.get("baseline_psnr", m.get("baseline_accuracy")),
+            "test_accuracy": m.get("test_accuracy"), "test_bpc": m.get("test_bpc"),
+            "eval_loss": m.get("eval_loss"),
+            "baseline": m.get("baseline_psnr", m.get("baseline_accuracy",
+                                                     m.get("baseline_bpc"))),
             # training time over every session that trained it; the trial's wall time
             # counts only the last (a resumed or already finished run) and data loading
             "seconds": m.get("train_seconds", r.attrs.get("seconds")), "status": r.state,
@@ -153,6 +158,14 @@ def run_trial(store: Store, job: Job, trial, out: Path, data: ImageDataset,
                        seconds=seconds)
     finally:
         stop.set()
+
+
+def threads_per_worker(workers: int) -> int:
+    """The cores shared among the workers, or fewer where the user set OMP_NUM_THREADS:
+    on cores another job keeps busy, two threads each can train 50x slower than one."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    return min(threads, int(cap)) if cap.isdigit() and int(cap) > 0 else threads
 
 
 def work(store: Store, out: Path, opts: SearchOptions, deadline: float | None) -> None:
@@ -240,7 +253,7 @@ def search(space_spec: str, space: SearchSpace, out: str | Path, opts: SearchOpt
         return {}
     before = len(finished(store.records()))
     bar = Progress(store, opts.strategy, opts.eta, opts.max_trials) if opts.progress else None
-    threads = max(1, (os.cpu_count() or 1) // opts.workers)
+    threads = threads_per_worker(opts.workers)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}  # oversubscribed cores crawl
     procs = [subprocess.Popen(worker_command(space_spec, out, opts, deadline), env=env)
              for _ in range(opts.workers - 1)]

@@ -41,8 +41,9 @@ from hourglass.search.builtins import BUILTINS
 from hourglass.training import TrainConfig, count_run_params
 
 # split_rng, lr_schedule, test_checkpoint: as TrainConfig's (absent: the paper's recipe);
-# the studies run before recipe v2 name v1's values (training/config.py, RECIPE_V1).
-RECIPE_KEYS = ("split_rng", "lr_schedule", "test_checkpoint")
+# the studies run before recipe v2 name v1's values (training/config.py, RECIPE_V1). context
+# and warmup: the lm task's windows and lr warm-up (absent: the family's recipe).
+RECIPE_KEYS = ("split_rng", "lr_schedule", "test_checkpoint", "context", "warmup")
 TOP_KEYS = {"task", "dataset", "family", "epochs", "batch_size", "seeds", "max_params",
             "train_limit", "eval_limit", "augment", "name", *RECIPE_KEYS, *SHAPES}
 CORE_DIMS = ("skip_dim", "inner_dim", "depth")
@@ -131,7 +132,7 @@ class SearchSpace:
     train_limit: int | None = None
     eval_limit: int | None = None
     augment: str | None = None  # None: the family's recipe
-    recipe: dict[str, str] = field(default_factory=dict)  # RECIPE_KEYS given by the space
+    recipe: dict = field(default_factory=dict)  # RECIPE_KEYS given by the space
     _params: dict = field(default_factory=dict, repr=False, compare=False)
 
     def train_config(self, unit: Unit, seed: int, epochs: int, data_dir: str | None) -> TrainConfig:

@@ -28,6 +28,7 @@ from optuna.trial import TrialState
 
 from hourglass.errors import UserError
 from hourglass.models.family import get_family
+from hourglass.search.frontier import DIRECTIONS, metric_name
 from hourglass.search.space import Arch, SearchSpace, Unit, extends
 
 HEARTBEAT_S = 5
@@ -127,6 +128,9 @@ class Store:
         while (name := f"{base}:{len(have) + 1}" if have else base) in names:
             have.append(optuna.load_study(study_name=name, storage=self.storage))
         wanted = self.space.to_dict()
+        # (params, metric): fewer parameters, and the task's metric up (bits per char down)
+        directions = ["minimize", "maximize" if DIRECTIONS[metric_name(self.space.task)] > 0
+                      else "minimize"]
         stored = have[-1].user_attrs.get("space") if have else None
         if have and stored in (None, wanted):  # None: its creator died before labelling it
             current, have = have[-1], have[:-1]
@@ -136,7 +140,7 @@ class Store:
                             "only adds values to its lists")
         else:
             current = optuna.create_study(storage=self.storage, study_name=name,
-                                          load_if_exists=True, directions=["minimize", "maximize"])
+                                          load_if_exists=True, directions=directions)
             if have and not current.get_trials(deepcopy=False):
                 self._seed_history(current, have, shape)
         if current.user_attrs.get("space") != wanted:
