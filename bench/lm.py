@@ -1,0 +1,128 @@
+"""Language-model training throughput on Tiny Shakespeare: against the matmul peak and a plain
+nanoGPT-style loop.
+
+    python bench/lm.py [--quick] [--data-dir DIR_WITH_tinyshakespeare]
+
+For each configuration (both shapes at one budget of non-embedding parameters): training
+tokens/s of hourglass-mlp's own step (training/fit.py: windows cut from the in-memory ids by
+lm_task.LMTask.train_batch, the family's module, AdamW with the recipe's groups), the model's
+training FLOP/s and their ratio to this machine's fp32 matmul peak (measured first, same run),
+and the speed-up over a plain loop run here on the same model as nanoGPT's train.py does it on
+a CPU: a batch of random offsets, each window sliced out of the id array and stacked, then
+forward, cross-entropy, backward and an AdamW step.
+
+Training FLOPs per token = 3 x the family's forward FLOPs per token (forward, and backward for
+inputs and weights; attention's two matmuls at the whole context, as the count does). Norms,
+rotary positions, softmax and the optimizer are not counted: time spent there lowers the
+ratio.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from common import bench_args, matmul_peak
+
+from hourglass.data.text import TextSplit
+from hourglass.lm_task import LMTask
+from hourglass.models import get_family
+from hourglass.training import TrainConfig
+from hourglass.training.config import model_config
+from hourglass.training.feed import batch, epoch_generator
+from hourglass.training.fit import param_groups, train_step
+
+# (label, TrainConfig settings): the lm-char variants' budget, 3.41M non-embedding parameters
+# (hourglass match --family lm --dataset tinyshakespeare --data-dir DIR --skip-dim 256
+# --inner-dim 768 --depth 4 --depths 4 --skip-dims 384,512 --tolerance 0.03), the attention
+# at the conventional width
+CONFIGS = [("conventional 256/768/4", {"skip_dim": 256, "inner_dim": 768, "depth": 4})] + [
+    (f"hourglass {z}/{h}/4 K{k} a256", {"skip_dim": z, "inner_dim": h, "depth": 4,
+                                        "arch": {"sub_blocks": k, "attn_dim": 256}})
+    for z, h, k in ((512, 213, 1), (384, 199, 2), (384, 99, 4))]
+BATCH, CONTEXT = 64, 256  # the recipe's (nanoGPT's shakespeare_char)
+CPU = torch.device("cpu")
+
+
+def build(settings: dict, task: LMTask) -> tuple[torch.nn.Module, TrainConfig]:
+    cfg = TrainConfig(task="lm", dataset="tinyshakespeare", family="lm", context=CONTEXT,
+                      **settings).resolved()
+    torch.manual_seed(0)
+    return get_family("lm").build(model_config(cfg, task)), cfg
+
+
+def optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(param_groups(model, cfg.weight_decay), betas=(0.9, cfg.adam_beta2))
+
+
+def timed(step, steps: int) -> float:
+    """Seconds per step, after one untimed step."""
+    step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - t0) / steps
+
+
+def ours(model, cfg: TrainConfig, task: LMTask, split: TextSplit, steps: int) -> float:
+    opt = optimizer(model, cfg)
+    gen = epoch_generator(0, 1)
+    perm = torch.randperm(len(split), generator=gen)
+    at = iter(range(0, 10**9, BATCH))
+
+    def step() -> None:
+        s = next(at) % (len(split) - BATCH)
+        x, y, _ = batch(task, split, None, perm[s:s + BATCH], gen, CPU)
+        train_step(model, opt, task, x, y, False, cfg.lr, 1)
+
+    return timed(step, steps)
+
+
+def plain(model, cfg: TrainConfig, ids: torch.Tensor, steps: int) -> float:
+    opt = optimizer(model, cfg)
+    data = ids.long()
+    model.train()
+
+    def step() -> None:
+        ix = torch.randint(len(data) - CONTEXT - 1, (BATCH,))
+        x = torch.stack([data[i:i + CONTEXT] for i in ix.tolist()])
+        y = torch.stack([data[i + 1:i + 1 + CONTEXT] for i in ix.tolist()])
+        loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return timed(step, steps)
+
+
+def main() -> int:
+    args, corpus = bench_args(__doc__, "fewer steps: a run of a few minutes", "tinyshakespeare")
+    steps = 2 if args.quick else 6
+    task = LMTask(corpus.num_classes, CONTEXT, chars=corpus.chars)
+    split = TextSplit.of(corpus.train, CONTEXT)
+    peak = matmul_peak()
+    tokens = BATCH * CONTEXT
+    print(f"matmul peak (4096^2 fp32, {torch.get_num_threads()} threads): {peak / 1e9:.0f} "
+          f"GFLOP/s; Tiny Shakespeare, batch {BATCH} x {CONTEXT} characters, {steps} timed "
+          "steps each")
+    print(f"{'configuration':28s} {'params':>8s} {'tok/s':>6s} {'GFLOP/s':>8s} {'of peak':>7s} "
+          f"{'plain tok/s':>11s} {'speed-up':>8s}")
+    ratios = []
+    for label, settings in CONFIGS:
+        model, cfg = build(settings, task)
+        counts = get_family("lm").counts(model.cfg)
+        step = ours(model, cfg, task, split, steps)
+        rate = 3 * counts["flops_per_sample"] * tokens / step
+        ratios.append(rate / peak)
+        ref = plain(build(settings, task)[0], cfg, corpus.train, steps)
+        print(f"{label:28s} {counts['params']:8d} {tokens / step:6.0f} {rate / 1e9:8.1f} "
+              f"{rate / peak:7.2f} {tokens / ref:11.0f} {ref / step:7.2f}x", flush=True)
+    print(f"median ratio to peak {statistics.median(ratios):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
