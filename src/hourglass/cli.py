@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "eval":
         from hourglass.training import evaluate_run
 
-        print_json(evaluate_run(args.run_dir, args.data_dir))
+        print_json(evaluate_run(args.run_dir, args.data_dir, inner_dim=args.inner_dim,
+                                rank=args.rank))
     elif args.command == "predict":
         from hourglass.training.predict import predict
 

@@ -83,6 +83,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-proj", default="learned", choices=INPUT_PROJS,
                    help="mlp: learned W_in, fixed (frozen random, stored as a seed), or "
                         "identity")
+    p.add_argument("--block", default="plain",
+                   help="mlp: the block, or a cheap-width variant: frozen (W1 frozen random), "
+                        "lowrank:R, nested, hash:E (E hash-routed experts) or altup:K")
     p.add_argument("--shape", choices=("hourglass", "conventional"),
                    help="check that the dims make this shape")
     p.add_argument("--norm", choices=NORMS,
@@ -208,9 +211,13 @@ def build_parser() -> Parser:
     add_train_args(p)
 
     p = command(sub, "eval", "recompute a run's test metrics from its checkpoint",
-                "  hourglass eval runs/a\n")
+                "  hourglass eval runs/a\n"
+                "  hourglass eval runs/nested --inner-dim 32     # a nested model's prefix\n")
     p.add_argument("run_dir", help="a run directory written by `hourglass train`")
     p.add_argument("--data-dir", help="where datasets live, if not where the run found them")
+    p.add_argument("--inner-dim", type=int,
+                   help="--block nested: test the model cut to its first N bottleneck units")
+    p.add_argument("--rank", type=int, help="--block lowrank:R: test the model cut to rank N")
 
     p = command(sub, "predict", "apply a trained model to an image file",
                 "  hourglass predict runs/a noisy.png -o clean.png\n"

@@ -46,9 +46,10 @@ class Family:
     config_from_dict: Callable[[dict], Any]  # a stored config (checkpoint metadata)
     counts: Callable[[Any], dict[str, int]]  # COUNT_KEYS of a config
     module: str  # "package.module:Class", built as Class(cfg)
-    # options a shape table of a search space may set (strings, e.g. input_proj) and their
-    # allowed values
-    options: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # options a shape table of a search space may set (strings, e.g. input_proj): their
+    # allowed values (the first the default), or a function that checks one (raising
+    # UserError) for an option whose default "plain" a space need not state (mlp: block)
+    options: dict[str, tuple[str, ...] | Callable[[str], object]] = field(default_factory=dict)
     # (task, dataset) -> defaults for the run settings left unset (norm, act, augment, and
     # where the family has its own recipe, epochs): the recipe a config states it reaches
     recipe: Callable[[str, str], dict] = lambda task, dataset: {}

@@ -11,41 +11,14 @@ Conventional (narrow-wide-narrow): every d_h > d_z.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
+from hourglass.models.blocks import Block, draw_keep, fixed_projection, make_block
+from hourglass.models.blocks_config import parse_block
 from hourglass.models.mlp_config import MLPConfig
 
-
-def fixed_projection(in_dim: int, out_dim: int, seed: int) -> torch.Tensor:
-    """The frozen W_in: PyTorch's default Linear init, U(+-1/sqrt(d_x)), as a pure function of
-    ``seed`` (its own generator, CPU, float32), so a checkpoint stores the seed, not the matrix."""
-    g = torch.Generator(device="cpu").manual_seed(int(seed))
-    bound = 1.0 / math.sqrt(in_dim)
-    return (torch.rand(out_dim, in_dim, generator=g, dtype=torch.float32) * 2 - 1) * bound
-
-
-def make_norm(kind: str, dim: int) -> nn.Module:
-    return {"batch": lambda: nn.BatchNorm1d(dim, affine=False),
-            "layer": lambda: nn.LayerNorm(dim, elementwise_affine=False),
-            "rms": lambda: nn.RMSNorm(dim, elementwise_affine=False),
-            "none": nn.Identity}[kind]()
-
-
-class Block(nn.Module):
-    """z + fc2(act(fc1(norm(z)))): d_z -> d_h -> d_z, no biases (the authors' code)."""
-
-    def __init__(self, dim: int, inner: int, norm: str, act: str) -> None:
-        super().__init__()
-        self.norm = make_norm(norm, dim)
-        self.fc1 = nn.Linear(dim, inner, bias=False)
-        self.act = nn.ReLU() if act == "relu" else nn.GELU()
-        self.fc2 = nn.Linear(inner, dim, bias=False)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return z + self.fc2(self.act(self.fc1(self.norm(z))))
+__all__ = ["Block", "ResidualMLP", "fixed_projection"]
 
 
 class ResidualMLP(nn.Module):
@@ -59,9 +32,19 @@ class ResidualMLP(nn.Module):
             # persistent=False: never saved, regenerated from cfg.proj_seed on load
             self.register_buffer("proj_weight", fixed_projection(cfg.in_dim, cfg.skip_dim,
                                                                  cfg.proj_seed), persistent=False)
-        self.blocks = nn.ModuleList(Block(cfg.skip_dim, d, cfg.norm, cfg.act)
-                                    for d in cfg.inner_dims)
+        self.blocks = nn.ModuleList(make_block(cfg, i, d) for i, d in enumerate(cfg.inner_dims))
         self.out = nn.Linear(cfg.skip_dim, cfg.out_dim, bias=False)
+        self.prefix = parse_block(cfg.block)[0] in ("lowrank", "nested")
+        if self.prefix:
+            # training steps taken: seeds each step's draw of the rank or width, and is
+            # saved with the weights so that a resumed run draws on where it stopped
+            self.register_buffer("draws", torch.zeros((), dtype=torch.int64))
+        self.keep: list[int] | None = None  # evaluate a prefix model cut to these (set_keep)
+
+    def set_keep(self, keep: int | None) -> None:
+        """Evaluate a nested model at inner width ``keep`` in every block (lowrank: at rank
+        ``keep``); None: the whole model."""
+        self.keep = None if keep is None else [keep] * self.cfg.depth
 
     @property
     def lift_is_frozen(self) -> bool:
@@ -77,8 +60,12 @@ class ResidualMLP(nn.Module):
         return x
 
     def body(self, z: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks:
-            z = block(z)
+        keep = self.keep
+        if self.prefix and self.training:
+            keep = draw_keep(self.cfg, int(self.draws))
+            self.draws += 1
+        for i, block in enumerate(self.blocks):
+            z = block(z) if keep is None else block(z, keep[i])
         y = self.out(z)
         return torch.sigmoid(y) if self.cfg.head == "sigmoid" else y
 
@@ -89,5 +76,6 @@ class ResidualMLP(nn.Module):
     def param_counts(self) -> dict[str, int]:
         """Counted from the module itself; tests check it equals count_params(cfg)."""
         trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
-        frozen = self.proj_weight.numel() if self.cfg.input_proj == "fixed" else 0
+        frozen = sum(b.numel() for name, b in self.named_buffers()
+                     if name == "proj_weight" or name.rsplit(".", 1)[-1].startswith("frozen_"))
         return {"params": trainable, "frozen_params": frozen}

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from hourglass.errors import UserError
+from hourglass.models.blocks_config import block_counts, check_block, parse_block
 from hourglass.models.family import Dim, Family, check_shape, register, shape_of
 from hourglass.options import ACTS, IMAGE_TASKS, INPUT_PROJS, NORMS
 
@@ -31,6 +32,7 @@ class MLPConfig:
     norm: str = "batch"  # pre-norm inside each branch, without affine parameters
     act: str = "relu"
     head: str = "sigmoid"  # sigmoid for image targets, none for logits
+    block: str = "plain"  # the block: plain, or a way of buying width cheaply (BLOCKS)
     inner_dims: list[int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -81,6 +83,7 @@ class MLPConfig:
                                      ("head", self.head, HEADS)):
             if value not in allowed:
                 raise UserError(f"{name} {value!r}: choose one of {', '.join(allowed)}")
+        check_block(self.block, self.skip_dim, self.inner_dims)
         if self.input_proj == "identity" and self.skip_dim != self.in_dim:
             raise UserError(f"--input-proj identity needs skip-dim = input size {self.in_dim}, "
                             f"got {self.skip_dim}")
@@ -96,23 +99,30 @@ class MLPConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("inner_dims")
+        if d["block"] == "plain":  # stored as before the variants existed
+            d.pop("block")
         return d
+
+    @property
+    def block_kind(self) -> tuple[str, int]:
+        return parse_block(self.block)
 
 
 def count_params(cfg: MLPConfig) -> dict[str, int]:
     """Trainable parameters as PROTOCOL.md counts them, frozen ones apart, and forward FLOPs.
 
-    P = d_x*d_z [learned W_in] + sum_i 2*d_z*d_h_i + d_z*d_out. FLOPs per sample are
-    2 x multiply-adds of every Linear in one forward pass, frozen projection included;
-    norms and activations (O(d) each) are left out.
+    P = d_x*d_z [learned W_in] + sum_i 2*d_z*d_h_i + d_z*d_out (a block variant counts its
+    own: blocks_config.py). FLOPs per sample are 2 x multiply-adds of every Linear in one
+    forward pass, frozen projection included; norms and activations (O(d) each) are left
+    out.
     """
     proj = 0 if cfg.input_proj == "identity" else cfg.in_dim * cfg.skip_dim
-    blocks = sum(2 * cfg.skip_dim * d for d in cfg.inner_dims)
+    blocks, frozen_blocks, block_macs = block_counts(cfg)
     head = cfg.skip_dim * cfg.out_dim
     trainable = blocks + head + (proj if cfg.input_proj == "learned" else 0)
-    frozen = proj if cfg.input_proj == "fixed" else 0
+    frozen = (proj if cfg.input_proj == "fixed" else 0) + frozen_blocks
     return {"params": trainable, "frozen_params": frozen, "embedding_params": 0,
-            "flops_per_sample": 2 * (proj + blocks + head)}
+            "flops_per_sample": 2 * (proj + block_macs + head)}
 
 
 def make_config(run, task) -> MLPConfig:
@@ -122,7 +132,7 @@ def make_config(run, task) -> MLPConfig:
     cfg = MLPConfig(in_dim=task.in_dim, out_dim=task.out_dim, skip_dim=run.skip_dim,
                     inner_dim=run.inner_dim, depth=run.depth, input_proj=run.input_proj,
                     proj_seed=proj_seed, norm=run.norm, act=run.act,
-                    head="sigmoid" if task.image_target else "none")
+                    head="sigmoid" if task.image_target else "none", block=run.block)
     cfg.check_shape(run.shape)
     return cfg
 
@@ -136,7 +146,7 @@ MLP = register(Family(
           Dim("depth", "L", "L: number of residual blocks")),
     tasks=IMAGE_TASKS, make_config=make_config, config_from_dict=lambda d: MLPConfig(**d),
     counts=count_params, module="hourglass.models.mlp:ResidualMLP",
-    options={"input_proj": INPUT_PROJS},
+    options={"input_proj": INPUT_PROJS, "block": parse_block},
     recipe=lambda task, dataset: {"norm": "batch", "act": "relu", "augment": "none"},
     examples={"hourglass": {"skip_dim": 48, "inner_dim": 8, "depth": 2},
               "conventional": {"skip_dim": 32, "inner_dim": 64, "depth": 1}}))

@@ -279,6 +279,11 @@ def _shape_space(name: str, shape: str, d: dict, family: Family) -> ShapeSpace:
                   else [dim.default] for dim in family.dims}
     options = {}
     for key, choices in family.options.items():
+        if callable(choices):  # open-ended (mlp: block = "hash:8"); left out when not given
+            if key in d:
+                choices(d[key])
+                options[key] = str(d[key])
+            continue
         value = d.get(key, choices[0])
         if value not in choices:
             raise UserError(f"{where}: {key} {value!r}: choose one of {', '.join(choices)}")

@@ -38,6 +38,7 @@ class TrainConfig:
     depth: int = 4  # L
     arch: dict = field(default_factory=dict)  # the family's other dims (vit: sub_blocks, ...)
     input_proj: str = "learned"  # mlp: learned | fixed | identity
+    block: str = "plain"  # mlp: the block, or a variant of it (models/blocks_config.py)
     shape: str | None = None  # when set, checked against the dims
     norm: str | None = None  # None: the family's (mlp: batch, vit: layer)
     act: str | None = None  # None: the family's (mlp: relu, vit: gelu)
@@ -69,6 +70,8 @@ class TrainConfig:
         """A copy with the recipe's defaults filled in and every value checked."""
         family = get_family(self.family)
         family.check_task(self.task)
+        if self.block != "plain" and "block" not in family.options:
+            raise UserError(f"--block {self.block}: the block variants are the mlp family's")
         unknown = set(self.arch) - {d.name for d in family.extra_dims}
         if unknown:
             raise UserError(f"family {family.name} has no {', '.join(sorted(unknown))}; its "

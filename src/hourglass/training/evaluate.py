@@ -95,9 +95,23 @@ def load_run(run_dir: str | Path) -> tuple[TrainConfig, nn.Module]:
     return cfg, model
 
 
-def evaluate_run(run_dir: str | Path, data_dir: str | None = None) -> dict[str, float]:
-    """`hourglass eval`: reload the checkpoint and recompute the test metrics."""
+def evaluate_run(run_dir: str | Path, data_dir: str | None = None, *,
+                 inner_dim: int | None = None, rank: int | None = None) -> dict[str, float]:
+    """`hourglass eval`: reload the checkpoint and recompute the test metrics; a nested model
+    at its first ``inner_dim`` bottleneck units, a low-rank one at ``rank``."""
     cfg, model = load_run(run_dir)
     if data_dir is not None:
         cfg.data_dir = data_dir
-    return test_metrics(model, prepare(cfg))
+    for value, kind, what in ((inner_dim, "nested", "--inner-dim"), (rank, "lowrank", "--rank")):
+        if value is None:
+            continue
+        have = getattr(model.cfg, "block", "plain")
+        if have.split(":")[0] != kind:
+            raise UserError(f"{what} cuts a --block {kind} model; {run_dir} holds block {have}")
+        top = min(model.cfg.inner_dims) if kind == "nested" else int(have.split(":")[1])
+        if not 1 <= value <= top:
+            raise UserError(f"{what} {value}: between 1 and {top}")
+        model.set_keep(value)
+    metrics = test_metrics(model, prepare(cfg))
+    return {**metrics, **({"inner_dim": inner_dim} if inner_dim else {}),
+            **({"rank": rank} if rank else {})}
