@@ -110,7 +110,10 @@ class HashBlock(nn.Module):
         expert = self.route(zn)
         order = expert.argsort(stable=True)
         counts = torch.bincount(expert, minlength=self.w1.shape[0]).tolist()
-        parts = [F.linear(self.act(F.linear(rows, self.w1[e])), self.w2[e])
+        # unbind, not w1[e]: indexing would give each expert's backward a zero gradient the
+        # size of all E experts (E^2 work); unbind's backward stacks the E gradients once
+        w1, w2 = self.w1.unbind(0), self.w2.unbind(0)
+        parts = [F.linear(self.act(F.linear(rows, w1[e])), w2[e])
                  for e, rows in enumerate(zn[order].split(counts)) if counts[e]]
         out = torch.empty_like(z)
         out[order] = torch.cat(parts)
