@@ -60,6 +60,7 @@ def test_markdown_summary_holds_each_frontier_point(compared):
             cells = [v.strip() for v in row.strip("|").split("|")]
             assert cells[0] == c["label"]
             assert cells[1] == f"{c['params']:,}" and cells[2] == f"{c['mean']:.2f}"
+            assert float(cells[6]) > 0 and float(cells[7]) > 0  # latency, batch 1 and 128
 
 
 def chromium(args, tmp_path, timeout=120):

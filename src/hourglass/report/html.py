@@ -7,8 +7,11 @@ import html
 import json
 from pathlib import Path
 
+import torch
+
 from hourglass.errors import UserError
 from hourglass.files import write_bytes_atomic, write_text_atomic
+from hourglass.report.latency import frontier_latency
 from hourglass.report.markdown import render_markdown
 from hourglass.report.plot import frontier_png
 from hourglass.report.tables import Table, fmt, intro, label, tables
@@ -104,6 +107,8 @@ def write_report(out: str | Path) -> Path:
         summary["provenance"] = json.loads((out / PROVENANCE_FILE).read_text())
     except (OSError, ValueError):
         summary["provenance"] = None
+    summary["latency"] = frontier_latency(summary, out)
+    summary["threads"] = torch.get_num_threads()
     plot = frontier_png(summary)
     write_bytes_atomic(out / "frontier.png", plot)
     write_text_atomic(out / "report.html", render(summary, out, plot))

@@ -38,6 +38,14 @@ def intro(summary: dict) -> str:
             + (" " + describe(summary["provenance"]) if summary.get("provenance") else ""))
 
 
+def _latency_note(summary: dict) -> str:
+    if not summary.get("latency"):
+        return ""
+    return (f"Latency: one forward pass of the checkpoint (median; a language model's sample"
+            f" is a window) on this machine with {summary.get('threads', '?')} threads, when the"
+            " report was written.")
+
+
 def _below_baseline_note(summary: dict) -> str:
     low = summary.get("below_baseline", [])  # absent from frontier.json written before it
     if not low:
@@ -94,15 +102,19 @@ def tables(summary: dict) -> list[Table]:
                  [[s, v] for s, v in summary["hypervolume"].items()],
                  note=f"reference point: {ref['params']:,.0f} params, {ref['quality']:.2f} "
                       f"({ref['note']})")]
+    latency = summary.get("latency", {})
     for shape, front in fronts.items():
         out.append(Table(
             f"{shape} frontier",
             [label_heading(summary), "params", f"{metric_label(summary)}, mean", "± std", "lr",
-             "seeds"],
+             "seeds", "ms at batch 1", "ms at batch 128"],
             [[label(c), c["params"], c["mean"],
               c["std"] if c["seeds"] > 1 else None,  # one seed has no spread to show
-              f"{c['lr']:g}", c["seeds"]] for c in front], [shape] * len(front),
-            note=_lr_edge_note(front, summary["space"].get(shape, {}).get("lr", [])),
+              f"{c['lr']:g}", c["seeds"],
+              *(latency.get(c.get("unit"), {}).get(b) for b in (1, 128))] for c in front],
+            [shape] * len(front),
+            note=" ".join(filter(None, [_lr_edge_note(front, summary["space"].get(shape, {})
+                                                      .get("lr", [])), _latency_note(summary)])),
             shape=shape))
     if len(fronts) < 2:  # one shape searched: nothing to set it against
         return out
