@@ -177,3 +177,23 @@ def test_an_lm_search_minimizes_bits_per_character(tmp_path):
         (StudyDirection.MINIMIZE, StudyDirection.MINIMIZE)}
     cols = columns(space)
     assert "test_bpc" in cols and "test_psnr" not in cols and "embedding_params" in cols
+
+
+def test_altup_in_the_language_model_is_counted_exactly():
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    cfg = TrainConfig(**{**SMALL, "skip_dim": 64, "arch": {"heads": 2}}, block="altup:2")
+    mcfg = model_config(cfg.resolved(), LMTask(11, 32))
+    model = get_family("lm").build(mcfg)
+    counts = get_family("lm").counts(mcfg)
+    assert counts["params"] == sum(p.numel() for p in model.parameters())
+    assert model.layers[0].block.attn.qkv.in_features == 32  # one sub-block of the stream
+    x = torch.randint(11, (2, 32))
+    with FlopCounterMode(display=False) as counter, sdpa_kernel([SDPBackend.MATH]):
+        model(x)
+    assert counter.get_total_flops() == 2 * 32 * counts["flops_per_sample"]
+    mixes = {id(layer.mix) for layer in model.layers}
+    assert mixes <= {id(p) for p in model.no_decay()}
+    with pytest.raises(UserError, match="takes plain or altup"):
+        model_config(TrainConfig(**SMALL, block="hash:2").resolved(), LMTask(11, 32))

@@ -120,24 +120,24 @@ class HashBlock(nn.Module):
         return z + out
 
 
-class AltUpBlock(nn.Module):
-    """Alternating updates: the stream is K sub-blocks; predict each by a learned K x K
-    mixing, compute the paper's block on sub-block ``index`` mod K, correct every sub-block
-    by a learned gain times the computed one's change."""
+class AltUp(nn.Module):
+    """Alternating updates around any residual ``block`` (x -> x + update, at width d/K): the
+    stream (..., d) is K sub-blocks; predict each by a learned K x K mixing, run ``block`` on
+    sub-block ``index`` mod K only, correct every sub-block by a learned gain times the
+    computed one's change. The MLP wraps its block, the language model its whole layer."""
 
-    def __init__(self, dim: int, inner: int, norm: str, act: str, k: int, index: int) -> None:
+    def __init__(self, block: nn.Module, k: int, index: int) -> None:
         super().__init__()
-        self.k, self.j = k, index % k
-        self.block = Block(dim // k, inner, norm, act)
+        self.k, self.j, self.block = k, index % k, block
         self.mix = nn.Parameter(torch.eye(k))  # start as the identity: predict = keep
         self.gain = nn.Parameter(torch.ones(k))
 
     def forward(self, z: torch.Tensor, keep: int | None = None) -> torch.Tensor:
-        x = z.view(z.shape[0], self.k, -1)
-        pred = torch.matmul(self.mix, x)  # (B, K, d/K): sub-block i = sum_j mix_ij x_j
-        computed = pred[:, self.j]
+        x = z.view(*z.shape[:-1], self.k, -1)
+        pred = torch.matmul(self.mix, x)  # (..., K, d/K): sub-block i = sum_j mix_ij x_j
+        computed = pred[..., self.j, :]
         change = self.block(computed) - computed
-        return (pred + self.gain[:, None] * change[:, None]).reshape(z.shape)
+        return (pred + self.gain[:, None] * change.unsqueeze(-2)).reshape(z.shape)
 
 
 def make_block(cfg, index: int, inner: int) -> nn.Module:
@@ -151,7 +151,7 @@ def make_block(cfg, index: int, inner: int) -> nn.Module:
     if kind == "hash":
         return HashBlock(d, inner, cfg.norm, cfg.act, n, seed)
     if kind == "altup":
-        return AltUpBlock(d, inner, cfg.norm, cfg.act, n, index)
+        return AltUp(Block(d // n, inner, cfg.norm, cfg.act), n, index)
     return Block(d, inner, cfg.norm, cfg.act)  # plain, nested
 
 

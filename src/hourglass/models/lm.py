@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hourglass.models.blocks import AltUp
 from hourglass.models.ffn import ResidualFFN
 from hourglass.models.lm_config import LMConfig
 
@@ -63,15 +64,17 @@ class CausalAttention(nn.Module):
 
 
 class Layer(nn.Module):
-    """x + Attn(Norm(x)), then K residual feed-forward sub-blocks."""
+    """x + Attn(Norm(x)), then K residual feed-forward sub-blocks, at width cfg.layer_dim
+    (d_model; with AltUp one sub-block of the stream)."""
 
     def __init__(self, cfg: LMConfig) -> None:
         super().__init__()
         norm = NORMS[cfg.norm]
         act, gated = ACTS[cfg.act]
-        self.norm = norm(cfg.skip_dim)
-        self.attn = CausalAttention(cfg.skip_dim, cfg.attention, cfg.heads, cfg.context, norm)
-        self.ffn = ResidualFFN(cfg.skip_dim, cfg.inner_dim, cfg.sub_blocks, norm_layer=norm,
+        w = cfg.layer_dim
+        self.norm = norm(w)
+        self.attn = CausalAttention(w, cfg.attention, cfg.heads, cfg.context, norm)
+        self.ffn = ResidualFFN(w, cfg.inner_dim, cfg.sub_blocks, norm_layer=norm,
                                act_layer=act, gated=gated, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -85,7 +88,9 @@ class LanguageModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab, cfg.skip_dim)
-        self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg.depth))
+        self.layers = nn.ModuleList(
+            AltUp(Layer(cfg), cfg.altup, i) if cfg.altup > 1 else Layer(cfg)
+            for i in range(cfg.depth))
         self.norm = NORMS[cfg.norm](cfg.skip_dim)
         self.head = nn.Linear(cfg.skip_dim, cfg.vocab, bias=False)
         for m in self.modules():
@@ -105,10 +110,11 @@ class LanguageModel(nn.Module):
 
     def no_decay(self) -> list[nn.Parameter]:
         """Norm gains and biases: AdamW leaves them undecayed (nanoGPT, Megatron); the
-        QK-norm gains decay, as in the authors' config (apply_wd_to_qk_layernorm)."""
-        qk = {id(p) for layer in self.layers for p in (*layer.attn.q_norm.parameters(),
-                                                       *layer.attn.k_norm.parameters())}
-        return [p for p in self.parameters() if p.ndim < 2 and id(p) not in qk]
+        QK-norm gains decay, as in the authors' config (apply_wd_to_qk_layernorm). AltUp's
+        mixing starts at the identity and is not pulled towards 0 either."""
+        return [p for name, p in self.named_parameters()
+                if (p.ndim < 2 and ".q_norm." not in name and ".k_norm." not in name)
+                or name.endswith(".mix")]
 
     @torch.no_grad()
     def generate(self, ids: torch.Tensor, tokens: int, temperature: float = 1.0,

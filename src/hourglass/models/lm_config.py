@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from hourglass.errors import UserError
+from hourglass.models.blocks_config import parse_block
 from hourglass.models.family import Dim, Family, check_shape, register, shape_of
 from hourglass.models.mlp_config import MAX_PARAMS, MAX_WIDTH
 
@@ -39,6 +40,7 @@ class LMConfig:
     tied: int = 1  # 1: the output layer is the embedding's transpose; 0: its own matrix
     norm: str = "rms"
     act: str = "swiglu"
+    block: str = "plain"  # or altup:K: each layer runs on one of K sub-blocks of the stream
 
     def __post_init__(self) -> None:
         for name in ("vocab", "context", "skip_dim", "inner_dim", "depth", "sub_blocks",
@@ -65,6 +67,12 @@ class LMConfig:
             raise UserError(f"norm {self.norm!r}: the language model takes {', '.join(NORMS)}")
         if self.act not in ACTS:
             raise UserError(f"act {self.act!r}: the language model takes {', '.join(ACTS)}")
+        kind, k = parse_block(self.block)
+        if kind not in ("plain", "altup"):
+            raise UserError(f"block {self.block}: the language model takes plain or altup:K")
+        if kind == "altup" and (k < 2 or self.skip_dim % k):
+            raise UserError(f"block {self.block}: skip-dim {self.skip_dim} must split into "
+                            "K >= 2 equal sub-blocks")
         if self.attention % self.heads or (self.attention // self.heads) % 2:
             raise UserError(f"attention width {self.attention} must be {self.heads} heads of "
                             "an even head dim (rotary positions turn pairs of values)")
@@ -74,8 +82,18 @@ class LMConfig:
                             f"{MAX_PARAMS:,}")
 
     @property
+    def altup(self) -> int:
+        """K of altup:K, else 1."""
+        return parse_block(self.block)[1] or 1
+
+    @property
+    def layer_dim(self) -> int:
+        """The width a layer computes at: d_model, or with AltUp one sub-block of it."""
+        return self.skip_dim // self.altup
+
+    @property
     def attention(self) -> int:
-        return self.attn_dim or self.skip_dim
+        return self.attn_dim or self.layer_dim
 
     @property
     def head_dim(self) -> int:
@@ -97,16 +115,18 @@ def count_params(cfg: LMConfig) -> dict[str, int]:
     layer, and forward FLOPs per token (``flops_per_sample``: each position is a prediction):
     2 x multiply-adds of every matmul, attention's two at the full context (4 T a: what
     PyTorch's FLOP counter charges a causal SDPA); norms, rotary, softmax and the gate's
-    product left out."""
-    d, f, a, v = cfg.skip_dim, cfg.inner_dim, cfg.attention, cfg.vocab
-    norm = 2 * d if cfg.norm == "layer" else d
-    qk_norm = 2 * (2 * cfg.head_dim if cfg.norm == "layer" else cfg.head_dim)
+    product left out. With AltUp each layer runs at one sub-block's width and adds its K x K
+    mixing (K^2 + K parameters, K^2 d/K multiply-adds a token)."""
+    d, f, a, v, k = cfg.skip_dim, cfg.inner_dim, cfg.attention, cfg.vocab, cfg.altup
+    w = cfg.layer_dim
+    per = 2 if cfg.norm == "layer" else 1
     up = 2 * f if cfg.act == "swiglu" else f
-    mm_layer = d * 3 * a + a * d + cfg.sub_blocks * (d * up + f * d)
-    layer = norm + qk_norm + mm_layer + cfg.sub_blocks * norm
+    mm_layer = w * 3 * a + a * w + cfg.sub_blocks * (w * up + f * w)
+    layer = per * w * (1 + cfg.sub_blocks) + per * 2 * cfg.head_dim + mm_layer
+    mix, mm_mix = (k * k + k, k * w * k) if k > 1 else (0, 0)
     embedding = v * d * (1 if cfg.tied else 2)
-    params = embedding + cfg.depth * layer + norm
-    flops = 2 * cfg.depth * (mm_layer + 2 * cfg.context * a) + 2 * d * v
+    params = embedding + cfg.depth * (layer + mix) + per * d
+    flops = 2 * cfg.depth * (mm_layer + mm_mix + 2 * cfg.context * a) + 2 * d * v
     return {"params": params, "frozen_params": 0, "embedding_params": embedding,
             "flops_per_sample": flops}
 
@@ -120,6 +140,7 @@ def make_config(run, task) -> LMConfig:
         raise UserError("the language model takes one --inner-dim for every layer")
     cfg = LMConfig(vocab=task.vocab, context=task.context, skip_dim=run.skip_dim,
                    inner_dim=run.inner_dim, depth=run.depth, norm=run.norm, act=run.act,
+                   block=run.block,
                    **{d.name: run.arch.get(d.name, d.default) for d in LM.extra_dims})
     check_shape(run.shape, cfg.shape, cfg.skip_dim, cfg.inner_dim)
     return cfg
@@ -147,6 +168,7 @@ LM = register(Family(
           Dim("tied", "tie", "1: output layer tied to the embedding, 0: untied", 1)),
     tasks=("lm",),
     make_config=make_config, config_from_dict=lambda d: LMConfig(**d), counts=count_params,
+    options={"block": parse_block},  # plain or altup:K (LMConfig refuses the others)
     module="hourglass.models.lm:LanguageModel", default_task="lm", recipe=lm_recipe,
     default_dataset="moby-dick",
     examples={"hourglass": {"skip_dim": 48, "inner_dim": 16, "depth": 2, "sub_blocks": 2,
