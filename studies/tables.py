@@ -10,6 +10,9 @@
         every finished run directly below the folders, one CSV row each (docs/results/*/runs.csv)
     python studies/tables.py seeds RUNS_CSV
         mean +- std over seeds per network and learning rate, from a runs.csv
+    python studies/tables.py nested RUNS_DIR
+        a nested run (RUNS_DIR/nested-eE) at each prefix width beside the network of that
+        width trained apart (RUNS_DIR/plain-hN-eE): studies/mnist-nested/run.sh
 """
 
 from __future__ import annotations
@@ -137,16 +140,36 @@ def seeds(path: Path) -> str:
                    "each seed"], out)
 
 
+def nested(runs: Path) -> str:
+    from hourglass.training import evaluate_run
+
+    out = []
+    for whole in sorted(runs.glob("nested-e*")):
+        epochs = whole.name.split("-e")[1]
+        plain = {json.loads((p / "config.json").read_text())["inner_dim"]: p
+                 for p in runs.glob(f"plain-h*-e{epochs}") if (p / "metrics.json").is_file()}
+        for h, run in sorted(plain.items()):
+            m = json.loads((run / "metrics.json").read_text())
+            cut = evaluate_run(whole, inner_dim=h)["test_psnr"]
+            out.append([epochs, f"785/{h}/4", f"{m['params']:,}", f"{m['test_psnr']:.2f}",
+                        f"{cut:.2f}", f"{cut - m['test_psnr']:+.2f}"])
+    return _table(["epochs", "network", "params", "trained apart: test PSNR",
+                   "nested checkpoint cut to it", "nested - apart (dB)"], out)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("table", choices=("full-recipe", "projection", "runs-csv", "seeds"))
+    p.add_argument("table", choices=("full-recipe", "projection", "runs-csv", "seeds",
+                                      "nested"))
     p.add_argument("paths", type=Path, nargs="+")
     a = p.parse_args()
     if a.table == "runs-csv":
         print(runs_csv(a.paths))
     elif a.table == "seeds":
         print(seeds(a.paths[0]))
+    elif a.table == "nested":
+        print(nested(a.paths[0]))
     else:
         if len(a.paths) != 2:
             p.error(f"{a.table} takes two folders")
