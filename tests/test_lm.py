@@ -197,3 +197,21 @@ def test_altup_in_the_language_model_is_counted_exactly():
     assert mixes <= {id(p) for p in model.no_decay()}
     with pytest.raises(UserError, match="takes plain or altup"):
         model_config(TrainConfig(**SMALL, block="hash:2").resolved(), LMTask(11, 32))
+
+
+def test_match_solves_the_stream_width_at_the_authors_ratios():
+    from hourglass.search.match import budget_of, match
+    from hourglass.training import count_run_params
+
+    base = TrainConfig(family="lm", task="lm", dataset="moby-dick", skip_dim=128, inner_dim=512,
+                       depth=4, arch={"heads": 4})
+    target = budget_of(count_run_params(base), "params")
+    found = match(base, tolerance=0.05, depths=[4], ratios=[0.5, 0.8])
+    got = {(m.config.arch["sub_blocks"], round(m.config.inner_dim / m.config.skip_dim, 1))
+           for m in found}
+    assert got == {(k, r) for k in (1, 2, 4) for r in (0.5, 0.8)}
+    for m in found:  # recounted: within 5% of the baseline, attention kept at its width
+        assert abs(budget_of(count_run_params(m.config), "params") / target - 1) <= 0.05
+        assert m.config.arch["attn_dim"] == 128 and m.config.skip_dim % 8 == 0
+    with pytest.raises(UserError, match="must be below 1"):
+        match(base, ratios=[1.5])

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> None:
 
         depths, skips = ([v] if isinstance(v, int) else v for v in (args.depths, args.skip_dims))
         rows = [m.row() for m in match(config_from(args), args.by, args.tolerance, depths,
-                                       skips)]
+                                       skips, args.ratios)]
         if args.json:
             print_json(rows)
         elif not rows:

@@ -261,6 +261,9 @@ def build_parser() -> Parser:
                    "around the given one)")
     p.add_argument("--skip-dims", type=inner_dims, help="skip widths to try (N,N,...; "
                    "default: multiples of the given one)")
+    p.add_argument("--ratios", type=lambda v: [float(x) for x in v.split(",")],
+                   help="inner/skip ratios of the other shape (e.g. 0.5,0.8): solve the skip "
+                        "width for each instead of the inner width")
     p.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
 
     p = command(sub, "search", "search architectures x learning rates x seeds",

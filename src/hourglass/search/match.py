@@ -3,8 +3,11 @@
 For every skip width, depth and (for the hourglass) sub-block count tried, a family's
 parameter count and FLOPs are affine in inner_dim, so the inner width that hits the budget is
 solved for, not searched: two counts give the line, the nearest integer on it is checked with
-an exact count. The budget is trainable non-embedding parameters (the ViT's patch embedding
-and positions apart; the MLP has none) or forward FLOPs per sample.
+an exact count. With ``ratios`` (inner_dim / skip_dim of the other shape, e.g. the authors'
+0.5 and 0.8) the skip width is solved instead: the multiple of 8 whose network, at that
+ratio, comes nearest the budget. The budget is trainable non-embedding parameters (the ViT's
+patch embedding and positions, the LM's token embedding and output layer apart; the MLP has
+none) or forward FLOPs per sample.
 """
 
 from __future__ import annotations
@@ -53,9 +56,10 @@ def _counts(cfg: TrainConfig) -> dict[str, int] | None:
 
 
 def match(cfg: TrainConfig, by: str = "params", tolerance: float = 0.05,
-          depths: list[int] | None = None, skip_dims: list[int] | None = None) -> list[Match]:
+          depths: list[int] | None = None, skip_dims: list[int] | None = None,
+          ratios: list[float] | None = None) -> list[Match]:
     """Configurations of the other shape within ``tolerance`` (relative) of ``cfg``'s budget,
-    nearest first."""
+    nearest first; at the given inner/skip ``ratios`` when there are any."""
     if by not in BUDGETS:
         raise UserError(f"--by {by!r}: choose params or flops")
     if not 0 < tolerance < 1:
@@ -72,8 +76,11 @@ def match(cfg: TrainConfig, by: str = "params", tolerance: float = 0.05,
     dims = get_family(cfg.family).dim_names
     has_k, has_attn = "sub_blocks" in dims, "attn_dim" in dims
     ks = SUB_BLOCKS if other == "hourglass" and has_k else (1,) if has_k else (None,)
+    if ratios and any(not 0 < r < 100 or (r < 1) != (other == "hourglass") for r in ratios):
+        raise UserError(f"--ratios {ratios}: inner/skip of a {other} network must be "
+                        f"{'below' if other == 'hourglass' else 'above'} 1")
     out = []
-    for skip in skips:
+    for skip in [None] if ratios else skips:
         for depth in depths or _depths(cfg.depth):
             for k in ks:
                 arch = dict(cfg.arch)
@@ -81,14 +88,35 @@ def match(cfg: TrainConfig, by: str = "params", tolerance: float = 0.05,
                     arch["sub_blocks"] = k
                 if has_attn:  # keep the given attention width
                     arch["attn_dim"] = cfg.arch.get("attn_dim") or cfg.skip_dim
-                base = dataclasses.replace(cfg, skip_dim=skip, depth=depth, arch=arch, shape=None)
-                found = _solve(base, target, by, other)
-                if found is not None:
-                    c, counts = found
-                    ratio = budget_of(counts, by) / target
-                    if abs(ratio - 1) <= tolerance:
-                        out.append(Match(dataclasses.replace(c, shape=other), counts, ratio))
+                base = dataclasses.replace(cfg, depth=depth, arch=arch, shape=None)
+                for ratio in ratios or [None]:
+                    found = (_solve_skip(base, ratio, target, by, cfg.skip_dim) if ratio
+                             else _solve(dataclasses.replace(base, skip_dim=skip), target, by,
+                                         other))
+                    if found is not None:
+                        c, counts = found
+                        got = budget_of(counts, by) / target
+                        if abs(got - 1) <= tolerance:
+                            out.append(Match(dataclasses.replace(c, shape=other), counts, got))
     return sorted(out, key=lambda m: (abs(m.ratio - 1), m.config.skip_dim, m.config.depth))
+
+
+def _solve_skip(base: TrainConfig, ratio: float, target: int, by: str, given: int):
+    """The multiple of ROUND as skip width (up to 16x the given one) whose network with
+    inner_dim = ratio x skip comes nearest ``target``, with its counts; None when none
+    builds."""
+    best = None
+    for skip in range(ROUND, 16 * given + ROUND, ROUND):
+        cfg = dataclasses.replace(base, skip_dim=skip, inner_dim=max(1, round(ratio * skip)))
+        counts = _counts(cfg)
+        if counts is None:
+            continue
+        gap = abs(budget_of(counts, by) - target)
+        if best is None or gap < best[0]:
+            best = (gap, cfg, counts)
+        if budget_of(counts, by) > target:  # budgets grow with the width: past it, stop
+            break
+    return None if best is None else best[1:]
 
 
 def _depths(depth: int) -> list[int]:
