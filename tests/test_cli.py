@@ -137,6 +137,12 @@ def test_match_prints_the_other_shape_at_the_same_budget(capsys):
      "patch 3 does not divide the 8x8 input images"),
     (["match", "--family", "vit", "--task", "classify", *ARCH, "--patch", "2", "--tolerance",
       "1.5"], "--tolerance must be between 0 and 1"),
+    (["compare", "--dataset", "moby-dick", "--out", "/nonexistent/x"],
+     "moby-dick is a text: compare language models on it with --family lm"),
+    (["compare", "--family", "lm", "--dataset", "digits", "--out", "/nonexistent/x"],
+     "the lm task reads a text"),
+    (["params", *ARCH, "--block", "hash:4", "--family", "vit", "--task", "classify"],
+     "the block variants are the mlp family's"),
 ])
 def test_family_errors_are_one_line(capsys, argv, match):
     one_line_error(capsys, argv, match)

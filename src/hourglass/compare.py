@@ -20,16 +20,23 @@ def compare_space(task: str, dataset: str, data_dir: str | None,
                   family: str = "mlp") -> tuple[str, SearchSpace]:
     """digits: `quick-<task>` (`quick-vit-<task>`). Other datasets: a small space around the
     paper's shapes, scaled to the input size (the conventional skip path runs at the input
-    size); for the ViT, small ViTs of both shapes at patch 4."""
-    if family == "lm" and dataset == "moby-dick":
-        return "quick-lm", load_space("quick-lm")
+    size); for the ViT, small ViTs of both shapes at patch 4; for the language model,
+    `quick-lm` on the text given."""
+    if family == "lm":  # quick-lm, on whichever text
+        if dataset == "moby-dick":
+            return "quick-lm", load_space("quick-lm")
+        name = f"compare-lm-{dataset.replace(':', '_').replace('/', '_')}"
+        return name, space_from_dict({**BUILTINS["quick-lm"](), "dataset": dataset}, name)
     if dataset == "digits":
         name = f"quick-{task}" if family == "mlp" else f"quick-{family}-{task}"
         if name not in BUILTINS:
             raise UserError(f"no built-in {family} space for {task} on digits; built-ins: "
                             f"{', '.join(BUILTINS)}")
         return name, load_space(name)
-    (c, h, w), _ = dataset_shape(dataset, data_dir)
+    image, _ = dataset_shape(dataset, data_dir)
+    if image is None:
+        raise UserError(f"{dataset} is a text: compare language models on it with --family lm")
+    c, h, w = image
     if family == "vit":
         return _vit_space(task, dataset, (c, h, w))
     if family != "mlp":
