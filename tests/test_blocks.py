@@ -139,3 +139,40 @@ def test_a_search_space_names_a_variant_per_shape_and_omits_the_plain_block():
     assert space.params(arch) == 2 * 4 * 2 * 96 * 16 + 64 * 96 + 96 * 64
     with pytest.raises(UserError, match="power of 2"):
         space_from_dict({**d, "hourglass": {**d["hourglass"], "block": "hash:6"}}, "bad")
+
+
+def _variant_space(tmp_path, block: str, task: str = "denoise") -> str:
+    hourglass = {"skip_dim": [64, 96], "inner_dim": [8], "depth": [2], "lr": [1e-2]}
+    if block != "plain":
+        hourglass["block"] = block
+    lines = [f'name = "v-{block.replace(":", "")}"', f'task = "{task}"', 'dataset = "digits"',
+             "epochs = 1", "batch_size = 64", "train_limit = 256", "eval_limit = 64",
+             "[hourglass]", *(f"{k} = {v!r}".replace("'", '"') for k, v in hourglass.items()),
+             "[conventional]", "skip_dim = [32]", "inner_dim = [64]", "depth = [1]",
+             "lr = [1e-2]"]
+    path = tmp_path / f"{block.replace(':', '')}-{task}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+@pytest.mark.integration
+def test_variant_searches_share_one_overlay_plot(tmp_path, capsys):
+    from hourglass.cli import main
+
+    dirs = []
+    for block in ("plain", "hash:4"):
+        out = tmp_path / block.replace(":", "")
+        assert main(["search", _variant_space(tmp_path, block), "--out", str(out), "--quiet"]) == 0
+        dirs.append(str(out))
+    assert main(["report", dirs[0], "--with", dirs[1]]) == 0
+    text = (tmp_path / "plain" / "overlay.md").read_text()
+    for series in ("| hourglass |", "| hourglass hash:4 |", "| conventional |"):
+        assert series in text
+    assert text.count("| conventional |") == 1  # met in both searches, kept once
+    assert (tmp_path / "plain" / "overlay.png").stat().st_size > 10_000
+    other = tmp_path / "classify"
+    assert main(["search", _variant_space(tmp_path, "plain", "classify"), "--out", str(other),
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["report", dirs[0], "--with", str(other)]) == 2
+    assert "an overlay needs the same task and data" in capsys.readouterr().err

@@ -143,6 +143,10 @@ def run(args: argparse.Namespace) -> None:
         from hourglass.report import write_report
 
         print(write_report(args.dir))
+        if args.others:
+            from hourglass.report.overlay import write_overlay
+
+            print(write_overlay(args.dir, args.others))
     elif args.command == "compare":
         from hourglass.compare import compare
 

@@ -282,10 +282,14 @@ def build_parser() -> Parser:
     p.add_argument("name", nargs="?", help="a built-in space to print as TOML")
 
     p = command(sub, "report", "write the report of a search directory",
-                "  hourglass report runs/s\n",
+                "  hourglass report runs/s\n"
+                "  hourglass report runs/plain --with runs/hash4 runs/altup2   # one plot\n",
                 "Writes frontier.png, summary.md and report.html into the search directory "
                 "and prints\nthe report's path.")
     p.add_argument("dir", help="a search directory (the --out of search or compare)")
+    p.add_argument("--with", dest="others", nargs="+", metavar="DIR",
+                   help="other searches of the same task and data (block variants, say): "
+                        "their frontiers beside DIR's in DIR/overlay.png and overlay.md")
 
     p = command(sub, "data", "list or download datasets",
                 "  hourglass data list --data-dir data\n  hourglass data download mnist\n")

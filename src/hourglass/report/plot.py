@@ -13,6 +13,8 @@ from matplotlib.transforms import Bbox  # noqa: E402
 from hourglass.report.tables import label, label_heading, metric_label  # noqa: E402
 
 COLORS = {"hourglass": "#d9480f", "conventional": "#1c7ed6"}
+# further series (an overlay of block variants), in order
+PALETTE = ["#2f9e44", "#7048e8", "#e8590c", "#0c8599", "#c2255c", "#5c940d", "#495057"]
 # where a frontier label may sit, in points from its marker (right of it, then left), in the
 # order tried
 LABEL_OFFSETS = [(dx, dy) for dx in (4, -4) for dy in (5, -10, 14, -19, 23, -28)]
@@ -45,8 +47,9 @@ def _draw(ax, summary: dict, fronts: dict, key: str, name: str) -> list:
     the frontier points' labels, to place once the figure is laid out."""
     labels = []
     metric = metric_label(summary)
+    extra = iter(PALETTE * 4)
     for shape, front in fronts.items():
-        color = COLORS.get(shape, "gray")
+        color = COLORS.get(shape) or next(extra)
         others = [c for c in summary["configurations"] if c["shape"] == shape]
         ax.scatter([c[key] for c in others], [c["mean"] for c in others], s=10,
                    color=color, alpha=0.25, label=f"{shape}: every architecture")
