@@ -146,3 +146,14 @@ def test_compare_has_a_space_for_each_family(family, task, tmp_path):
         assert space.family == "vit" and space.units()
         patch = space.shapes["hourglass"].dims["patch"][0]
         assert (16 if task == "superres" else 32) % patch == 0
+
+
+def test_compare_has_a_language_model_space_for_any_text(tmp_path):
+    from hourglass.compare import compare_space
+
+    name, space = compare_space("lm", "moby-dick", None, "lm")
+    assert name == "quick-lm" and space.task == "lm" and space.recipe["context"] == 64
+    text = tmp_path / "t.txt"
+    text.write_text("to be or not to be, that is the question. " * 200)
+    name, space = compare_space("lm", f"text:{text}", None, "lm")
+    assert space.dataset == f"text:{text}" and space.units()
