@@ -95,6 +95,13 @@ def test_tied_and_untied_counts_differ_by_the_output_matrix():
                                            LMTask(81, 32))) for t in (1, 0))
     assert untied["params"] - tied["params"] == 81 * 32
     assert untied["embedding_params"] == 2 * tied["embedding_params"] == 2 * 81 * 32
+    for t, counts in ((1, tied), (0, untied)):  # against the built modules
+        mcfg = model_config(TrainConfig(**SMALL, arch={"tied": t}).resolved(), LMTask(81, 32))
+        model = lm.build(mcfg)
+        emb = {id(p): p.numel() for m in (model.embed, model.head) for p in m.parameters()}
+        assert counts["embedding_params"] == sum(emb.values())
+        rest = sum(p.numel() for p in model.parameters() if id(p) not in emb)
+        assert counts["params"] - counts["embedding_params"] == rest  # non-embedding
 
 
 @pytest.fixture(scope="module")
