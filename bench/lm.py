@@ -43,7 +43,7 @@ CONFIGS = [("conventional 256/768/4", {"skip_dim": 256, "inner_dim": 768, "depth
     (f"hourglass {z}/{h}/4 K{k} a256", {"skip_dim": z, "inner_dim": h, "depth": 4,
                                         "arch": {"sub_blocks": k, "attn_dim": 256}})
     for z, h, k in ((512, 213, 1), (384, 199, 2), (384, 99, 4))]
-BATCH, CONTEXT = 64, 256  # the recipe's (nanoGPT's shakespeare_char)
+BATCH, CONTEXT = 16, 256  # the recipe's (lm_config.lm_recipe)
 CPU = torch.device("cpu")
 
 
