@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from hourglass.data.registry import read_text
-from hourglass.data.splits import permutation
+from hourglass.data.splits import SPLIT_SEED, permutation
 from hourglass.errors import UserError
 
 TRAIN_FRACTION = 0.9  # nanoGPT's shakespeare_char split
@@ -60,7 +60,7 @@ class TextSplit:
             return self
         return TextSplit(self.tokens, self.starts[:n], self.context)
 
-    def sample(self, n: int | None, seed: int = 42) -> TextSplit:
+    def sample(self, n: int | None, seed: int = SPLIT_SEED) -> TextSplit:
         """n windows drawn by a seeded permutation, in text order (all when n is None)."""
         if n is None or n >= len(self):
             return self
