@@ -12,7 +12,7 @@ from conftest import require
 from PIL import Image
 
 from hourglass.cli import main
-from hourglass.report.tables import metric_label
+from hourglass.report.tables import metric_label, quality
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -59,7 +59,7 @@ def test_markdown_summary_holds_each_frontier_point(compared):
         for row, c in zip(rows, front, strict=True):
             cells = [v.strip() for v in row.strip("|").split("|")]
             assert cells[0] == c["label"]
-            assert cells[1] == f"{c['params']:,}" and cells[2] == f"{c['mean']:.2f}"
+            assert cells[1] == f"{c['params']:,}" and cells[2] == quality(summary, c["mean"])
             assert float(cells[6]) > 0 and float(cells[7]) > 0  # latency, batch 1 and 128
 
 

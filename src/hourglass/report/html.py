@@ -14,7 +14,7 @@ from hourglass.files import write_bytes_atomic, write_text_atomic
 from hourglass.report.latency import frontier_latency
 from hourglass.report.markdown import render_markdown
 from hourglass.report.plot import frontier_png
-from hourglass.report.tables import Table, fmt, intro, label, tables
+from hourglass.report.tables import Table, fmt, intro, label, quality, tables
 
 FRONTIER_FILE = "frontier.json"
 PROVENANCE_FILE = "provenance.json"  # search/runner.py writes it
@@ -70,7 +70,7 @@ def _best_samples(summary: dict, out: Path) -> str:
         runs = sorted((out / "runs").glob(f"{key}-s*-e{summary['epochs']}/samples.png"))
         if runs:
             parts.append(f'<div><h3 class="{shape}">{shape}: {label(best)}, '
-                         f'{fmt(best["mean"])}</h3>'
+                         f'{quality(summary, best["mean"])}</h3>'
                          f'{_png_tag(runs[0].read_bytes(), shape + " samples")}'
                          '<p class="note">rows: input, output, target</p></div>')
     return f'<div class="samples">{"".join(parts)}</div>' if parts else \

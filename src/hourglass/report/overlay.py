@@ -15,7 +15,7 @@ from pathlib import Path
 from hourglass.errors import UserError
 from hourglass.files import write_bytes_atomic, write_text_atomic
 from hourglass.report.plot import frontier_png
-from hourglass.report.tables import fmt, label, metric_label
+from hourglass.report.tables import fmt, label, metric_label, quality
 from hourglass.search.pareto import hypervolume
 
 FRONTIER_FILE = "frontier.json"
@@ -76,12 +76,12 @@ def overlay_markdown(merged: dict, dirs: list[Path]) -> str:
                          (ref[0], sign * ref[1]))
         lines.append(f"| {name} | {fmt(hv)} |")
     lines += ["", f"reference point: {ref[0]:,} params (the largest of any series), "
-              f"{ref[1]:.2f} (the first search's baseline)", ""]
+              f"{quality(merged, ref[1])} (the first search's baseline)", ""]
     for name, front in merged["frontiers"].items():
         lines += [f"## {name}", "", f"| network | params | FLOPs per sample | "
                   f"{metric_label(merged)}, mean | lr |", "|---|---|---|---|---|"]
         lines += [f"| {label(c)} | {c['params']:,} | {fmt(c.get('flops'))} | "
-                  f"{c['mean']:.2f} | {c['lr']:g} |" for c in front]
+                  f"{quality(merged, c['mean'])} | {c['lr']:g} |" for c in front]
         lines.append("")
     return "\n".join(lines)
 

@@ -84,6 +84,16 @@ METRIC_NAMES = {"test_psnr": "test PSNR (dB)", "test_accuracy": "test accuracy",
                 "test_bpc": "test bits per character"}
 
 
+def quality(summary: dict, v: float | None, difference: bool = False) -> str | None:
+    """A metric value as the tables show it: accuracy in percent (a difference in points),
+    bits per character to 3 decimals, PSNR to 2."""
+    if v is None:
+        return None
+    if summary["metric"] == "test_accuracy":
+        return f"{100 * v:.2f}" + (" pt" if difference else "%")
+    return f"{v:.{3 if summary['metric'] == 'test_bpc' else 2}f}"
+
+
 def metric_label(summary: dict) -> str:
     """The metric in words, saying which way is better where it is not up."""
     name = METRIC_NAMES.get(summary["metric"], summary["metric"])
@@ -100,16 +110,17 @@ def tables(summary: dict) -> list[Table]:
     ref = summary["reference_point"]
     out = [Table("Hypervolume", ["shape", f"hypervolume (params × {metric})"],
                  [[s, v] for s, v in summary["hypervolume"].items()],
-                 note=f"reference point: {ref['params']:,.0f} params, {ref['quality']:.2f} "
-                      f"({ref['note']})")]
+                 note=f"reference point: {ref['params']:,.0f} params, "
+                      f"{quality(summary, ref['quality'])} ({ref['note']})")]
     latency = summary.get("latency", {})
     for shape, front in fronts.items():
         out.append(Table(
             f"{shape} frontier",
             [label_heading(summary), "params", f"{metric_label(summary)}, mean", "± std", "lr",
              "seeds", "ms at batch 1", "ms at batch 128"],
-            [[label(c), c["params"], c["mean"],
-              c["std"] if c["seeds"] > 1 else None,  # one seed has no spread to show
+            [[label(c), c["params"], quality(summary, c["mean"]),
+              # one seed has no spread to show
+              quality(summary, c["std"], True) if c["seeds"] > 1 else None,
               f"{c['lr']:g}", c["seeds"],
               *(latency.get(c.get("unit"), {}).get(b) for b in (1, 128))] for c in front],
             [shape] * len(front),
@@ -123,14 +134,17 @@ def tables(summary: dict) -> list[Table]:
         "At equal quality, at equal parameters",
         ["frontier point", "params", "quality", "other shape", "params it needs", "ratio",
          "quality it reaches", "difference"],
-        [[f"{r['shape']} {r['config']}", r["params"], r["quality"], r["other"],
-          r["other_params_needed"], r["params_ratio"], r["other_quality_at_params"],
-          r["quality_gain"]] for r in comp], [r["shape"] for r in comp]))
+        [[f"{r['shape']} {r['config']}", r["params"], quality(summary, r["quality"]),
+          r["other"], r["other_params_needed"], r["params_ratio"],
+          quality(summary, r["other_quality_at_params"]),
+          quality(summary, r["quality_gain"], True)] for r in comp],
+        [r["shape"] for r in comp]))
     shapes = list(fronts)
     out.append(Table(
         "Scaling: the best architecture per budget",
         ["budget (params)"] + [f"{s} {label_heading(summary)}" for s in shapes]
         + [f"{s} {metric}" for s in shapes],
         [[r["budget"]] + [label(r[s]) if r.get(s) else None for s in shapes]
-         + [r[s]["mean"] if r.get(s) else None for s in shapes] for r in summary["scaling"]]))
+         + [quality(summary, r[s]["mean"]) if r.get(s) else None for s in shapes]
+         for r in summary["scaling"]]))
     return out
