@@ -6,7 +6,8 @@
 
 ``skip_dim`` is d_z, the width of the residual (skip) path; ``inner_dim`` is d_h, the width
 inside each block; ``depth`` is L. Hourglass (wide-narrow-wide): every d_h < d_z.
-Conventional (narrow-wide-narrow): every d_h > d_z.
+Conventional (narrow-wide-narrow): every d_h > d_z. The blocks are blocks.py's: the paper's,
+or a variant (``MLPConfig.block``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hourglass.models.blocks import Block, draw_keep, fixed_projection, make_block
+from hourglass.models.blocks import draw_keep, fixed_projection, make_block
 from hourglass.models.blocks_config import parse_block
 from hourglass.models.mlp_config import MLPConfig
-
-__all__ = ["Block", "ResidualMLP", "fixed_projection"]
 
 
 class ResidualMLP(nn.Module):
