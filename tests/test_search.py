@@ -274,3 +274,24 @@ def test_search_workers_take_fewer_threads_when_omp_num_threads_says_so(monkeypa
     for env, expected in (("1", 1), ("8", 2), ("x", 2), ("0", 2)):
         monkeypatch.setenv("OMP_NUM_THREADS", env)
         assert threads_per_worker(2) == expected, env
+
+
+def test_a_trial_whose_worker_died_before_labelling_it_is_run_again(tmp_path, monkeypatch):
+    # a kill between ask() and the worker's labels left a running trial nobody reaped, and
+    # every later search waited for it forever
+    from hourglass.search import store as store_mod
+    from hourglass.search.space import Unit
+    from hourglass.search.store import Store, distributions
+
+    store = Store(load_space(str(tiny(tmp_path))), tmp_path / "out", None)
+    study = store.studies["hourglass"]
+    arch = next(a for a in store.space.archs() if a.shape == "hourglass")
+    study.enqueue_trial({**arch.values, "lr": 3e-3}, user_attrs={"key": "k", "seed": 0,
+                                                                  "epochs": 2})
+    orphan = study.ask(distributions(store.space, "hourglass"))  # ... and its worker died
+    live = store.claim(Unit(arch, 3e-3), 1, 2)  # labelled by this live process
+    assert store.reap_dead_workers() == 0  # just popped: its worker may still label it
+    monkeypatch.setattr(store_mod, "ORPHAN_S", -1)
+    assert store.reap_dead_workers() == 1
+    states = {t.number: t.state.name for t in study.get_trials()}
+    assert states[orphan.number] == "FAIL" and states[live.number] == "RUNNING"

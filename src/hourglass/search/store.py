@@ -14,6 +14,7 @@ by checking the worker's pid, across hosts by PostgreSQL heartbeats.
 
 from __future__ import annotations
 
+import datetime
 import os
 import socket
 import threading
@@ -32,6 +33,9 @@ from hourglass.search.frontier import DIRECTIONS, metric_name
 from hourglass.search.space import Arch, SearchSpace, Unit, extends
 
 HEARTBEAT_S = 5
+# A worker labels a trial it popped (host, pid, owner) milliseconds after ask(); a running
+# trial still unlabelled this long after it started lost its worker in between
+ORPHAN_S = 60
 SCHEMA_RETRIES = 3
 GRACE_S = 20
 JOURNAL_FILE = "journal.log"
@@ -191,7 +195,8 @@ class Store:
             if self.url and self.url.startswith("postgresql"):
                 optuna.storages.fail_stale_trials(study)
             for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                if t.user_attrs.get("host") == self.host and self._gone(t.user_attrs):
+                if (t.user_attrs.get("host") == self.host and self._gone(t.user_attrs)) \
+                        or _orphan(t):
                     self.storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
                     n += 1
         return n
@@ -230,6 +235,10 @@ class Store:
         if key is None:  # a sampler-made trial: no one enqueued it (cannot happen after enqueue)
             study.tell(trial, state=TrialState.FAIL)
             return None
+        # labelled first: a kill from here on leaves a trial whose dead worker is known
+        trial.set_user_attr("pid", self.pid)
+        trial.set_user_attr("owner", self.owner)
+        trial.set_user_attr("host", self.host)
         for t in study.get_trials(deepcopy=False):
             if t.number == trial.number or t.user_attrs.get("key") != key:
                 continue
@@ -238,9 +247,6 @@ class Store:
                 trial.set_user_attr("duplicate", True)
                 study.tell(trial, state=TrialState.FAIL)
                 return None
-        trial.set_user_attr("host", self.host)
-        trial.set_user_attr("pid", self.pid)
-        trial.set_user_attr("owner", self.owner)
         return trial
 
     def heartbeat(self, trial: optuna.Trial) -> threading.Event:
@@ -268,6 +274,12 @@ class Store:
 
 def unit_of(family: str, shape: str, params: dict) -> Unit:
     return Unit(Arch.of(shape, family, params), float(params["lr"]))
+
+
+def _orphan(t: optuna.trial.FrozenTrial) -> bool:
+    """A running trial whose worker died between popping it and labelling it (any host)."""
+    return "host" not in t.user_attrs and t.datetime_start is not None and (
+        datetime.datetime.now() - t.datetime_start).total_seconds() > ORPHAN_S
 
 
 def _alive(pid) -> bool:
