@@ -125,7 +125,8 @@ def test_a_nested_run_is_evaluated_at_its_prefixes_from_one_checkpoint(tmp_path,
 
 
 def test_a_search_space_names_a_variant_per_shape_and_omits_the_plain_block():
-    from hourglass.search.space import Unit, space_from_dict
+    from hourglass.search.space import Unit
+    from hourglass.search.space_file import space_from_dict
 
     d = {"task": "denoise", "dataset": "digits", "epochs": 2,
          "hourglass": {"skip_dim": [96], "inner_dim": [16], "depth": [2], "lr": [1e-2],

@@ -7,7 +7,7 @@ import pytest
 
 from hourglass.data import load_dataset
 from hourglass.errors import UserError
-from hourglass.search.space import space_from_dict
+from hourglass.search.space_file import space_from_dict
 from hourglass.training import TrainConfig, train
 from hourglass.training.config import RECIPE_V1
 from hourglass.training.feed import steps_per_epoch

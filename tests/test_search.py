@@ -13,9 +13,10 @@ from conftest import require, tiny
 from hourglass.cli import main
 from hourglass.errors import UserError
 from hourglass.search import SearchOptions, load_space, search
+from hourglass.search.builtins import BUILTINS
 from hourglass.search.frontier import comparison, configurations, frontier
 from hourglass.search.pareto import front_indices, front_ranks, gap_to_front, hypervolume
-from hourglass.search.space import BUILTINS, Arch, Unit, rung_epochs
+from hourglass.search.space import Arch, Unit, rung_epochs
 from hourglass.search.strategies import promotable
 
 

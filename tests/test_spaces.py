@@ -9,7 +9,8 @@ import pytest
 from hourglass.errors import UserError
 from hourglass.search.builtins import toml
 from hourglass.search.frontier import summarize
-from hourglass.search.space import extends, load_space, space_from_dict
+from hourglass.search.space import extends
+from hourglass.search.space_file import load_space, space_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY_SPACES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "studies").rglob("*.toml"))

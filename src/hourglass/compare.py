@@ -13,7 +13,8 @@ from hourglass.options import COMPARE_MINUTES
 from hourglass.report import write_report
 from hourglass.search import SearchOptions, search
 from hourglass.search.builtins import BUILTINS, toml
-from hourglass.search.space import SearchSpace, load_space, space_from_dict
+from hourglass.search.space import SearchSpace
+from hourglass.search.space_file import load_space, space_from_dict
 
 
 def compare_space(task: str, dataset: str, data_dir: str | None,

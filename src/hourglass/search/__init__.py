@@ -9,6 +9,6 @@ __getattr__, __all__ = lazy(__name__, {
     "SearchOptions": "hourglass.search.runner",
     "search": "hourglass.search.runner",
     "SearchSpace": "hourglass.search.space",
-    "load_space": "hourglass.search.space",
+    "load_space": "hourglass.search.space_file",
     "BUILTINS": "hourglass.search.builtins",
 })
