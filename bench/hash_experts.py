@@ -28,7 +28,7 @@ from hourglass.tasks import Task
 from hourglass.training import TrainConfig
 from hourglass.training.config import model_config
 from hourglass.training.feed import batch, epoch_generator
-from hourglass.training.fit import param_groups, train_step
+from hourglass.training.fit import make_optimizer, train_step
 
 BLOCKS = ["plain", "hash:2", "hash:4", "hash:8", "hash:16"]
 BATCHES = (128, 1024)  # the paper's batch, and one where each of 16 experts gets 64 rows
@@ -41,7 +41,7 @@ def stepper(block: str, task: Task, split, size: int):
                       block=block).resolved()
     torch.manual_seed(0)
     model = get_family("mlp").build(model_config(cfg, task))
-    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay))
+    opt = make_optimizer(model, cfg)
     gen = epoch_generator(0, 1)
     perm = torch.randperm(len(split), generator=gen)
     at = iter(range(0, 10**9, size))

@@ -33,7 +33,7 @@ from hourglass.models import get_family
 from hourglass.training import TrainConfig
 from hourglass.training.config import model_config
 from hourglass.training.feed import batch, epoch_generator
-from hourglass.training.fit import param_groups, train_step
+from hourglass.training.fit import make_optimizer, train_step
 
 # (label, TrainConfig settings): the lm-char variants' budget, 3.41M non-embedding parameters
 # (hourglass match --family lm --dataset tinyshakespeare --data-dir DIR --skip-dim 256
@@ -54,10 +54,6 @@ def build(settings: dict, task: LMTask) -> tuple[torch.nn.Module, TrainConfig]:
     return get_family("lm").build(model_config(cfg, task)), cfg
 
 
-def optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(param_groups(model, cfg.weight_decay), betas=(0.9, cfg.adam_beta2))
-
-
 def timed(step, steps: int) -> float:
     """Seconds per step, after one untimed step."""
     step()
@@ -68,7 +64,7 @@ def timed(step, steps: int) -> float:
 
 
 def ours(model, cfg: TrainConfig, task: LMTask, split: TextSplit, steps: int) -> float:
-    opt = optimizer(model, cfg)
+    opt = make_optimizer(model, cfg)
     gen = epoch_generator(0, 1)
     perm = torch.randperm(len(split), generator=gen)
     at = iter(range(0, 10**9, BATCH))
@@ -82,7 +78,7 @@ def ours(model, cfg: TrainConfig, task: LMTask, split: TextSplit, steps: int) ->
 
 
 def plain(model, cfg: TrainConfig, ids: torch.Tensor, steps: int) -> float:
-    opt = optimizer(model, cfg)
+    opt = make_optimizer(model, cfg)
     data = ids.long()
     model.train()
 

@@ -16,7 +16,7 @@ BATCHES = {1: 20, 128: 5}  # batch size: timed repeats (the median is kept)
 
 def _inputs(task, n: int) -> torch.Tensor:
     if task.name == "lm":  # n windows of the model's context
-        return torch.randint(task.vocab, (n, task.context), generator=torch.Generator())
+        return torch.randint(task.vocab, (n, task.context))
     return torch.rand(n, task.in_dim)
 
 

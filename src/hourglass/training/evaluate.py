@@ -12,6 +12,7 @@ from hourglass.data import ImageDataset, Split, load_dataset
 from hourglass.data.text import TextCorpus, TextSplit
 from hourglass.errors import UserError
 from hourglass.lm_task import LMTask
+from hourglass.models.blocks_config import parse_block
 from hourglass.tasks import Task
 from hourglass.training.checkpoint import CONFIG_FILE, MODEL_FILE, load_model, read_json
 from hourglass.training.config import TrainConfig, build_task
@@ -35,22 +36,19 @@ def prepare(cfg: TrainConfig, data: ImageDataset | TextCorpus | None = None) -> 
     if data is None:
         data = load_dataset(cfg.dataset, cfg.data_dir, image_size=cfg.image_size,
                             channels=cfg.channels, split_rng=cfg.split_rng)
-    chars = ""
-    if isinstance(data, TextCorpus):
-        if cfg.task != "lm":
-            raise UserError(f"{cfg.dataset} is a text: the {cfg.task} task needs images")
-        chars, shape = data.chars, None
+    text = isinstance(data, TextCorpus)
+    # the task first: it refuses a text for an image task, and images for lm
+    task = build_task(cfg, None if text else data.image_shape, data.num_classes,
+                      chars=data.chars if text else "")
+    if text:
         data = ImageDataset(data.name, *(TextSplit.of(ids, cfg.context)
                                          for ids in (data.train, data.eval, data.test)),
                             data.num_classes)
-    else:
-        shape = data.image_shape
     # train and eval are in a seeded random order already, so their first images are a fair
     # sample; a test split may be in class order (image folders), so it is sampled
     data = ImageDataset(data.name, data.train.take(cfg.train_limit),
                         data.eval.take(cfg.eval_limit), data.test.sample(cfg.eval_limit),
                         data.num_classes)
-    task = build_task(cfg, shape, data.num_classes, chars=chars)
     task.fit(data.train)
     return Prepared(cfg, data, task)
 
@@ -106,9 +104,10 @@ def evaluate_run(run_dir: str | Path, data_dir: str | None = None, *,
         if value is None:
             continue
         have = getattr(model.cfg, "block", "plain")
-        if have.split(":")[0] != kind:
+        have_kind, n = parse_block(have)
+        if have_kind != kind:
             raise UserError(f"{what} cuts a --block {kind} model; {run_dir} holds block {have}")
-        top = min(model.cfg.inner_dims) if kind == "nested" else int(have.split(":")[1])
+        top = min(model.cfg.inner_dims) if kind == "nested" else n
         if not 1 <= value <= top:
             raise UserError(f"{what} {value}: between 1 and {top}")
         model.set_keep(value)

@@ -97,6 +97,11 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     return groups
 
 
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """The run's AdamW (PyTorch's implementation), its groups and betas from the recipe."""
+    return torch.optim.AdamW(param_groups(model, cfg.weight_decay), betas=(0.9, cfg.adam_beta2))
+
+
 OnEpoch = Callable[[dict, Callable[[], dict[str, torch.Tensor]], bool], None]
 
 
@@ -113,8 +118,7 @@ def fit(model: torch.nn.Module, task: Task, train_split: Split, eval_split: Spli
         sync_batchnorm(model)
         # running statistics stay equal on every rank: no buffer broadcast at each step
         net = DistributedDataParallel(model, forward_sync_buffers=False)
-    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay),
-                                  betas=(0.9, cfg.adam_beta2))
+    optimizer = make_optimizer(model, cfg)
     load_optimizer_state(optimizer, optim)
     n = len(train_split)
     per_epoch = steps_per_epoch(n, cfg.batch_size)
