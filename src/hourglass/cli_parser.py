@@ -72,28 +72,28 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inner-dim", type=inner_dims,
                    help="d_h: width inside each block; N, or N,N,... one per block (mlp)")
     p.add_argument("--depth", type=int, help="L: number of residual blocks (vit: layers)")
-    seen = set()
+    owners: dict[str, list] = {}  # a dim several families share is one flag, named for each
     for fam in families().values():
         for dim in fam.extra_dims:
-            if dim.name not in seen:
-                seen.add(dim.name)
-                p.add_argument(f"--{dim.name.replace('_', '-')}", type=int,
-                               dest=f"arch_{dim.name}",
-                               help=f"{fam.name}: {dim.help} (default {dim.default})")
+            owners.setdefault(dim.name, [dim]).append(fam.name)
+    for name, (dim, *fams) in owners.items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, dest=f"arch_{name}",
+                       help=f"{', '.join(fams)}: {dim.help} (default {dim.default})")
     p.add_argument("--input-proj", default="learned", choices=INPUT_PROJS,
                    help="mlp: learned W_in, fixed (frozen random, stored as a seed), or "
                         "identity")
     p.add_argument("--block", default="plain",
                    help="mlp: the block, or a cheap-width variant: frozen (W1 frozen random), "
-                        "lowrank:R, nested, hash:E (E hash-routed experts) or altup:K")
+                        "lowrank:R, nested, hash:E (E hash-routed experts) or altup:K; "
+                        "lm: plain or altup:K")
     p.add_argument("--shape", choices=("hourglass", "conventional"),
                    help="check that the dims make this shape")
     p.add_argument("--norm", choices=NORMS,
                    help="pre-norm inside each block (default: mlp batch, without affine "
-                        "parameters; vit layer)")
+                        "parameters; vit and mixer layer; lm rms)")
     p.add_argument("--act", choices=MODEL_ACTS,
-                   help="activation inside each block (default: mlp relu, vit gelu; swiglu: "
-                        "vit only)")
+                   help="activation inside each block (default: mlp relu, vit and mixer gelu, "
+                        "lm swiglu; swiglu: not the mlp)")
     p.add_argument("--seed", type=int, default=0, help="initialisation, batch order and noise")
     p.add_argument("--data-dir", help="where datasets live (default $HOURGLASS_DATA_DIR, else "
                                       "./data)")
