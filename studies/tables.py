@@ -10,6 +10,9 @@
         every finished run directly below the folders, one CSV row each (docs/results/*/runs.csv)
     python studies/tables.py seeds RUNS_CSV
         mean +- std over seeds per network and learning rate, from a runs.csv
+    python studies/tables.py budgets SEARCH_DIR
+        a search over matched budgets: every network beside the conventional network whose
+        parameters it matches, mean +- std over seeds at each lr, the difference at the best
     python studies/tables.py nested RUNS_DIR
         a nested run (RUNS_DIR/nested-eE) at each prefix width beside the network of that
         width trained apart (RUNS_DIR/plain-hN-eE): studies/mnist-nested/run.sh
@@ -23,9 +26,11 @@ import io
 import json
 import statistics
 import sys
+from collections import defaultdict
 from pathlib import Path
 
-from hourglass.search.frontier import configurations, frontier
+from hourglass.report.tables import quality
+from hourglass.search.frontier import DIRECTIONS, configurations, frontier
 
 
 def _trials(search: Path) -> tuple[list[dict], int]:
@@ -140,6 +145,34 @@ def seeds(path: Path) -> str:
                    "each seed"], out)
 
 
+def budgets(search: Path) -> str:
+    rows, epochs = _trials(search)
+    summary = json.loads((search / "frontier.json").read_text())
+    metric, sign = summary["metric"], DIRECTIONS[summary["metric"]]
+    scores: dict[tuple[str, float], list[float]] = defaultdict(list)
+    for r in rows:
+        if r["status"] == "complete" and int(r["epochs"]) == epochs:
+            scores[(r["key"].rsplit("-lr", 1)[0], float(r["lr"]))].append(float(r[metric]))
+    configs = summary["configurations"]
+    base = [c for c in configs if c["shape"] == "conventional"]
+    lrs = sorted({lr for _, lr in scores})
+    out = []
+    for c in sorted(configs, key=lambda c: (c["params"], c["shape"] != "conventional")):
+        b = min(base, key=lambda b: abs(c["params"] / b["params"] - 1))
+        arch = c["unit"].rsplit("-lr", 1)[0]
+        at = [scores.get((arch, lr), []) for lr in lrs]
+        out.append([
+            c["shape"], c["label"], f"{c['inner_dim'] / c['skip_dim']:.2f}", f"{c['params']:,}",
+            f"{c['params'] / b['params']:.3f}", f"{c['flops'] / b['flops']:.3f}",
+            *(f"{quality(summary, statistics.mean(v))}"
+              + (f" ± {quality(summary, statistics.stdev(v))}" if len(v) > 1 else "")
+              if v else "—" for v in at),
+            "—" if c is b else quality(summary, sign * (c["mean"] - b["mean"]), True)])
+    heads = [f"lr {lr:g}" for lr in lrs]
+    return _table(["shape", "network", "inner/skip", "params", "params / baseline's",
+                   "FLOPs / baseline's", *heads, "better than the baseline by (best lrs)"], out)
+
+
 def nested(runs: Path) -> str:
     from hourglass.training import evaluate_run
 
@@ -161,15 +194,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("table", choices=("full-recipe", "projection", "runs-csv", "seeds",
-                                      "nested"))
+                                      "nested", "budgets"))
     p.add_argument("paths", type=Path, nargs="+")
     a = p.parse_args()
     if a.table == "runs-csv":
         print(runs_csv(a.paths))
     elif a.table == "seeds":
         print(seeds(a.paths[0]))
-    elif a.table == "nested":
-        print(nested(a.paths[0]))
+    elif a.table in ("nested", "budgets"):
+        print((nested if a.table == "nested" else budgets)(a.paths[0]))
     else:
         if len(a.paths) != 2:
             p.error(f"{a.table} takes two folders")

@@ -102,6 +102,17 @@ def test_the_frontier_follows_the_metric_direction(monkeypatch):
     assert [c["skip_dim"] for c in high["frontiers"]["hourglass"]] == [8]
 
 
+def test_frontiers_are_drawn_against_non_embedding_parameters():
+    # a wide embedding must not move a network along the axis the budgets were matched on
+    rows = [{**row("hourglass", 8, 2.0, 1100), "embedding_params": "1000"},
+            {**row("hourglass", 16, 1.5, 600), "embedding_params": "300"},
+            {**row("conventional", 4, 1.9, 150), "embedding_params": ""}]  # the MLP's
+    s = summarize(rows, "lm", 1, 300)
+    assert {c["skip_dim"]: c["params"] for c in s["configurations"]} == {8: 100, 16: 300,
+                                                                           4: 150}
+    assert [c["skip_dim"] for c in s["frontiers"]["hourglass"]] == [8, 16]
+
+
 def test_a_search_records_the_commit_and_command_that_produced_it(tmp_path):
     import json
     import subprocess
@@ -118,6 +129,20 @@ def test_a_search_records_the_commit_and_command_that_produced_it(tmp_path):
     assert describe(p).startswith("Produced by `hourglass search s.toml --out 'o w'` at "
                                   f"commit {head[:12]}")
     json.dumps(p)  # what the search writes
+
+
+def test_a_resumed_search_keeps_what_first_produced_it():
+    from hourglass.provenance import describe, resumed
+
+    first = {"commit": "a" * 40, "dirty": False, "command": "hourglass search s.toml"}
+    again = {**first, "commit": "b" * 40}
+    assert resumed(None, first) == first
+    assert resumed(first, dict(first)) == first  # the same code and command: nothing to add
+    both = resumed(resumed(first, again), again)
+    assert both == {**first, "resumed": [again]}
+    assert describe(both) == ("Produced by `hourglass search s.toml` at commit aaaaaaaaaaaa. "
+                              "Resumed by `hourglass search s.toml` at commit bbbbbbbbbbbb.")
+    assert resumed(["not", "a", "record"], again) == again
 
 
 def test_frontiers_against_flops_as_well_as_params():

@@ -36,11 +36,29 @@ def provenance(argv: list[str] | None = None) -> dict:
     return {**code_version(), "command": shlex.join(["hourglass", *args])}
 
 
+def resumed(previous: dict | None, now: dict) -> dict:
+    """The record of a search run again: the first run's, with each later run at other code
+    or with another command listed under ``resumed`` (its trials may have trained there)."""
+    if not isinstance(previous, dict) or "command" not in previous:
+        return now
+    first = {k: v for k, v in previous.items() if k != "resumed"}
+    later = list(previous.get("resumed", []))
+    if now != (later[-1] if later else first):
+        later.append(now)
+    return {**first, "resumed": later} if later else first
+
+
+def _where(p: dict) -> str:
+    if not p.get("commit"):
+        return f"hourglass-mlp {p.get('version', '?')}"
+    return f"commit {p['commit'][:12]}" + (" with uncommitted changes" if p.get("dirty") else "")
+
+
 def describe(p: dict | None) -> str:
-    """One line for a report: 'produced by `cmd` at commit abc1234 (with local changes)'."""
+    """One line for a report: 'produced by `cmd` at commit abc1234 (with local changes)', and
+    each later run that resumed it."""
     if not p:
         return ""
-    where = (f"commit {p['commit'][:12]}" + (" with uncommitted changes" if p.get("dirty")
-                                              else "")) if p.get("commit") else \
-        f"hourglass-mlp {p.get('version', '?')}"
-    return f"Produced by `{p['command']}` at {where}."
+    return " ".join([f"Produced by `{p['command']}` at {_where(p)}.",
+                     *(f"Resumed by `{r['command']}` at {_where(r)}."
+                       for r in p.get("resumed", []))])

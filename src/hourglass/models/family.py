@@ -108,6 +108,13 @@ def families() -> dict[str, Family]:
     return FAMILIES
 
 
+def non_embedding(counts: dict) -> int:
+    """Trainable parameters less the embeddings (an LM's token embedding and output layer, a
+    ViT's patch embedding and positions; the MLP has none): the size every frontier is drawn
+    against and every budget is matched at. ``counts``: a count dict or a trials.csv row."""
+    return int(counts["params"]) - int(counts.get("embedding_params") or 0)
+
+
 def shape_of(skip_dim: int, inner_dims: list[int]) -> str:
     """'hourglass' (every inner width below the skip width), 'conventional' (every one above),
     or 'mixed': the one rule every family's shape follows."""

@@ -1,4 +1,5 @@
-"""frontier.png: quality against trainable parameters, one frontier per shape, +-1 seed std."""
+"""frontier.png: quality against trainable non-embedding parameters (and FLOPs), one frontier
+per shape, +-1 seed std."""
 
 from __future__ import annotations
 
@@ -21,9 +22,12 @@ LABEL_OFFSETS = [(dx, dy) for dx in (4, -4) for dy in (5, -10, 14, -19, 23, -28)
 
 
 def frontier_png(summary: dict) -> bytes:
-    """The frontiers against trainable parameters and, where the trials recorded FLOPs,
+    """The frontiers against trainable non-embedding parameters and, where the trials
+    recorded FLOPs,
     beside them against forward FLOPs per sample."""
-    axes = [("params", "trainable parameters", summary["frontiers"])]
+    embedded = summary["space"].get("family", "mlp") != "mlp"
+    axes = [("params", f"trainable{' non-embedding' if embedded else ''} parameters",
+             summary["frontiers"])]
     if summary.get("frontiers_by_flops"):
         unit = "token" if summary["metric"] == "test_bpc" else "sample"  # an lm's per position
         axes.append(("flops", f"forward FLOPs per {unit}", summary["frontiers_by_flops"]))

@@ -1,5 +1,6 @@
 """The paper's frontier: mean over seeds per (architecture, lr), best lr per architecture,
-upper envelope of quality against trainable parameters; bands are +- one seed std.
+upper envelope of quality against trainable non-embedding parameters (``params`` here; the
+MLP has no embedding) and against forward FLOPs; bands are +- one seed std.
 
 Built from trial rows (dicts as in trials.csv); only finished trials at the space's full epochs
 count, so a multi-fidelity search is judged on the same footing as a grid.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
-from hourglass.models.family import SHAPES
+from hourglass.models.family import SHAPES, non_embedding
 from hourglass.search.pareto import front_indices, hypervolume
 
 MLP_DIMS = ["skip_dim", "inner_dim", "depth"]
@@ -37,7 +38,7 @@ def configurations(rows: list[dict], metric: str, epochs: int,
         cand = {"shape": shape, **dict(zip(dims, values, strict=True)),
                 "label": runs[0].get("label") or "/".join(map(str, values)),
                 "unit": str(runs[0].get("key", "")).rsplit("-s", 1)[0], "lr": lr,
-                "params": int(runs[0]["params"]),
+                "params": non_embedding(runs[0]),
                 "flops": int(runs[0]["flops_per_sample"])
                 if runs[0].get("flops_per_sample") not in (None, "") else None,
                 "mean": statistics.fmean(scores),

@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from hourglass.errors import UserError
-from hourglass.models.family import get_family
+from hourglass.models.family import get_family, non_embedding
 from hourglass.training import TrainConfig, count_run_params
 
 BUDGETS = ("params", "flops")
@@ -45,7 +45,7 @@ class Match:
 def budget_of(counts: dict[str, int], by: str) -> int:
     if by == "flops":
         return counts["flops_per_sample"]
-    return counts["params"] - counts.get("embedding_params", 0)
+    return non_embedding(counts)
 
 
 def _counts(cfg: TrainConfig) -> dict[str, int] | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import subprocess
 import sys
@@ -18,8 +19,9 @@ import torch
 from hourglass.data import ImageDataset, load_dataset
 from hourglass.errors import UserError
 from hourglass.files import write_json_atomic, write_text_atomic
+from hourglass.models.family import non_embedding
 from hourglass.options import STRATEGIES
-from hourglass.provenance import provenance
+from hourglass.provenance import provenance, resumed
 from hourglass.search import journal
 from hourglass.search.frontier import metric_name, summarize
 from hourglass.search.progress import Progress, finished
@@ -118,7 +120,7 @@ def write_results(store: Store, out: Path) -> dict:
     write_text_atomic(out / TRIALS_FILE, buf.getvalue())
     space = store.space
     summary = summarize(rows, space.task, space.epochs,
-                        max(space.params(a) for a in space.archs()),
+                        max(space.size(a) for a in space.archs()),
                         list(space.shapes[next(iter(space.shapes))].dims))
     grid_compute = sum(space.params(a) * len(space.shapes[a.shape].lr) for a in space.archs())
     summary.update({"space": space.to_dict(), "trials": len(rows),
@@ -150,14 +152,24 @@ def run_trial(store: Store, job: Job, trial, out: Path, data: ImageDataset,
             result = e
         seconds = round(time.perf_counter() - t0, 3)
         if isinstance(result, Exception):
-            store.tell(trial, None, _reason(result), params=space.params(job.unit.arch),
+            store.tell(trial, None, _reason(result), params=space.size(job.unit.arch),
                        seconds=seconds)
         else:
-            values = (float(result["params"]), float(result[metric_name(space.task)]))
+            values = (float(non_embedding(result)), float(result[metric_name(space.task)]))
             store.tell(trial, values, None, metrics=result, run_dir=str(run_dir),
                        seconds=seconds)
     finally:
         stop.set()
+
+
+def _recorded(out: Path) -> dict | None:
+    """provenance.json as an earlier run left it; a missing or damaged one starts afresh."""
+    try:
+        if (out / PROVENANCE_FILE).stat().st_size < 1 << 20:
+            return json.loads((out / PROVENANCE_FILE).read_text())
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def threads_per_worker(workers: int) -> int:
@@ -207,7 +219,7 @@ def _sample_and_run(store: Store, job: Sample, records: list[Record], out: Path,
     done = [r for r in records if r.unit == unit and r.claims and r.seed == job.seed]
     if done:
         trial.set_user_attr("repeat", True)
-        values = done[0].values or (float(store.space.params(unit.arch)), float("-inf"))
+        values = done[0].values or (float(store.space.size(unit.arch)), float("-inf"))
         trial.study.tell(trial, list(values))
         return False
     run_trial(store, Job(unit, job.seed, job.epochs), trial, out, data, opts.data_dir)
@@ -242,7 +254,7 @@ def search(space_spec: str, space: SearchSpace, out: str | Path, opts: SearchOpt
     if deadline is None and opts.time_budget_min is not None:
         deadline = time.time() + 60 * opts.time_budget_min
     if not worker_only:  # what produced this search: the report says it
-        write_json_atomic(out / PROVENANCE_FILE, provenance())
+        write_json_atomic(out / PROVENANCE_FILE, resumed(_recorded(out), provenance()))
     if opts.storage is None and not worker_only:  # before any worker reads or writes it
         repaired = journal.repair(out / JOURNAL_FILE)
         if repaired:

@@ -8,7 +8,7 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
-from hourglass.models.family import SHAPES, get_family
+from hourglass.models.family import SHAPES, get_family, non_embedding
 from hourglass.training import TrainConfig, count_run_params
 
 # split_rng, lr_schedule, test_checkpoint: as TrainConfig's (absent: the paper's recipe);
@@ -123,12 +123,20 @@ class SearchSpace:
         unit = Unit(arch, self.shapes[arch.shape].lr[0])
         return self.train_config(unit, self.seeds[0], self.epochs, None).resolved().split_rng
 
-    def params(self, arch: Arch) -> int:
-        """Trainable parameters of an architecture (cached: strategies ask often)."""
+    def counts(self, arch: Arch) -> dict[str, int]:
+        """An architecture's parameter and FLOP counts (cached: strategies ask often)."""
         if arch not in self._params:
             cfg = self.train_config(Unit(arch, 1e-3), 0, self.epochs, None)
-            self._params[arch] = count_run_params(cfg)["params"]
+            self._params[arch] = count_run_params(cfg)
         return self._params[arch]
+
+    def params(self, arch: Arch) -> int:
+        """Trainable parameters: what training compute is counted in."""
+        return self.counts(arch)["params"]
+
+    def size(self, arch: Arch) -> int:
+        """Trainable non-embedding parameters: the frontier's axis, and what max_params caps."""
+        return non_embedding(self.counts(arch))
 
     def archs(self) -> list[Arch]:
         """Every architecture of the space under the parameter cap, in a fixed order."""
@@ -136,7 +144,7 @@ class SearchSpace:
         for shape, s in self.shapes.items():
             for values in s.combinations():
                 arch = Arch(shape, tuple(values.items()), self.family)
-                if self.max_params is None or self.params(arch) <= self.max_params:
+                if self.max_params is None or self.size(arch) <= self.max_params:
                     out.append(arch)
         return out
 

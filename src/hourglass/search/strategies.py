@@ -133,7 +133,7 @@ def halving_next(space: SearchSpace, records: list[Record], eta: int,
         complete = len({x.unit for x in at[0] if x.state != "running"}) == len(units)
         for r in range(len(rungs) - 1):
             done = [(x.unit, x.values[0], x.values[1]) if x.state == "complete" else
-                    (x.unit, float(space.params(x.unit.arch)), float("-inf"))
+                    (x.unit, float(space.size(x.unit.arch)), float("-inf"))
                     for x in at[r] if x.state in ("complete", "failed")]
             above = {x.unit for x in at[r + 1]}
             if complete:
