@@ -9,6 +9,7 @@
 #   --lr LR --seed S   learning rate and seed; either one given puts -lrLR-sS on the folder names
 #   --augment flip4    the authors' deterministic x4 flip copy of the training set
 #   --batch-size B     default 128
+#   --block B          a Hourglass block variant (hourglass train --block): -B on the folder names
 #   --v1               recipe v1, the one the studies before the corrected recipe ran on
 #                      (torch.randperm split, per-step lr decay, best-eval checkpoint)
 # Without configurations: the same 3 per shape on every task (Hourglass 785/115/2, 785/115/4,
@@ -16,7 +17,7 @@
 # widths (inner < skip: Hourglass). One thread per run, so a rerun is bit-exact; re-running
 # skips the finished runs and resumes an interrupted one.
 set -euo pipefail
-dataset=mnist lr=1e-3 seed=0 augment=none batch=128 suffix="" recipe=()
+dataset=mnist lr=1e-3 seed=0 augment=none batch=128 block=plain suffix="" recipe=()
 while [[ "${1:-}" == --* ]]; do
   case "$1" in
     --dataset) dataset=${2:?}; shift 2 ;;
@@ -24,6 +25,7 @@ while [[ "${1:-}" == --* ]]; do
     --seed) seed=${2:?}; suffix=1; shift 2 ;;
     --augment) augment=${2:?}; shift 2 ;;
     --batch-size) batch=${2:?}; shift 2 ;;
+    --block) block=${2:?}; shift 2 ;;
     --v1) recipe=(--split-rng torch --lr-schedule step --test-checkpoint best); shift ;;
     *) echo "full_recipe.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -36,8 +38,9 @@ for c in "${configs[@]}"; do
   IFS=/ read -r skip inner depth <<< "$c"
   shape=$([ "$inner" -lt "$skip" ] && echo hourglass || echo conventional)
   dir="$out/$shape-$skip-$inner-$depth${suffix:+-lr$lr-s$seed}"
+  [ "$block" = plain ] || dir="$dir-${block//:/}"
   [ -f "$dir/metrics.json" ] || hourglass train --task "$task" --dataset "$dataset" \
     --data-dir "$data" --skip-dim "$skip" --inner-dim "$inner" --depth "$depth" \
     --epochs "$epochs" --batch-size "$batch" --lr "$lr" --seed "$seed" --augment "$augment" \
-    "${recipe[@]}" --threads 1 --quiet --out "$dir" --resume > /dev/null
+    --block "$block" "${recipe[@]}" --threads 1 --quiet --out "$dir" --resume > /dev/null
 done

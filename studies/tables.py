@@ -113,7 +113,7 @@ def projection(learned: Path, frozen: Path) -> str:
 
 RUNS_COLUMNS = ["task", "dataset", "shape", "skip_dim", "inner_dim", "depth", "lr", "seed",
                 "epochs", "batch_size", "augment", "test_psnr", "eval_psnr", "params",
-                "split_rng", "lr_schedule", "test_checkpoint"]
+                "split_rng", "lr_schedule", "test_checkpoint", "block"]
 
 
 def runs_csv(folders: list[Path]) -> str:
@@ -121,7 +121,7 @@ def runs_csv(folders: list[Path]) -> str:
     for run in sorted(p for f in folders for p in f.iterdir() if (p / "metrics.json").is_file()):
         both = {**json.loads((run / "config.json").read_text()),
                 **json.loads((run / "metrics.json").read_text())}
-        rows.append({k: both[k] for k in RUNS_COLUMNS})
+        rows.append({k: both.get(k, "plain" if k == "block" else None) for k in RUNS_COLUMNS})
     rows.sort(key=lambda r: (r["task"], r["shape"], r["skip_dim"], r["inner_dim"], r["depth"],
                              r["lr"], r["seed"]))
     buf = io.StringIO()
@@ -135,12 +135,13 @@ def seeds(path: Path) -> str:
     groups: dict[tuple, list[float]] = {}
     for r in csv.DictReader(path.open()):
         key = (r["shape"], int(r["skip_dim"]), int(r["inner_dim"]), int(r["depth"]),
-               float(r["lr"]), int(r["params"]))
+               r.get("block") or "plain", float(r["lr"]), int(r["params"]))
         groups.setdefault(key, []).append(float(r["test_psnr"]))
-    out = [[shape, f"{z}/{h}/{d}", f"{params:,}", f"{lr:g}", len(v),
+    out = [[shape, f"{z}/{h}/{d}" + ("" if block == "plain" else f" {block}"), f"{params:,}",
+            f"{lr:g}", len(v),
             f"{statistics.mean(v):.2f}" + (f" ± {statistics.stdev(v):.2f}" if len(v) > 1 else ""),
             " ".join(f"{x:.2f}" for x in v)]
-           for (shape, z, h, d, lr, params), v in sorted(groups.items())]
+           for (shape, z, h, d, block, lr, params), v in sorted(groups.items())]
     return _table(["shape", "skip/inner/depth", "params", "lr", "seeds", "test PSNR",
                    "each seed"], out)
 

@@ -3,8 +3,11 @@
 # conventional network, MNIST denoising and prototype, 2 epochs (one search per variant,
 # 2 workers of one thread each), then one plot per task with every search's frontiers against
 # parameters and against FLOPs:   studies/mnist-variants/run.sh DATA_DIR RUNS_DIR
+# Then each search's best network (of each shape) at the paper's full recipe (denoise 30
+# epochs, prototype 50; its searched lr, seed 0), in RUNS_DIR/mnist-variants-<task>-full/.
 # Re-running resumes. Publishes docs/results/mnist-variants-<task>-<variant>/ (each search's
-# report) and docs/results/mnist-variants-<task>/ (overlay.png, overlay.md).
+# report) and docs/results/mnist-variants-<task>/ (overlay.png, overlay.md, and
+# runs.csv: the full-recipe runs).
 set -euo pipefail
 data=${1:?data directory}; runs=${2:?runs folder}; here=$(dirname "$0")
 for task in denoise prototype; do
@@ -13,8 +16,26 @@ for task in denoise prototype; do
     "$here/../run.sh" "$here/$task-$v.toml" "$data" "$runs"
     [ "$v" = plain ] || others+=("$runs/mnist-variants-$task-$v")
   done
+  epochs=$([ "$task" = denoise ] && echo 30 || echo 50)
+  for v in plain frozen lowrank32 nested hash4 altup2; do
+    search="$runs/mnist-variants-$task-$v"
+    block=$(sed -n 's/^block = "\(.*\)"/\1/p' "$here/$task-$v.toml"); block=${block:-plain}
+    # the best network of each shape the search trained: skip/inner/depth and its lr
+    python - "$search/frontier.json" <<'PY' | while read -r cfg lr; do
+import json, sys
+s = json.load(open(sys.argv[1]))
+for front in s["frontiers"].values():
+    best = max(front, key=lambda c: c["mean"])
+    print(f"{best['skip_dim']}/{best['inner_dim']}/{best['depth']} {best['lr']:g}")
+PY
+      "$here/../full_recipe.sh" --block "$block" --lr "$lr" "$task" "$epochs" "$data" \
+        "$runs/mnist-variants-$task-full" "$cfg" < /dev/null
+    done
+  done
   hourglass report "$runs/mnist-variants-$task-plain" --with "${others[@]}"
   mkdir -p "docs/results/mnist-variants-$task"
   cp "$runs/mnist-variants-$task-plain/overlay.png" "$runs/mnist-variants-$task-plain/overlay.md" \
      "docs/results/mnist-variants-$task/"
+  python "$here/../tables.py" runs-csv "$runs/mnist-variants-$task-full" \
+    > "docs/results/mnist-variants-$task/runs.csv"
 done
