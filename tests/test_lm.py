@@ -68,6 +68,15 @@ def test_the_unigram_baseline_is_the_entropy_of_the_training_frequencies():
     assert got == pytest.approx(-(1 - share1) * math.log2(p0) - share1 * math.log2(p1))
 
 
+def test_the_recipe_warms_up_over_100_steps_unless_told_otherwise():
+    # the defaults once lacked it: the recipe said warm-up, the runs had none
+    base = {k: v for k, v in SMALL.items() if k != "warmup"}
+    cfg = TrainConfig(**base, lr=1e-3).resolved()
+    assert cfg.warmup == 100 and learning_rate(cfg, 0, 1000) == pytest.approx(1e-5)
+    assert TrainConfig(**base, warmup=0).resolved().warmup == 0
+    assert TrainConfig(task="denoise", dataset="digits").resolved().warmup == 0  # the MLP's
+
+
 def test_the_cosine_schedule_warms_up_then_ends_at_a_tenth():
     cfg = TrainConfig(**{**SMALL, "epochs": 2, "warmup": 10, "lr": 1e-3}).resolved()
     assert cfg.lr_schedule == "cosine" and cfg.adam_beta2 == 0.95 and cfg.weight_decay == 0.1

@@ -151,10 +151,11 @@ def lm_recipe(task: str, dataset: str) -> dict:
     weight decay 0.1, warm-up then cosine decay; windows of 256 characters (nanoGPT's
     shakespeare_char). An epoch is one pass over the training text; batch 16 rather than
     nanoGPT's 64: 10 epochs of Tiny Shakespeare are then 2,450 steps (nanoGPT takes 5,000),
-    where batch 64 would leave 610, and 16 x 256 rows still keep a CPU's matmuls busy."""
+    where batch 64 would leave 610, and 16 x 256 rows still keep a CPU's matmuls busy. The lr
+    warms up over 100 steps (nanoGPT's shakespeare_char)."""
     return {"norm": "rms", "act": "swiglu", "augment": "none", "lr_schedule": "cosine",
-            "weight_decay": 0.1, "adam_beta2": 0.95, "context": 256, "batch_size": 16,
-            "epochs": 10, "test_checkpoint": "best"}
+            "warmup": 100, "weight_decay": 0.1, "adam_beta2": 0.95, "context": 256,
+            "batch_size": 16, "epochs": 10, "test_checkpoint": "best"}
 
 
 LM = register(Family(
