@@ -182,11 +182,14 @@ LM = register(Family(
         # nanoGPT's shakespeare_char at this machine's scale (README, Model families)
         "lm-char-conventional": {
             "skip_dim": 256, "inner_dim": 768, "depth": 4, "arch": {"heads": 4},
-            "extra": {"expected": "tinyshakespeare, default recipe: see README"}},
+            "extra": {"expected": "tinyshakespeare, 10 epochs with --warmup 0: eval 2.020, "
+                                  "test 2.284 bits per character (1.491 nats over both, "
+                                  "nanoGPT's validation text) in 5,024 s on one CPU thread; "
+                                  "the default recipe, with its warm-up, not measured yet"}},
         # the same non-embedding parameters (hourglass match): d_model x1.5, d_h about half
         # of it, K = 2, the attention at the conventional width
         "lm-char-hourglass": {
             "skip_dim": 384, "inner_dim": 199, "depth": 4,
             "arch": {"sub_blocks": 2, "attn_dim": 256, "heads": 4},
-            "extra": {"expected": "tinyshakespeare, default recipe: see README"}},
+            "extra": {"expected": "tinyshakespeare, default recipe: not measured yet"}},
     })
