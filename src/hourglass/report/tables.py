@@ -41,8 +41,9 @@ def intro(summary: dict) -> str:
 def _latency_note(summary: dict) -> str:
     if not summary.get("latency"):
         return ""
+    n = summary.get("threads", "?")
     return (f"Latency: one forward pass of the checkpoint (median; a language model's sample"
-            f" is a window) on this machine with {summary.get('threads', '?')} threads, when the"
+            f" is a window) on this machine with {n} thread{'' if n == 1 else 's'}, when the"
             " report was written.")
 
 
