@@ -23,8 +23,7 @@ LABEL_OFFSETS = [(dx, dy) for dx in (4, -4) for dy in (5, -10, 14, -19, 23, -28)
 
 def frontier_png(summary: dict) -> bytes:
     """The frontiers against trainable non-embedding parameters and, where the trials
-    recorded FLOPs,
-    beside them against forward FLOPs per sample."""
+    recorded FLOPs, beside them against forward FLOPs per sample."""
     embedded = summary["space"].get("family", "mlp") != "mlp"
     axes = [("params", f"trainable{' non-embedding' if embedded else ''} parameters",
              summary["frontiers"])]

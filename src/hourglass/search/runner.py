@@ -152,7 +152,7 @@ def run_trial(store: Store, job: Job, trial, out: Path, data: ImageDataset,
             result = e
         seconds = round(time.perf_counter() - t0, 3)
         if isinstance(result, Exception):
-            store.tell(trial, None, _reason(result), params=space.size(job.unit.arch),
+            store.tell(trial, None, _reason(result), params=space.params(job.unit.arch),
                        seconds=seconds)
         else:
             values = (float(non_embedding(result)), float(result[metric_name(space.task)]))
