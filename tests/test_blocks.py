@@ -1,6 +1,8 @@
 """The MLP's block variants (models/blocks_config.py): counts against the built module and the
 FLOP counter, training and bit-exact reloads, and what each variant promises."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -177,3 +179,24 @@ def test_variant_searches_share_one_overlay_plot(tmp_path, capsys):
     capsys.readouterr()
     assert main(["report", dirs[0], "--with", str(other)]) == 2
     assert "an overlay needs the same task and data" in capsys.readouterr().err
+
+
+def test_the_overlay_ranks_every_series_on_parameters_and_on_flops():
+    """Hash-routed experts buy parameters at one expert's compute: the FLOPs hypervolume must
+    rank them by their own FLOPs, not their parameters."""
+    from hourglass.report.overlay import overlay_markdown
+
+    dense = {"skip_dim": 8, "inner_dim": 2, "depth": 1, "lr": 1e-3, "params": 100,
+             "flops": 1000, "mean": 20.0}
+    experts = {**dense, "params": 300, "flops": 500}
+    merged = {"metric": "test_psnr", "higher_is_better": True, "space": {"task": "denoise",
+              "dataset": "mnist"}, "reference_point": {"quality": 10.0},
+              "frontiers": {"hourglass": [dense], "hourglass hash:4": [experts]},
+              "frontiers_by_flops": {"hourglass": [dense], "hourglass hash:4": [experts]},
+              "configurations": [{**dense, "shape": "hourglass"},
+                                 {**experts, "shape": "hourglass hash:4"}]}
+    text = overlay_markdown(merged, [Path("a"), Path("b")])
+    # reference point (300 params, 1000 FLOPs, 10 dB): (300 - 100) x 10 and (1000 - 500) x 10
+    assert "| hourglass | 2000.00 | 0.00 |" in text
+    assert "| hourglass hash:4 | 0.00 | 5000.00 |" in text
+    assert "300 params, 1,000 flops" in text

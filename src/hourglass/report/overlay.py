@@ -65,18 +65,28 @@ def merge(dirs: list[Path]) -> dict:
 
 def overlay_markdown(merged: dict, dirs: list[Path]) -> str:
     sign = 1 if merged.get("higher_is_better", True) else -1
-    ref = (max(c["params"] for c in merged["configurations"]),
-           merged["reference_point"]["quality"])
+    base = merged["reference_point"]["quality"]
+    by_flops = merged["frontiers_by_flops"]
+    axes = [("params", merged["frontiers"])] + ([("flops", by_flops)] if by_flops else [])
+    refs = {axis: max(c[axis] for c in merged["configurations"]) for axis, _ in axes}
+
+    def hv(axis: str, front: list[dict]) -> str:
+        return fmt(hypervolume([(c[axis], sign * c["mean"]) for c in front],
+                               (refs[axis], sign * base)))
+
+    # Hash-routed experts and AltUp add parameters or width at almost no compute: only the
+    # FLOPs column ranks them on what they were built for
     lines = [f"# Frontiers of {len(dirs)} searches: {merged['space']['task']} on "
              f"{merged['space']['dataset']}", "",
              "Searches: " + ", ".join(f"`{d}`" for d in dirs), "", "![overlay](overlay.png)",
-             "", "| series | hypervolume (params × metric) |", "|---|---|"]
-    for name, front in merged["frontiers"].items():
-        hv = hypervolume([(c["params"], sign * c["mean"]) for c in front],
-                         (ref[0], sign * ref[1]))
-        lines.append(f"| {name} | {fmt(hv)} |")
-    lines += ["", f"reference point: {ref[0]:,} params (the largest of any series), "
-              f"{quality(merged, ref[1])} (the first search's baseline)", ""]
+             "", "| series | " + " | ".join(f"hypervolume ({a} × metric)" for a, _ in axes)
+             + " |", "|---|" + "---|" * len(axes)]
+    for name in merged["frontiers"]:
+        lines.append(f"| {name} | " + " | ".join(hv(a, fronts[name]) for a, fronts in axes)
+                     + " |")
+    lines += ["", "reference point: " + ", ".join(f"{refs[a]:,} {a}" for a, _ in axes)
+              + f" (the largest of any series), {quality(merged, base)} (the first search's "
+              "baseline)", ""]
     for name, front in merged["frontiers"].items():
         lines += [f"## {name}", "", f"| network | params | FLOPs per sample | "
                   f"{metric_label(merged)}, mean | lr |", "|---|---|---|---|---|"]
