@@ -5,7 +5,8 @@
 # parameters and against FLOPs:   studies/mnist-variants/run.sh DATA_DIR RUNS_DIR [TASK ...]
 # (TASK: denoise, prototype, or both, the default; two tasks can run at once, one per core).
 # Then each search's best network (of each shape) at the paper's full recipe (denoise 30
-# epochs, prototype 50; its searched lr, seed 0), in RUNS_DIR/mnist-variants-<task>-full/.
+# epochs, prototype 50; its searched lr, seed 0), with the plain block on each variant's
+# network beside it, in RUNS_DIR/mnist-variants-<task>-full/.
 # Re-running resumes. Publishes docs/results/mnist-variants-<task>-<variant>/ (each search's
 # report) and docs/results/mnist-variants-<task>/ (overlay.png, overlay.md, and
 # runs.csv: the full-recipe runs).
@@ -21,15 +22,23 @@ for task in ${*:-denoise prototype}; do
   for v in plain frozen lowrank32 nested hash4 altup2; do
     search="$runs/mnist-variants-$task-$v"
     block=$(sed -n 's/^block = "\(.*\)"/\1/p' "$here/$task-$v.toml"); block=${block:-plain}
-    # the best network of each shape the search trained: skip/inner/depth and its lr
-    python - "$search/frontier.json" <<'PY' | while read -r cfg lr; do
+    # the best network of each shape the search trained (skip/inner/depth and its lr) and, as
+    # the control that tells the block from the architecture, the plain block on that
+    # network at the lr the plain search found best for it
+    python - "$search/frontier.json" "$runs/mnist-variants-$task-plain/frontier.json" \
+        "$block" <<'PY' | while read -r b cfg lr; do
 import json, sys
-s = json.load(open(sys.argv[1]))
+s, plain = (json.load(open(f)) for f in sys.argv[1:3])
+arch = lambda c: (c["skip_dim"], c["inner_dim"], c["depth"])
 for front in s["frontiers"].values():
     best = max(front, key=lambda c: c["mean"])
-    print(f"{best['skip_dim']}/{best['inner_dim']}/{best['depth']} {best['lr']:g}")
+    print(sys.argv[3], "/".join(map(str, arch(best))), f"{best['lr']:g}")
+    if sys.argv[3] != "plain":
+        twin = max((c for c in plain["configurations"] if c["shape"] == best["shape"]
+                    and arch(c) == arch(best)), key=lambda c: c["mean"])
+        print("plain", "/".join(map(str, arch(twin))), f"{twin['lr']:g}")
 PY
-      "$here/../full_recipe.sh" --block "$block" --lr "$lr" "$task" "$epochs" "$data" \
+      "$here/../full_recipe.sh" --block "$b" --lr "$lr" "$task" "$epochs" "$data" \
         "$runs/mnist-variants-$task-full" "$cfg" < /dev/null
     done
   done
