@@ -13,6 +13,10 @@
     python studies/tables.py budgets SEARCH_DIR
         a search over matched budgets: every network beside the conventional network whose
         parameters it matches, mean +- std over seeds at each lr, the difference at the best
+    python studies/tables.py variants FULL_DIR
+        each block variant's full-recipe run beside the plain block on the same network
+        (studies/mnist-variants/run.sh): the difference, and what each costs in trainable
+        parameters and FLOPs per sample
     python studies/tables.py nested RUNS_DIR
         a nested run (RUNS_DIR/nested-eE) at each prefix width beside the network of that
         width trained apart (RUNS_DIR/plain-hN-eE): studies/mnist-nested/run.sh
@@ -116,12 +120,15 @@ RUNS_COLUMNS = ["task", "dataset", "shape", "skip_dim", "inner_dim", "depth", "l
                 "split_rng", "lr_schedule", "test_checkpoint", "block"]
 
 
+def _finished(folder: Path) -> list[dict]:
+    return [{**json.loads((p / "config.json").read_text()),
+             **json.loads((p / "metrics.json").read_text())}
+            for p in sorted(folder.iterdir()) if (p / "metrics.json").is_file()]
+
+
 def runs_csv(folders: list[Path]) -> str:
-    rows = []
-    for run in sorted(p for f in folders for p in f.iterdir() if (p / "metrics.json").is_file()):
-        both = {**json.loads((run / "config.json").read_text()),
-                **json.loads((run / "metrics.json").read_text())}
-        rows.append({k: both.get(k, "plain" if k == "block" else None) for k in RUNS_COLUMNS})
+    rows = [{k: run.get(k, "plain" if k == "block" else None) for k in RUNS_COLUMNS}
+            for f in folders for run in _finished(f)]
     rows.sort(key=lambda r: (r["task"], r["shape"], r["skip_dim"], r["inner_dim"], r["depth"],
                              r["lr"], r["seed"]))
     buf = io.StringIO()
@@ -174,6 +181,31 @@ def budgets(search: Path) -> str:
                    "FLOPs / baseline's", *heads, "better than the baseline by (best lrs)"], out)
 
 
+def variants(full: Path) -> str:
+    runs = _finished(full)
+    arch = lambda r: (r["skip_dim"], r["inner_dim"], r["depth"])  # noqa: E731
+    out = []
+    for r in runs:
+        if r.get("block", "plain") == "plain":
+            continue
+        twins = [p for p in runs if p.get("block", "plain") == "plain" and p["shape"] == r["shape"]
+                 and arch(p) == arch(r)]
+        if not twins:
+            out.append([r["block"], "/".join(map(str, arch(r))), f"{r['lr']:g}",
+                        f"{r['test_psnr']:.2f}", "no plain run of this network", *"————"])
+            continue
+        # a network trained at two lrs (a search that gained an lr): the better on eval
+        p = max(twins, key=lambda t: t["eval_psnr"])
+        out.append([r["block"], "/".join(map(str, arch(r))), f"{r['lr']:g}",
+                    f"{r['test_psnr']:.2f}", f"{p['test_psnr']:.2f} (lr {p['lr']:g})",
+                    f"{r['test_psnr'] - p['test_psnr']:+.2f}",
+                    f"{r['params']:,} / {p['params']:,}", f"{r['params'] / p['params']:.2f}",
+                    f"{r['flops_per_sample'] / p['flops_per_sample']:.2f}"])
+    return _table(["variant", "network", "lr", "test PSNR", "plain block, same network",
+                   "variant - plain (dB)", "trainable params (variant / plain)", "params ratio",
+                   "FLOPs ratio"], out)
+
+
 def nested(runs: Path) -> str:
     from hourglass.training import evaluate_run
 
@@ -195,15 +227,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("table", choices=("full-recipe", "projection", "runs-csv", "seeds",
-                                      "nested", "budgets"))
+                                      "nested", "budgets", "variants"))
     p.add_argument("paths", type=Path, nargs="+")
     a = p.parse_args()
     if a.table == "runs-csv":
         print(runs_csv(a.paths))
     elif a.table == "seeds":
         print(seeds(a.paths[0]))
-    elif a.table in ("nested", "budgets"):
-        print((nested if a.table == "nested" else budgets)(a.paths[0]))
+    elif a.table in ("nested", "budgets", "variants"):
+        print({"nested": nested, "budgets": budgets, "variants": variants}[a.table](a.paths[0]))
     else:
         if len(a.paths) != 2:
             p.error(f"{a.table} takes two folders")

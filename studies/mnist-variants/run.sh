@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Issue 15's width study: every Hourglass block variant against the plain block and the
 # conventional network, MNIST denoising and prototype, 2 epochs (one search per variant,
-# 2 workers of one thread each), then one plot per task with every search's frontiers against
+# $WORKERS workers of one thread each, default 2), then one plot per task with every search's frontiers against
 # parameters and against FLOPs:   studies/mnist-variants/run.sh DATA_DIR RUNS_DIR [TASK ...]
 # (TASK: denoise, prototype, or both, the default; two tasks can run at once, one per core).
 # Then each search's best network (of each shape) at the paper's full recipe (denoise 30
 # epochs, prototype 50; its searched lr, seed 0), with the plain block on each variant's
 # network beside it, in RUNS_DIR/mnist-variants-<task>-full/.
 # Re-running resumes. Publishes docs/results/mnist-variants-<task>-<variant>/ (each search's
-# report) and docs/results/mnist-variants-<task>/ (overlay.png, overlay.md, and
-# runs.csv: the full-recipe runs).
+# report) and docs/results/mnist-variants-<task>/ (overlay.png, overlay.md, runs.csv: the
+# full-recipe runs, and variants.md: each variant beside the plain block on its network).
 set -euo pipefail
 data=${1:?data directory}; runs=${2:?runs folder}; here=$(dirname "$0"); shift 2
 for task in ${*:-denoise prototype}; do
@@ -48,4 +48,6 @@ PY
      "docs/results/mnist-variants-$task/"
   python "$here/../tables.py" runs-csv "$runs/mnist-variants-$task-full" \
     > "docs/results/mnist-variants-$task/runs.csv"
+  python "$here/../tables.py" variants "$runs/mnist-variants-$task-full" \
+    > "docs/results/mnist-variants-$task/variants.md"
 done
