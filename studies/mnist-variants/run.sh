@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Issue 15's width study: every Hourglass block variant against the plain block and the
 # conventional network, MNIST denoising and prototype, 2 epochs (one search per variant,
-# $WORKERS workers of one thread each, default 2), then one plot per task with every search's frontiers against
-# parameters and against FLOPs:   studies/mnist-variants/run.sh DATA_DIR RUNS_DIR [TASK ...]
+# $WORKERS workers of one thread each, default 2), then one plot per task with every
+# search's frontiers against parameters and against FLOPs:
+#   studies/mnist-variants/run.sh DATA_DIR RUNS_DIR [TASK ...]
 # (TASK: denoise, prototype, or both, the default; two tasks can run at once, one per core).
 # Then each search's best network (of each shape) at the paper's full recipe (denoise 30
 # epochs, prototype 50; its searched lr, seed 0), with the plain block on each variant's
