@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run one study and publish its report:  studies/run.sh SPACE.toml DATA_DIR RUNS_DIR [STRATEGY]
 # Searches with $WORKERS worker processes (default 2; one thread each: the thread count is
-# part of what makes a CPU rerun bit-exact), writes the report, and copies summary.md and frontier.png to
-# docs/results/<name>/. Re-running resumes: finished trials are kept.
+# part of what makes a CPU rerun bit-exact), writes the report, and copies summary.md and
+# frontier.png to docs/results/<name>/. Re-running resumes: finished trials are kept.
 set -euo pipefail
 space=${1:?space file}; data=${2:?data directory}; runs=${3:?runs folder}; strategy=${4:-grid}
 name=$(sed -n 's/^name = "\(.*\)"/\1/p' "$space")

@@ -31,6 +31,7 @@ import json
 import statistics
 import sys
 from collections import defaultdict
+from operator import itemgetter
 from pathlib import Path
 
 from hourglass.report.tables import quality
@@ -183,7 +184,7 @@ def budgets(search: Path) -> str:
 
 def variants(full: Path) -> str:
     runs = _finished(full)
-    arch = lambda r: (r["skip_dim"], r["inner_dim"], r["depth"])  # noqa: E731
+    arch = itemgetter("skip_dim", "inner_dim", "depth")
     out = []
     for r in runs:
         if r.get("block", "plain") == "plain":
