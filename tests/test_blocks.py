@@ -202,6 +202,21 @@ def test_the_overlay_ranks_every_series_on_parameters_and_on_flops():
     assert "300 params, 1,000 flops" in text
 
 
+def test_every_series_of_a_full_overlay_has_a_colour_far_from_the_others():
+    """The study's overlay draws seven series; two near-identical oranges once made the nested
+    frontier read as the plain one's."""
+    from itertools import combinations
+
+    from hourglass.report.plot import series_colors
+
+    names = ["hourglass", "conventional", *(f"hourglass {b}" for b in
+                                            ("frozen", "lowrank:32", "nested", "hash:4",
+                                             "altup:2"))]
+    rgb = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in series_colors(names).values()]
+    assert min(sum((x - y) ** 2 for x, y in zip(a, b, strict=True)) ** 0.5
+               for a, b in combinations(rgb, 2)) > 60
+
+
 def test_the_variants_table_sets_each_variant_beside_the_plain_block_on_its_network(tmp_path):
     """studies/tables.py variants: the control is the plain block on the same network, and of
     two plain runs of it (a search that gained an lr) the one better on the eval split."""

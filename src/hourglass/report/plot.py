@@ -15,7 +15,8 @@ from hourglass.report.tables import label, label_heading, metric_label  # noqa: 
 
 COLORS = {"hourglass": "#d9480f", "conventional": "#1c7ed6"}
 # further series (an overlay of block variants), in order
-PALETTE = ["#2f9e44", "#7048e8", "#e8590c", "#0c8599", "#c2255c", "#5c940d", "#495057"]
+# (none near the two shapes' own orange and blue)
+PALETTE = ["#2f9e44", "#7048e8", "#212529", "#0c8599", "#c2255c", "#e6a700", "#868e96"]
 # where a frontier label may sit, in points from its marker (right of it, then left), in the
 # order tried
 LABEL_OFFSETS = [(dx, dy) for dx in (4, -4) for dy in (5, -10, 14, -19, 23, -28)]
@@ -30,11 +31,19 @@ def frontier_png(summary: dict) -> bytes:
     if summary.get("frontiers_by_flops"):
         unit = "token" if summary["metric"] == "test_bpc" else "sample"  # an lm's per position
         axes.append(("flops", f"forward FLOPs per {unit}", summary["frontiers_by_flops"]))
-    fig, row = plt.subplots(1, len(axes), figsize=(8 * len(axes), 5), dpi=110, squeeze=False)
+    wide = 3 if len(summary["frontiers"]) > 2 else 0  # room for an overlay's legend
+    fig, row = plt.subplots(1, len(axes), figsize=(8 * len(axes) + wide, 5), dpi=110,
+                            squeeze=False)
     title = (f"Pareto frontiers ({summary['space']['task']} on {summary['space']['dataset']}, "
              f"labels: {label_heading(summary)})")
     labels = [_draw(ax, summary, fronts, key, name) for ax, (key, name, fronts)
               in zip(row[0], axes, strict=True)]
+    if len(summary["frontiers"]) <= 2:  # two shapes: a legend in each axis' empty corner
+        for ax in row[0]:
+            ax.legend(loc="lower right" if summary.get("higher_is_better", True)
+                      else "upper right", fontsize=8)
+    else:  # an overlay's long legend would hide frontiers: once, right of the last axis
+        row[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     row[0][0].set_title(title, loc="left")
     fig.tight_layout()  # before the labels: placing them needs the final axes
     for ax, mine in zip(row[0], labels, strict=True):
@@ -45,14 +54,21 @@ def frontier_png(summary: dict) -> bytes:
     return buf.getvalue()
 
 
+def series_colors(names: list[str]) -> dict[str, str]:
+    """Each series' colour: the two shapes' own, then the palette in order (repeating past
+    its end)."""
+    extra = iter(PALETTE * (1 + len(names) // len(PALETTE)))
+    return {n: COLORS.get(n) or next(extra) for n in names}
+
+
 def _draw(ax, summary: dict, fronts: dict, key: str, name: str) -> list:
     """One axis: every architecture, each shape's frontier with its +- one std band; returns
     the frontier points' labels, to place once the figure is laid out."""
     labels = []
     metric = metric_label(summary)
-    extra = iter(PALETTE * 4)
+    colors = series_colors(list(fronts))
     for shape, front in fronts.items():
-        color = COLORS.get(shape) or next(extra)
+        color = colors[shape]
         others = [c for c in summary["configurations"] if c["shape"] == shape]
         ax.scatter([c[key] for c in others], [c["mean"] for c in others], s=10,
                    color=color, alpha=0.25, label=f"{shape}: every architecture")
@@ -68,8 +84,6 @@ def _draw(ax, summary: dict, fronts: dict, key: str, name: str) -> list:
     ax.set_xlabel(name)
     ax.set_ylabel(metric)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right" if summary.get("higher_is_better", True) else "upper right",
-              fontsize=8)
     return labels
 
 
@@ -80,7 +94,7 @@ def _place_labels(fig, ax, labels: list[tuple[str, float, float, str]]) -> None:
     renderer = fig.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
     r = 3 * fig.dpi / 72  # a marker's radius, in pixels
-    taken = [ax.get_legend().get_window_extent(renderer)]
+    taken = [legend.get_window_extent(renderer)] if (legend := ax.get_legend()) else []
     taken += [Bbox.from_extents(px - r, py - r, px + r, py + r)
               for px, py in ax.transData.transform([(x, y) for _, x, y, _ in labels])]
     for text, x, y, color in sorted(labels, key=lambda t: t[1]):
