@@ -31,19 +31,19 @@ def frontier_png(summary: dict) -> bytes:
     if summary.get("frontiers_by_flops"):
         unit = "token" if summary["metric"] == "test_bpc" else "sample"  # an lm's per position
         axes.append(("flops", f"forward FLOPs per {unit}", summary["frontiers_by_flops"]))
-    wide = 3 if len(summary["frontiers"]) > 2 else 0  # room for an overlay's legend
-    fig, row = plt.subplots(1, len(axes), figsize=(8 * len(axes) + wide, 5), dpi=110,
+    overlay = len(summary["frontiers"]) > 2  # block variants beside the two shapes
+    fig, row = plt.subplots(1, len(axes), figsize=(8 * len(axes) + 3 * overlay, 5), dpi=110,
                             squeeze=False)
     title = (f"Pareto frontiers ({summary['space']['task']} on {summary['space']['dataset']}, "
              f"labels: {label_heading(summary)})")
     labels = [_draw(ax, summary, fronts, key, name) for ax, (key, name, fronts)
               in zip(row[0], axes, strict=True)]
-    if len(summary["frontiers"]) <= 2:  # two shapes: a legend in each axis' empty corner
+    if overlay:  # its long legend would hide frontiers: once, right of the last axis
+        row[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    else:  # a legend in each axis' empty corner
         for ax in row[0]:
             ax.legend(loc="lower right" if summary.get("higher_is_better", True)
                       else "upper right", fontsize=8)
-    else:  # an overlay's long legend would hide frontiers: once, right of the last axis
-        row[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     row[0][0].set_title(title, loc="left")
     fig.tight_layout()  # before the labels: placing them needs the final axes
     for ax, mine in zip(row[0], labels, strict=True):
