@@ -185,20 +185,19 @@ def budgets(search: Path) -> str:
 def variants(full: Path) -> str:
     runs = _finished(full)
     arch = itemgetter("skip_dim", "inner_dim", "depth")
+    plain = [p for p in runs if p.get("block", "plain") == "plain"]
     out = []
     for r in runs:
         if r.get("block", "plain") == "plain":
             continue
-        twins = [p for p in runs if p.get("block", "plain") == "plain" and p["shape"] == r["shape"]
-                 and arch(p) == arch(r)]
+        head = [r["block"], "/".join(map(str, arch(r))), f"{r['lr']:g}", f"{r['test_psnr']:.2f}"]
+        twins = [p for p in plain if p["shape"] == r["shape"] and arch(p) == arch(r)]
         if not twins:
-            out.append([r["block"], "/".join(map(str, arch(r))), f"{r['lr']:g}",
-                        f"{r['test_psnr']:.2f}", "no plain run of this network", *"————"])
+            out.append([*head, "no plain run of this network", *["—"] * 4])
             continue
         # a network trained at two lrs (a search that gained an lr): the better on eval
         p = max(twins, key=lambda t: t["eval_psnr"])
-        out.append([r["block"], "/".join(map(str, arch(r))), f"{r['lr']:g}",
-                    f"{r['test_psnr']:.2f}", f"{p['test_psnr']:.2f} (lr {p['lr']:g})",
+        out.append([*head, f"{p['test_psnr']:.2f} (lr {p['lr']:g})",
                     f"{r['test_psnr'] - p['test_psnr']:+.2f}",
                     f"{r['params']:,} / {p['params']:,}", f"{r['params'] / p['params']:.2f}",
                     f"{r['flops_per_sample'] / p['flops_per_sample']:.2f}"])
