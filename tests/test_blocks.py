@@ -216,33 +216,3 @@ def test_every_series_of_a_full_overlay_has_a_colour_far_from_the_others():
     assert min(sum((x - y) ** 2 for x, y in zip(a, b, strict=True)) ** 0.5
                for a, b in combinations(rgb, 2)) > 60
 
-
-def test_the_variants_table_sets_each_variant_beside_the_plain_block_on_its_network(tmp_path):
-    """studies/tables.py variants: the control is the plain block on the same network, and of
-    two plain runs of it (a search that gained an lr) the one better on the eval split."""
-    import importlib.util
-    import json
-
-    spec = importlib.util.spec_from_file_location(
-        "tables", Path(__file__).parents[1] / "studies" / "tables.py")
-    tables = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tables)
-
-    def run(name, block, lr, test, eval_, params, flops, depth=2):
-        d = tmp_path / name
-        d.mkdir()
-        (d / "config.json").write_text(json.dumps(
-            {"task": "denoise", "shape": "hourglass", "skip_dim": 64, "inner_dim": 8,
-             "depth": depth, "lr": lr, "block": block}))
-        (d / "metrics.json").write_text(json.dumps(
-            {"test_psnr": test, "eval_psnr": eval_, "params": params,
-             "flops_per_sample": flops}))
-
-    run("a", "frozen", 3e-3, 24.0, 23.9, 800, 1000)
-    run("b", "plain", 3e-3, 23.5, 23.4, 1000, 1000)
-    run("c", "plain", 1e-3, 23.8, 23.7, 1000, 1000)  # better on eval: the control
-    run("d", "hash:4", 3e-3, 22.0, 21.9, 3000, 1000, depth=3)  # no plain run of 64/8/3
-    text = tables.variants(tmp_path)
-    assert "| frozen | 64/8/2 | 0.003 | 24.00 | 23.80 (lr 0.001) | +0.20 | 800 / 1,000 | 0.80 |" \
-        " 1.00 |" in text
-    assert "| hash:4 | 64/8/3 | 0.003 | 22.00 | no plain run of this network |" in text

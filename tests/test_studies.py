@@ -1,0 +1,52 @@
+"""The study scripts' tables (studies/tables.py): each view of the committed runs puts the right
+runs side by side."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+_spec = importlib.util.spec_from_file_location(
+    "tables", Path(__file__).parents[1] / "studies" / "tables.py")
+tables = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tables)
+
+
+def test_the_variants_table_sets_each_variant_beside_the_plain_block_on_its_network(tmp_path):
+    """studies/tables.py variants: the control is the plain block on the same network, and of
+    two plain runs of it (a search that gained an lr) the one better on the eval split."""
+    def run(name, block, lr, test, eval_, params, flops, depth=2):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "config.json").write_text(json.dumps(
+            {"task": "denoise", "shape": "hourglass", "skip_dim": 64, "inner_dim": 8,
+             "depth": depth, "lr": lr, "block": block}))
+        (d / "metrics.json").write_text(json.dumps(
+            {"test_psnr": test, "eval_psnr": eval_, "params": params,
+             "flops_per_sample": flops}))
+
+    run("a", "frozen", 3e-3, 24.0, 23.9, 800, 1000)
+    run("b", "plain", 3e-3, 23.5, 23.4, 1000, 1000)
+    run("c", "plain", 1e-3, 23.8, 23.7, 1000, 1000)  # better on eval: the control
+    run("d", "hash:4", 3e-3, 22.0, 21.9, 3000, 1000, depth=3)  # no plain run of 64/8/3
+    text = tables.variants(tmp_path)
+    assert "| frozen | 64/8/2 | 0.003 | 24.00 | 23.80 (lr 0.001) | +0.20 | 800 / 1,000 | 0.80 |" \
+        " 1.00 |" in text
+    assert "| hash:4 | 64/8/3 | 0.003 | 22.00 | no plain run of this network |" in text
+
+
+def test_the_seeds_table_averages_each_network_and_lr_over_its_seeds(tmp_path):
+    """studies/tables.py seeds: one row per (network, lr); the eval column, which picks the lr,
+    is the mean over seeds, and the test column the mean ± sample std."""
+    runs = tmp_path / "runs.csv"
+    cols = "shape,skip_dim,inner_dim,depth,lr,seed,test_psnr,eval_psnr,params,block"
+    runs.write_text("\n".join([
+        cols,
+        "hourglass,785,115,2,0.0007,0,26.0,25.0,100,plain",
+        "hourglass,785,115,2,0.0007,1,27.0,26.0,100,plain",
+        "hourglass,785,115,2,0.001,0,25.5,24.0,100,plain",
+        "conventional,784,785,2,0.001,0,24.0,23.0,200,"]))
+    text = tables.seeds(runs)
+    assert "| hourglass | 785/115/2 | 100 | 0.0007 | 2 | 25.50 | 26.50 ± 0.71 | 26.00 27.00 |" \
+        in text
+    assert "| hourglass | 785/115/2 | 100 | 0.001 | 1 | 24.00 | 25.50 | 25.50 |" in text
+    assert "| conventional | 784/785/2 | 200 | 0.001 | 1 | 23.00 | 24.00 | 24.00 |" in text
