@@ -8,14 +8,16 @@
 #   --dataset NAME     mnist (the default) or fashion-mnist
 #   --lr LR --seed S   learning rate and seed; either one given puts -lrLR-sS on the folder names
 #   --augment flip4    the authors' deterministic x4 flip copy of the training set
-#   --batch-size B     default 128
+#   --batch-size B     default 128; another puts -bB on the folder names
 #   --block B          a Hourglass block variant (hourglass train --block): -B on the folder names
 #   --v1               recipe v1, the one the studies before the corrected recipe ran on
 #                      (torch.randperm split, per-step lr decay, best-eval checkpoint)
 # Without configurations: the same 3 per shape on every task (Hourglass 785/115/2, 785/115/4,
 # 1150/270/4; conventional 784/785/1, 784/1470/1, 784/785/2). The shape follows from the
 # widths (inner < skip: Hourglass). One thread per run, so a rerun is bit-exact; re-running
-# skips the finished runs and resumes an interrupted one.
+# skips the finished runs and resumes an interrupted one. Where flock(1) exists, each run holds
+# RUN_DIR.lock while it trains and a second process skips it, so two copies of one command
+# can share a list (one per core) without training one folder twice.
 set -euo pipefail
 dataset=mnist lr=1e-3 seed=0 augment=none batch=128 block=plain suffix="" recipe=()
 while [[ "${1:-}" == --* ]]; do
@@ -39,8 +41,17 @@ for c in "${configs[@]}"; do
   shape=$([ "$inner" -lt "$skip" ] && echo hourglass || echo conventional)
   dir="$out/$shape-$skip-$inner-$depth${suffix:+-lr$lr-s$seed}"
   [ "$block" = plain ] || dir="$dir-${block//:/}"
-  [ -f "$dir/metrics.json" ] || hourglass train --task "$task" --dataset "$dataset" \
+  [ "$batch" = 128 ] || dir="$dir-b$batch"
+  [ -f "$dir/metrics.json" ] && continue
+  mkdir -p "$out"
+  # without flock(1) (not Linux) runs go unlocked: then run one copy at a time
+  lock=(); command -v flock > /dev/null && lock=(flock -n -E 75 "$dir.lock")
+  rc=0
+  "${lock[@]}" hourglass train --task "$task" --dataset "$dataset" \
     --data-dir "$data" --skip-dim "$skip" --inner-dim "$inner" --depth "$depth" \
     --epochs "$epochs" --batch-size "$batch" --lr "$lr" --seed "$seed" --augment "$augment" \
-    --block "$block" "${recipe[@]}" --threads 1 --quiet --out "$dir" --resume > /dev/null
+    --block "$block" "${recipe[@]}" --threads 1 --quiet --out "$dir" --resume > /dev/null || rc=$?
+  # 75 (EX_TEMPFAIL): another process holds the lock and is training this run
+  if [ "$rc" = 75 ]; then echo "full_recipe.sh: $dir is training elsewhere; skipped" >&2
+  elif [ "$rc" != 0 ]; then exit "$rc"; fi
 done

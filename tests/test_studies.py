@@ -3,7 +3,12 @@ runs side by side."""
 
 import importlib.util
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 _spec = importlib.util.spec_from_file_location(
     "tables", Path(__file__).parents[1] / "studies" / "tables.py")
@@ -50,3 +55,32 @@ def test_the_seeds_table_averages_each_network_and_lr_over_its_seeds(tmp_path):
         in text
     assert "| hourglass | 785/115/2 | 100 | 0.001 | 1 | 24.00 | 25.50 | 25.50 |" in text
     assert "| conventional | 784/785/2 | 200 | 0.001 | 1 | 23.00 | 24.00 | 24.00 |" in text
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(shutil.which("flock") is None, reason="flock(1) is Linux's")
+def test_two_copies_of_full_recipe_share_a_list_and_train_each_run_once(tmp_path):
+    """studies/full_recipe.sh: a run being trained holds its lock, so a second copy of the same
+    command skips it and takes the next; every run is trained by exactly one of the two."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "hourglass"  # stands in for training: records who ran it, then finishes
+    fake.write_text('#!/usr/bin/env bash\nwhile [ "$1" != --out ]; do shift; done\n'
+                    'mkdir -p "$2"; echo "$WORKER" >> "$2/trained_by"; sleep 1\n'
+                    'echo {} > "$2/metrics.json"\n')
+    fake.chmod(0o755)
+    script = Path(__file__).parents[1] / "studies" / "full_recipe.sh"
+    nets = ["785/115/2", "785/115/4", "784/785/1", "784/785/2"]
+    procs = [subprocess.Popen(
+        ["bash", str(script), "--lr", "7e-4", "superres", "50", "data", str(tmp_path / "out"),
+         *nets], env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "WORKER": w},
+        stderr=subprocess.PIPE, text=True) for w in ("a", "b")]
+    errs = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    trained = {d.name: d.joinpath("trained_by").read_text().split()
+               for d in (tmp_path / "out").iterdir() if d.is_dir()}
+    assert sorted(trained) == sorted(
+        ["hourglass-785-115-2-lr7e-4-s0", "hourglass-785-115-4-lr7e-4-s0",
+         "conventional-784-785-1-lr7e-4-s0", "conventional-784-785-2-lr7e-4-s0"])
+    assert all(len(by) == 1 for by in trained.values()), trained
+    assert {w for by in trained.values() for w in by} == {"a", "b"}  # both did some
