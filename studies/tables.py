@@ -140,22 +140,24 @@ def runs_csv(folders: list[Path]) -> str:
 
 
 def seeds(path: Path) -> str:
-    groups: dict[tuple, list[float]] = {}
+    """Mean ± std over seeds per network and training recipe (lr, augmentation, batch)."""
+    groups: dict[tuple, list[tuple[float, float]]] = {}
     for r in csv.DictReader(path.open()):
         key = (r["shape"], int(r["skip_dim"]), int(r["inner_dim"]), int(r["depth"]),
-               r.get("block") or "plain", float(r["lr"]), int(r["params"]))
+               r.get("block") or "plain", int(r["params"]), r["augment"],
+               int(r["batch_size"]), float(r["lr"]))
         groups.setdefault(key, []).append((float(r["test_psnr"]), float(r["eval_psnr"])))
     out = []
-    for (shape, z, h, d, block, lr, params), runs in sorted(groups.items()):
+    for (shape, z, h, d, block, params, augment, batch, lr), runs in sorted(groups.items()):
         test = [t for t, _ in runs]
         spread = f" ± {statistics.stdev(test):.2f}" if len(test) > 1 else ""
         out.append([shape, f"{z}/{h}/{d}" + ("" if block == "plain" else f" {block}"),
-                    f"{params:,}", f"{lr:g}", len(runs),
+                    f"{params:,}", augment, batch, f"{lr:g}", len(runs),
                     f"{statistics.mean(e for _, e in runs):.2f}",
                     f"{statistics.mean(test):.2f}{spread}", " ".join(f"{x:.2f}" for x in test)])
     # The eval column is what picks an lr (the paper's protocol); the test column is reported.
-    return _table(["shape", "skip/inner/depth", "params", "lr", "seeds", "eval PSNR",
-                   "test PSNR", "each seed"], out)
+    return _table(["shape", "skip/inner/depth", "params", "augment", "batch", "lr", "seeds",
+                   "eval PSNR", "test PSNR", "each seed"], out)
 
 
 def budgets(search: Path) -> str:

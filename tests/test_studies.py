@@ -40,21 +40,26 @@ def test_the_variants_table_sets_each_variant_beside_the_plain_block_on_its_netw
 
 
 def test_the_seeds_table_averages_each_network_and_lr_over_its_seeds(tmp_path):
-    """studies/tables.py seeds: one row per (network, lr); the eval column, which picks the lr,
-    is the mean over seeds, and the test column the mean ± sample std."""
+    """studies/tables.py seeds: one row per network and recipe (augmentation, batch, lr); the
+    eval column, which picks the lr, is the mean over seeds, and the test column the mean ±
+    sample std."""
     runs = tmp_path / "runs.csv"
-    cols = "shape,skip_dim,inner_dim,depth,lr,seed,test_psnr,eval_psnr,params,block"
+    cols = "shape,skip_dim,inner_dim,depth,lr,seed,test_psnr,eval_psnr,params,block,augment," \
+        "batch_size"
     runs.write_text("\n".join([
         cols,
-        "hourglass,785,115,2,0.0007,0,26.0,25.0,100,plain",
-        "hourglass,785,115,2,0.0007,1,27.0,26.0,100,plain",
-        "hourglass,785,115,2,0.001,0,25.5,24.0,100,plain",
-        "conventional,784,785,2,0.001,0,24.0,23.0,200,"]))
+        "hourglass,785,115,2,0.0007,0,26.0,25.0,100,plain,flip4,128",
+        "hourglass,785,115,2,0.0007,1,27.0,26.0,100,plain,flip4,128",
+        "hourglass,785,115,2,0.0007,0,25.0,24.5,100,plain,none,128",  # another recipe
+        "hourglass,785,115,2,0.001,0,25.5,24.0,100,plain,flip4,128",
+        "conventional,784,785,2,0.001,0,24.0,23.0,200,,flip4,64"]))
     text = tables.seeds(runs)
-    assert "| hourglass | 785/115/2 | 100 | 0.0007 | 2 | 25.50 | 26.50 ± 0.71 | 26.00 27.00 |" \
-        in text
-    assert "| hourglass | 785/115/2 | 100 | 0.001 | 1 | 24.00 | 25.50 | 25.50 |" in text
-    assert "| conventional | 784/785/2 | 200 | 0.001 | 1 | 23.00 | 24.00 | 24.00 |" in text
+    for row in ["hourglass | 785/115/2 | 100 | flip4 | 128 | 0.0007 | 2 | 25.50 | 26.50 ± 0.71 |"
+                " 26.00 27.00",
+                "hourglass | 785/115/2 | 100 | none | 128 | 0.0007 | 1 | 24.50 | 25.00 | 25.00",
+                "hourglass | 785/115/2 | 100 | flip4 | 128 | 0.001 | 1 | 24.00 | 25.50 | 25.50",
+                "conventional | 784/785/2 | 200 | flip4 | 64 | 0.001 | 1 | 23.00 | 24.00 | 24.00"]:
+        assert f"| {row} |" in text
 
 
 @pytest.mark.integration
