@@ -9,7 +9,7 @@
     python studies/tables.py runs-csv RUNS_DIR [RUNS_DIR ...]
         every finished run directly below the folders, one CSV row each (docs/results/*/runs.csv)
     python studies/tables.py seeds RUNS_CSV
-        mean +- std over seeds per network and learning rate, from a runs.csv
+        mean +- std over seeds per network and recipe (augmentation, batch, lr), from a runs.csv
     python studies/tables.py budgets SEARCH_DIR
         a search over matched budgets: every network beside the conventional network whose
         parameters it matches, mean +- std over seeds at each lr, the difference at the best
