@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full-recipe reruns on the corrected recipe (v2: the authors' NumPy split; on MNIST the lr
 # steps once per epoch and the test score is the final model's), for the networks whose
-# per-run results the authors published:   studies/mnist-faithful/run.sh DATA_DIR RUNS_DIR [PART]
+# per-run results the authors published:  studies/mnist-faithful/run.sh DATA_DIR RUNS_DIR [PART]
 #   prototype, 50 epochs, batch 128: 3 Hourglass and 3 conventional networks at lr 1e-3 with
 #     seeds 0, 1, 2, then at lr 5e-4 with seed 0;
 #   superres, x2 super-resolution, 50 epochs, batch 128, the x4 flip copy: the 6 networks the
