@@ -1,5 +1,5 @@
-"""The study scripts' tables (studies/tables.py): each view of the committed runs puts the right
-runs side by side."""
+"""The study scripts (studies/): each table of tables.py puts the right committed runs side by
+side, and two copies of full_recipe.sh share one list of runs."""
 
 import importlib.util
 import json
@@ -39,7 +39,7 @@ def test_the_variants_table_sets_each_variant_beside_the_plain_block_on_its_netw
     assert "| hash:4 | 64/8/3 | 0.003 | 22.00 | no plain run of this network |" in text
 
 
-def test_the_seeds_table_averages_each_network_and_lr_over_its_seeds(tmp_path):
+def test_the_seeds_table_averages_each_network_and_recipe_over_its_seeds(tmp_path):
     """studies/tables.py seeds: one row per network and recipe (augmentation, batch, lr); the
     eval column, which picks the lr, is the mean over seeds, and the test column the mean ±
     sample std."""
@@ -69,8 +69,11 @@ def test_two_copies_of_full_recipe_share_a_list_and_train_each_run_once(tmp_path
     command skips it and takes the next; every run is trained by exactly one of the two."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    fake = bin_dir / "hourglass"  # stands in for training: records who ran it, then finishes
+    # stands in for `hourglass train --resume`: a finished run is left as it is (as the real one
+    # does), another is trained: it records who trained it, then finishes
+    fake = bin_dir / "hourglass"
     fake.write_text('#!/usr/bin/env bash\nwhile [ "$1" != --out ]; do shift; done\n'
+                    '[ -f "$2/metrics.json" ] && exit 0\n'
                     'mkdir -p "$2"; echo "$WORKER" >> "$2/trained_by"; sleep 1\n'
                     'echo {} > "$2/metrics.json"\n')
     fake.chmod(0o755)
