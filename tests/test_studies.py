@@ -1,6 +1,7 @@
 """The study scripts (studies/): each table of tables.py puts the right committed runs side by
 side, and two copies of full_recipe.sh share one list of runs."""
 
+import csv
 import importlib.util
 import json
 import os
@@ -92,3 +93,24 @@ def test_two_copies_of_full_recipe_share_a_list_and_train_each_run_once(tmp_path
          "conventional-784-785-1-lr7e-4-s0", "conventional-784-785-2-lr7e-4-s0"])
     assert all(len(by) == 1 for by in trained.values()), trained
     assert {w for by in trained.values() for w in by} == {"a", "b"}  # both did some
+
+
+_COMMITTED_RUNS = sorted((Path(__file__).parents[1] / "docs" / "results").glob("*/runs.csv"))
+
+
+@pytest.mark.parametrize("path", _COMMITTED_RUNS, ids=lambda p: p.parent.name)
+def test_each_committed_run_has_the_issue_columns_and_the_parameter_count_of_its_network(path):
+    """A committed runs.csv row names its network (shape, widths, depth, block; the learned
+    input projection, the default, since rows predate an input_proj column) and its params are
+    what `hourglass params` counts for it today, so a table built on them cannot drift from
+    the code."""
+    from hourglass.training.config import TrainConfig, count_run_params
+
+    rows = list(csv.DictReader(path.open()))
+    assert rows and list(rows[0]) == tables.RUNS_COLUMNS
+    for r in rows:
+        cfg = TrainConfig(task=r["task"], dataset=r["dataset"], skip_dim=int(r["skip_dim"]),
+                          inner_dim=int(r["inner_dim"]), depth=int(r["depth"]), block=r["block"])
+        assert (r["shape"] == "hourglass") == (int(r["inner_dim"]) < int(r["skip_dim"]))
+        assert count_run_params(cfg)["params"] == int(r["params"]), r
+        assert 10 < float(r["test_psnr"]) < 60 and 10 < float(r["eval_psnr"]) < 60, r
