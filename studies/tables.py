@@ -6,8 +6,9 @@
     python studies/tables.py projection LEARNED_SEARCH_DIR FROZEN_SEARCH_DIR
         the same Hourglass architectures with a learned and a frozen W_in: quality, trained
         parameters, training time, checkpoint size
-    python studies/tables.py runs-csv RUNS_DIR [RUNS_DIR ...]
-        every finished run directly below the folders, one CSV row each (docs/results/*/runs.csv)
+    python studies/tables.py runs-csv RUNS_DIR|RUNS_CSV [...]
+        every finished run directly below the folders, one CSV row each (docs/results/*/runs.csv),
+        with the rows of any runs.csv named: runs trained in several places make one file
     python studies/tables.py seeds RUNS_CSV
         mean +- std over seeds per network and recipe (augmentation, batch, lr), from a runs.csv
     python studies/tables.py budgets SEARCH_DIR
@@ -127,15 +128,32 @@ def _finished(folder: Path) -> list[dict]:
             for p in sorted(folder.iterdir()) if (p / "metrics.json").is_file()]
 
 
-def runs_csv(folders: list[Path]) -> str:
-    rows = [{k: run.get(k, "plain" if k == "block" else None) for k in RUNS_COLUMNS}
-            for f in folders for run in _finished(f)]
-    rows.sort(key=lambda r: (r["task"], r["shape"], r["skip_dim"], r["inner_dim"], r["depth"],
-                             r["lr"], r["seed"]))
+def _run_key(r: dict) -> tuple:
+    """What identifies a run: every column but its results."""
+    return tuple(r[k] for k in RUNS_COLUMNS if k not in ("test_psnr", "eval_psnr", "params"))
+
+
+def runs_csv(paths: list[Path]) -> str:
+    """One row per finished run below each folder and per row of each runs.csv; a run found
+    twice must have the same numbers both times."""
+    rows: dict[tuple, dict] = {}
+    for path in paths:
+        if path.is_file():
+            found = list(csv.DictReader(path.open()))
+        else:
+            found = [{k: "" if v is None else str(v) for k, v in
+                      ((k, run.get(k, "plain" if k == "block" else None)) for k in RUNS_COLUMNS)}
+                     for run in _finished(path)]
+        for r in found:
+            if rows.setdefault(_run_key(r), r) != r:
+                sys.exit(f"runs-csv: {path} holds a run with other numbers than before: {r}")
+    ordered = sorted(rows.values(), key=lambda r: (
+        r["task"], r["shape"], int(r["skip_dim"]), int(r["inner_dim"]), int(r["depth"]),
+        float(r["lr"]), int(r["seed"]), r["augment"], int(r["batch_size"]), r["block"]))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=RUNS_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(ordered)
     return buf.getvalue().rstrip("\n")
 
 

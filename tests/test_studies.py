@@ -114,3 +114,30 @@ def test_each_committed_run_has_the_issue_columns_and_the_parameter_count_of_its
         assert (r["shape"] == "hourglass") == (int(r["inner_dim"]) < int(r["skip_dim"]))
         assert count_run_params(cfg)["params"] == int(r["params"]), r
         assert 10 < float(r["test_psnr"]) < 60 and 10 < float(r["eval_psnr"]) < 60, r
+
+
+def test_runs_csv_merges_run_folders_with_committed_rows_in_numeric_order(tmp_path):
+    """studies/tables.py runs-csv: a run trained here joins the rows of a runs.csv written
+    elsewhere; widths sort as numbers (1150 after 785), a run found twice with the same
+    numbers is one row, and with other numbers an error."""
+    run = tmp_path / "runs" / "hourglass-1150-270-4"
+    run.mkdir(parents=True)
+    cfg = {"task": "superres", "dataset": "mnist", "shape": "hourglass", "skip_dim": 1150,
+           "inner_dim": 270, "depth": 4, "lr": 0.001, "seed": 0, "epochs": 50,
+           "batch_size": 128, "augment": "flip4", "split_rng": "numpy",
+           "lr_schedule": "epoch", "test_checkpoint": "last"}
+    (run / "config.json").write_text(json.dumps(cfg))
+    (run / "metrics.json").write_text(json.dumps(
+        {"test_psnr": 27.25, "eval_psnr": 27.0, "params": 3611000}))
+    committed = tmp_path / "runs.csv"
+    row = "superres,mnist,hourglass,785,115,2,0.0007,0,50,128,flip4,26.4,26.2,1130400,numpy," \
+        "epoch,last,plain"
+    committed.write_text(",".join(tables.RUNS_COLUMNS) + "\n" + row + "\n")
+    merged = tables.runs_csv([tmp_path / "runs", committed, committed]).splitlines()
+    assert merged == [",".join(tables.RUNS_COLUMNS), row,
+                      "superres,mnist,hourglass,1150,270,4,0.001,0,50,128,flip4,27.25,27.0,"
+                      "3611000,numpy,epoch,last,plain"]
+    other = tmp_path / "other.csv"
+    other.write_text(",".join(tables.RUNS_COLUMNS) + "\n" + row.replace("26.4,", "26.5,"))
+    with pytest.raises(SystemExit, match="other numbers"):
+        tables.runs_csv([committed, other])
