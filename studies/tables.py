@@ -133,6 +133,13 @@ def _run_key(r: dict) -> tuple:
     return tuple(r[k] for k in RUNS_COLUMNS if k not in ("test_psnr", "eval_psnr", "params"))
 
 
+def _cells(run: dict) -> dict[str, str]:
+    """A finished run's RUNS_COLUMNS as the strings a runs.csv row holds; runs from before the
+    block option were all plain."""
+    run = {"block": "plain", **run}
+    return {k: "" if run.get(k) is None else str(run[k]) for k in RUNS_COLUMNS}
+
+
 def runs_csv(paths: list[Path]) -> str:
     """One row per finished run below each folder and per row of each runs.csv; a run found
     twice must have the same numbers both times."""
@@ -141,9 +148,7 @@ def runs_csv(paths: list[Path]) -> str:
         if path.is_file():
             found = list(csv.DictReader(path.open()))
         else:
-            found = [{k: "" if v is None else str(v) for k, v in
-                      ((k, run.get(k, "plain" if k == "block" else None)) for k in RUNS_COLUMNS)}
-                     for run in _finished(path)]
+            found = [_cells(run) for run in _finished(path)]
         for r in found:
             if rows.setdefault(_run_key(r), r) != r:
                 sys.exit(f"runs-csv: {path} holds a run with other numbers than before: {r}")
