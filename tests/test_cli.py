@@ -96,6 +96,23 @@ def test_diverging_run_is_one_line_in_a_real_process(tmp_path):
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("argv,match", [
+    ([*TRAIN, "--lr", "inf"], "--lr must be positive"),
+    ([*TRAIN, "--seed", "-1"], "--seed must be between"),
+    ([*TRAIN, "--threads", "0"], "--threads must be at least 1"),
+    (["search", "space.toml"], "unknown keys colour"),
+])
+def test_bad_flags_and_spaces_are_refused_before_pytorch_loads(argv, match, tmp_path):
+    (tmp_path / "space.toml").write_text('task = "denoise"\ncolour = 3\n')
+    code = ("import sys; from hourglass.cli import main; code = main(sys.argv[1:]); "
+            "print(sorted(m for m in ('torch', 'optuna') if m in sys.modules)); sys.exit(code)")
+    r = subprocess.run([sys.executable, "-c", code, *argv, "--out", "o"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and match in r.stderr, r.stderr
+    assert r.stdout.strip() == "[]", r.stdout
+
+
+@pytest.mark.integration
 def test_the_demo_command_writes_a_run_directory(tmp_path):
     r = run_cli(*TRAIN, "--out", tmp_path / "demo")
     assert r.returncode == 0, r.stderr

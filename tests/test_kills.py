@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import tiny
 
-KILLS = int(os.environ.get("HOURGLASS_KILLS", "20"))
+KILLS = int(os.environ.get("HOURGLASS_KILLS", "10"))
 SEED = 20261130
 pytestmark = pytest.mark.integration
 
@@ -92,13 +92,14 @@ def test_a_search_killed_again_and_again_loses_and_repeats_nothing(tmp_path):
 
 def test_a_training_run_killed_again_and_again_ends_with_the_same_numbers(tmp_path):
     argv = ["train", "--dataset", "digits", "--skip-dim", "384", "--inner-dim", "48",
-            "--depth", "4", "--epochs", "150", "--batch-size", "16", "--threads", "1",
+            "--depth", "4", "--epochs", "60", "--batch-size", "16", "--threads", "1",
             "--quiet", "--resume", "--out"]
     finish([*argv, tmp_path / "whole"], tmp_path)
     out, rng = tmp_path / "killed", random.Random(SEED)
     kills = 0
     for _ in range(KILLS):
-        kills += kill_after(start([*argv, out], tmp_path), rng.uniform(1.0, 4.0))
+        # start-up (PyTorch, the data) takes about 2.8 s here: most kills land in training
+        kills += kill_after(start([*argv, out], tmp_path), rng.uniform(2.5, 4.5))
         if (out / "metrics.json").is_file():
             break
     finish([*argv, out], tmp_path)

@@ -62,20 +62,23 @@ def note_removed_options(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> None:
     note_removed_options(args)
     if args.command == "train":
+        # every flag is checked before PyTorch loads (seconds here): a bad one is refused at once
+        if args.threads is not None and args.threads < 1:
+            raise UserError(f"--threads must be at least 1, got {args.threads}")
+        config = config_from(args)
+        config.resolved()
         from hourglass.training import parallel, train
 
         # under torchrun: every process trains its share of each batch; rank 0 reports
         parallel.join_group(parallel.resolve_device(args.device))
         reports = parallel.is_main()
         if args.threads is not None:
-            if args.threads < 1:
-                raise UserError(f"--threads must be at least 1, got {args.threads}")
             import torch
 
             torch.set_num_threads(args.threads)
         try:
-            metrics = train(config_from(args), args.out, resume=args.resume,
-                            progress=not args.quiet, device=args.device)
+            metrics = train(config, args.out, resume=args.resume, progress=not args.quiet,
+                            device=args.device)
         finally:
             parallel.leave_group()
         if reports:
@@ -115,10 +118,13 @@ def run(args: argparse.Namespace) -> None:
         prompt = "\n" if args.prompt is None else args.prompt
         print(sample(args.run_dir, prompt, args.tokens, args.temperature, args.seed))
     elif args.command == "search":
-        from hourglass.report import write_report
-        from hourglass.search import load_space, search
+        from hourglass.search import load_space
 
-        result = search(args.space, load_space(args.space), args.out, search_options(args),
+        space = load_space(args.space)  # a bad space is refused before PyTorch loads
+        from hourglass.report import write_report
+        from hourglass.search import search
+
+        result = search(args.space, space, args.out, search_options(args),
                         deadline=args.deadline, worker_only=args.worker)
         if not args.worker:
             report = write_report(args.out) if result["finished"] else None
