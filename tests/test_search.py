@@ -96,6 +96,63 @@ def test_a_complete_rung_promotes_every_non_dominated_unit():
     assert unit(9) not in promotable(res + failed, set(), eta=2, rung_complete=True)
 
 
+def record(space, n, shape, values, epochs, quality, state="complete", lr=None):
+    from hourglass.search.store import Record
+
+    u = Unit(Arch.of(shape, space.family, values), lr or space.shapes[shape].lr[0])
+    return Record(n, shape, u, 0, epochs, state,
+                  (float(space.size(u.arch)), quality) if state == "complete" else None, {})
+
+
+def test_each_shape_gets_its_best_unit_at_full_length_after_the_budget():
+    from hourglass.search.strategies import full_length_job
+
+    space = load_space("quick-lm")  # bits per character: lower is better
+    a, b = [u.arch.values for u in space.units() if u.arch.shape == "hourglass"][:2]
+    full = space.epochs
+    recs = [record(space, 0, "hourglass", a, 1, 3.0), record(space, 1, "hourglass", b, 1, 2.5),
+            record(space, 2, "hourglass", a, 3, 2.9)]
+    job = full_length_job(space, recs)
+    # the highest rung reached counts before quality: a, though b was better at rung 0
+    assert (job.unit.arch.values, job.epochs) == (a, full)
+    recs[2] = record(space, 2, "hourglass", b, 3, 2.9)
+    recs.append(record(space, 3, "hourglass", a, 3, 2.7))
+    assert full_length_job(space, recs).unit.arch.values == a  # 2.7 bits beats 2.9
+    recs.append(record(space, 4, "hourglass", a, full, 2.6))
+    job = full_length_job(space, recs)  # the conventional, with nothing, takes its first
+    assert job.unit.arch.shape == "conventional" and job.epochs == full
+    failed = job.unit
+    recs.append(record(space, 5, "conventional", failed.arch.values, full, None,
+                       state="failed", lr=failed.lr))
+    job = full_length_job(space, recs)  # a failed unit is not taken again
+    assert job.unit.arch.shape == "conventional" and job.unit != failed
+    recs.append(record(space, 6, "conventional", job.unit.arch.values, full, 3.1))
+    assert full_length_job(space, recs) is None
+
+
+def test_halving_promotes_the_lowest_bits_per_character():
+    from hourglass.search.space_file import space_from_dict
+    from hourglass.search.strategies import halving_next
+
+    d = BUILTINS["quick-lm"]()
+    del d["hourglass"]
+    d["conventional"]["lr"] = [6e-3]
+    space = space_from_dict(d, "lm-one-shape")
+    units = sorted(space.units(), key=lambda u: space.size(u.arch))
+    # the smallest two are the front when lower is better; read as higher-is-better, the
+    # front would be the smallest and the four largest
+    bpc = [2.5, 2.0, 2.6, 2.7, 2.8, 2.9]
+    recs = [record(space, i, "conventional", u.arch.values, 1, q)
+            for i, (u, q) in enumerate(zip(units, bpc, strict=True))]
+    promoted = []
+    for _ in range(2):
+        job = halving_next(space, recs, 3, None)
+        promoted.append(job.unit)
+        recs.append(record(space, len(recs), "conventional", job.unit.arch.values, job.epochs,
+                           None, state="running"))
+    assert promoted == units[:2]
+
+
 def test_frontier_is_best_lr_mean_over_seeds_then_envelope():
     def row(shape, z, h, lr, seed, q, params):
         return {"shape": shape, "skip_dim": z, "inner_dim": h, "depth": 1, "lr": lr,
@@ -249,12 +306,26 @@ def test_two_machines_share_one_postgresql_study(tmp_path):
 
 
 @pytest.mark.integration
-def test_a_time_budget_stops_starting_trials(tmp_path):
-    space = tiny(tmp_path, epochs=40)
-    out = tmp_path / "out"
+def test_a_spent_budget_starts_nothing_unless_each_shape_needs_its_full_length_trial(tmp_path):
+    """The budget is checked before each trial starts; with a deadline already past nothing
+    starts, and `compare`'s option then trains one full-length trial per shape, said in the
+    report. A deadline in the past makes this independent of the machine's speed."""
+    space = tiny(tmp_path, epochs=3)
+    spent = time.time() - 1
+    summary = search(str(space), load_space(str(space)), tmp_path / "plain",
+                     SearchOptions(strategy="pareto-halving", progress=False), deadline=spent)
+    assert summary["trials"] == 0 and summary["frontiers"] == {}
+    out = tmp_path / "late"
     summary = search(str(space), load_space(str(space)), out,
-                     SearchOptions(time_budget_min=0.06, progress=False))
-    assert 1 <= summary["trials"] < 10  # 40-epoch trials: the budget ends after the first few
+                     SearchOptions(strategy="pareto-halving", progress=False,
+                                   full_length_per_shape=True), deadline=spent)
+    got = rows(out)
+    assert sorted(r["shape"] for r in got) == ["conventional", "hourglass"]
+    assert all(r["status"] == "complete" and r["epochs"] == "3" for r in got)
+    assert set(summary["frontiers"]) == {"hourglass", "conventional"}
+    assert len(summary["after_budget"]) == 2
+    from hourglass.report.tables import intro
+    assert "trained to full length after it" in intro(summary)
 
 
 def test_bad_search_options_are_refused(tmp_path, capsys):

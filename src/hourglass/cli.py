@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> None:
                          args.data_dir, args.workers, progress=not args.quiet,
                          family=args.family)
         print_json({k: result[k] for k in ("trials", "finished", "failed", "minutes",
-                                            "hypervolume")})
+                                            "hypervolume", "after_budget")})
         print(f"report: {args.out}/report.html")
     elif args.data_command == "list":
         from hourglass import data

@@ -85,7 +85,8 @@ def compare(task: str | None = None, dataset: str | None = None,
     name, space = compare_space(task, dataset, data_dir, family)
     spec = name if name in BUILTINS else _write_space(space, Path(out))
     opts = SearchOptions(strategy="pareto-halving", time_budget_min=budget_minutes,
-                         workers=workers, data_dir=data_dir, progress=progress)
+                         workers=workers, data_dir=data_dir, progress=progress,
+                         full_length_per_shape=True)
     t0 = time.time()
     summary = search(spec, space, out, opts)
     write_report(out)

@@ -34,8 +34,16 @@ def intro(summary: dict) -> str:
             f"{space['epochs']} epochs at full fidelity; seeds {space['seeds']}; training "
             f"compute {summary['compute']:.3g} epoch·params "
             f"({summary['compute'] / max(1, summary['grid_compute']):.0%} of the full grid)."
-            + _below_baseline_note(summary)
+            + _below_baseline_note(summary) + _after_budget_note(summary)
             + (" " + describe(summary["provenance"]) if summary.get("provenance") else ""))
+
+
+def _after_budget_note(summary: dict) -> str:
+    late = summary.get("after_budget") or []
+    if not late:
+        return ""
+    return (" The time budget ended before every shape had a trial at full epochs, so "
+            f"{'; '.join(late)} (the shape's best so far) trained to full length after it.")
 
 
 def _latency_note(summary: dict) -> str:

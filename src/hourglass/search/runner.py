@@ -27,7 +27,7 @@ from hourglass.search.frontier import metric_name, summarize
 from hourglass.search.progress import Progress, finished
 from hourglass.search.space import SearchSpace, rung_epochs
 from hourglass.search.store import JOURNAL_FILE, Record, Store, unit_of
-from hourglass.search.strategies import WAIT, Job, Sample, next_job
+from hourglass.search.strategies import WAIT, Job, Sample, full_length_job, next_job
 from hourglass.training import train
 
 TRIALS_FILE = "trials.csv"
@@ -50,6 +50,7 @@ def columns(space: SearchSpace) -> list[str]:
         cols[at:at + 3] = ["test_bpc"]
     return cols
 MAX_REPEATS = 20  # NSGA-II re-sampling finished units this often in a row: take one in order
+MAX_LATE_TRIES = 2  # full-length trials per shape after the budget, failures included
 
 
 @dataclass
@@ -62,6 +63,9 @@ class SearchOptions:
     data_dir: str | None = None
     eta: int = 3  # pareto-halving: keep 1/eta per rung, epochs grow by eta
     progress: bool = True
+    # after the budget, train each shape still without a finished full-length trial to full
+    # length (compare's promise: its report always holds both shapes, on any machine)
+    full_length_per_shape: bool = False
 
     def check(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -91,6 +95,7 @@ def row_of(r: Record) -> dict:
             # training time over every session that trained it; the trial's wall time
             # counts only the last (a resumed or already finished run) and data loading
             "seconds": m.get("train_seconds", r.attrs.get("seconds")), "status": r.state,
+            "after_budget": bool(r.attrs.get("after_budget")),
             "failure": r.attrs.get("failure", ""),
             "worker": f"{r.attrs.get('host', '')}:{r.attrs.get('pid', '')}", "key": r.key}
 
@@ -127,6 +132,8 @@ def write_results(store: Store, out: Path) -> dict:
                     "finished": sum(r["status"] == "complete" for r in rows),
                     "failed": sum(r["status"] == "failed" for r in rows),
                     "compute": compute_used(rows),
+                    "after_budget": [f"{r['shape']} {r['label']} lr {float(r['lr']):g}"
+                                     for r in rows if r["after_budget"]],
                     "grid_compute": grid_compute * space.epochs * len(space.seeds)})
     write_json_atomic(out / FRONTIER_FILE, summary)
     return summary
@@ -227,10 +234,30 @@ def _sample_and_run(store: Store, job: Sample, records: list[Record], out: Path,
 
 
 def _claim_and_run(store: Store, job: Job, out: Path, data: ImageDataset,
-                   opts: SearchOptions) -> None:
-    trial = store.claim(job.unit, job.seed, job.epochs, rung=job.rung)
+                   opts: SearchOptions, **attrs) -> None:
+    trial = store.claim(job.unit, job.seed, job.epochs, rung=job.rung, **attrs)
     if trial is not None:
         run_trial(store, job, trial, out, data, opts.data_dir)
+
+
+def complete_shapes(store: Store, out: Path, opts: SearchOptions) -> None:
+    """Train each shape that has no finished full-length trial yet to full length (its best
+    unit so far: strategies.full_length_job), marked ``after_budget`` in the results."""
+    data, tries = None, dict.fromkeys(store.space.shapes, 0)
+    while (job := full_length_job(store.space, store.records(), opts.eta)) is not None:
+        shape = job.unit.arch.shape
+        if tries[shape] >= MAX_LATE_TRIES:
+            break
+        tries[shape] += 1
+        if data is None:
+            data = load_dataset(store.space.dataset, opts.data_dir,
+                                split_rng=store.space.split_rng)
+        if opts.progress:
+            print(f"[search] the budget ended with no full-length {shape} trial: training "
+                  f"{job.unit.arch.label} lr {job.unit.lr:g} to {job.epochs} epochs",
+                  file=sys.stderr, flush=True)
+        _claim_and_run(store, job, out, data, opts, after_budget=True)
+        write_results(store, out)
 
 
 def worker_command(space_spec: str, out: Path, opts: SearchOptions, deadline: float | None):
@@ -279,6 +306,13 @@ def search(space_spec: str, space: SearchSpace, out: str | Path, opts: SearchOpt
             p.wait()
         if bar is not None:
             bar.close()
+    if opts.full_length_per_shape:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads_per_worker(1))  # the workers are gone: one process
+        try:
+            complete_shapes(store, out, opts)
+        finally:
+            torch.set_num_threads(previous)
     summary = write_results(store, out)
     summary["ran"] = len(finished(store.records())) - before
     return summary

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from hourglass.search.frontier import DIRECTIONS, metric_name
 from hourglass.search.pareto import front_ranks, gap_to_front
 from hourglass.search.space import SearchSpace, Unit, rung_epochs
 from hourglass.search.store import Record, trial_key
@@ -121,6 +122,7 @@ def halving_next(space: SearchSpace, records: list[Record], eta: int,
     if job is not None:
         return job
     s0 = space.seeds[0]
+    sign = DIRECTIONS[metric_name(space.task)]  # promotion ranks higher-is-better quality
     shapes = sorted(space.shapes, key=lambda s: sum(r.unit.arch.shape == s and r.claims
                                                      for r in records))
     order = random_order(space)
@@ -132,7 +134,7 @@ def halving_next(space: SearchSpace, records: list[Record], eta: int,
                and x.seed == s0 and x.claims] for e in rungs]
         complete = len({x.unit for x in at[0] if x.state != "running"}) == len(units)
         for r in range(len(rungs) - 1):
-            done = [(x.unit, x.values[0], x.values[1]) if x.state == "complete" else
+            done = [(x.unit, x.values[0], sign * x.values[1]) if x.state == "complete" else
                     (x.unit, float(space.size(x.unit.arch)), float("-inf"))
                     for x in at[r] if x.state in ("complete", "failed")]
             above = {x.unit for x in at[r + 1]}
@@ -148,6 +150,27 @@ def halving_next(space: SearchSpace, records: list[Record], eta: int,
             if unit not in started:
                 return Job(unit, s0, rungs[0], 0)
     return _wait_or_done(records)
+
+
+def full_length_job(space: SearchSpace, records: list[Record], eta: int = 3) -> Job | None:
+    """For a shape with no finished trial at full epochs, one: its best unit so far (the best
+    seed-0 quality at the highest rung it finished), else its first unit in the random order,
+    at full epochs. A unit already tried at full epochs (a failure, say) is not taken again.
+    `compare` runs these after its time budget, so that its report always holds both shapes."""
+    sign, s0 = DIRECTIONS[metric_name(space.task)], space.seeds[0]
+    top = len(rung_epochs(space.epochs, eta)) - 1
+    for shape in space.shapes:
+        mine = [r for r in records if r.unit.arch.shape == shape]
+        if any(r.state == "complete" and r.epochs == space.epochs for r in mine):
+            continue
+        tried = {r.unit for r in mine if r.epochs == space.epochs and r.claims}
+        done = sorted((r for r in mine if r.state == "complete" and r.seed == s0),
+                      key=lambda r: (-r.epochs, -sign * r.values[1], r.number))
+        order = [u for u in random_order(space) if u.arch.shape == shape]
+        for unit in [r.unit for r in done] + order:
+            if unit not in tried:
+                return Job(unit, s0, space.epochs, top)
+    return None
 
 
 def next_job(strategy: str, space: SearchSpace, records: list[Record], eta: int = 3,
