@@ -89,7 +89,7 @@ def test_the_cosine_schedule_warms_up_then_ends_at_a_tenth():
 def test_norm_gains_do_not_decay_but_qk_norms_and_matrices_do():
     cfg = TrainConfig(**SMALL).resolved()
     model = get_family("lm").build(model_config(cfg, LMTask(10, 32)))
-    decay, keep = param_groups(model, 0.1)
+    decay, keep = param_groups(model, 0.1, "matrices")
     kept = {id(p) for p in keep["params"]}
     names = {n for n, p in model.named_parameters() if id(p) in kept}
     assert names and all("norm" in n and "q_norm" not in n and "k_norm" not in n

@@ -2,6 +2,7 @@
 recipe v1, the one this tool ran before, kept reproducible."""
 
 import csv
+import dataclasses
 
 import pytest
 
@@ -104,3 +105,106 @@ def test_a_space_can_name_recipe_v1():
     assert (cfg.split_rng, cfg.lr_schedule, cfg.test_checkpoint) == ("numpy", "epoch", "last")
     with pytest.raises(UserError, match="lr-schedule"):
         space_from_dict({**space, "lr_schedule": "weekly"}, "bad")
+
+
+# ---- recipe versions and the fast Transformer recipes (recipe 3) ----------------------------
+VIT = {"family": "vit", "task": "classify", "dataset": "digits", "skip_dim": 32,
+       "inner_dim": 128, "depth": 2, "arch": {"heads": 2, "patch": 2}}
+
+
+def test_recipe_3_is_the_default_and_gives_vit_classification_its_fast_recipe():
+    new = TrainConfig(**VIT).resolved()
+    assert (new.recipe, new.lr_schedule, new.warmup, new.label_smoothing, new.weight_decay,
+            new.decay) == (3, "cosine", 250, 0.1, 0.05, "matrices")
+    old = TrainConfig(**VIT, recipe=2).resolved()
+    assert (old.lr_schedule, old.warmup, old.label_smoothing, old.weight_decay,
+            old.decay) == ("step", 0, 0.0, 0.01, "all")
+    denoise = TrainConfig(**{**VIT, "task": "denoise"}).resolved()  # classification only
+    assert (denoise.label_smoothing, denoise.decay) == (0.0, "all")
+    mlp = TrainConfig(dataset="mnist").resolved()  # the MLP's recipe is 2's
+    assert {k: v for k, v in mlp.to_dict().items() if k != "recipe"} == \
+        {k: v for k, v in TrainConfig(dataset="mnist", recipe=2).resolved().to_dict().items()
+         if k != "recipe"}
+    lm = TrainConfig(family="lm", task="lm", dataset="moby-dick", skip_dim=32, inner_dim=96,
+                     depth=1)
+    assert (lm.resolved().dropout, dataclasses.replace(lm, recipe=2).resolved().dropout) == \
+        (0.1, 0.0)
+
+
+def test_a_config_stored_before_recipe_versions_names_the_one_it_ran_on():
+    v2 = TrainConfig(**VIT).resolved().to_dict()
+    for key in ("recipe", "label_smoothing", "dropout", "decay"):
+        del v2[key]
+    v2.update(lr_schedule="step", warmup=0, weight_decay=0.01)
+    cfg = TrainConfig.from_dict(v2).resolved()
+    assert (cfg.recipe, cfg.label_smoothing, cfg.decay) == (2, 0.0, "all")
+    v1 = {k: v for k, v in v2.items() if k not in RECIPE_V1}
+    assert TrainConfig.from_dict(v1).resolved().recipe == 1
+
+
+@pytest.mark.parametrize("settings, match", [
+    ({"recipe": 4}, "--recipe 4"),
+    ({"label_smoothing": -0.1}, "--label-smoothing"),
+    ({"label_smoothing": 1.0}, "--label-smoothing"),
+    ({"dropout": 1.0, "family": "lm", "task": "lm", "dataset": "moby-dick", "arch": {}},
+     "--dropout"),
+    ({"dropout": 0.1}, "vit family has no dropout"),
+    ({"decay": "some"}, "--decay"),
+    ({"task": "denoise", "label_smoothing": 0.1}, "classify task's"),
+])
+def test_bad_recipe_3_values_are_one_clear_error(settings, match):
+    with pytest.raises(UserError, match=match):
+        TrainConfig(**{**VIT, **settings}).resolved()
+
+
+def test_weight_decay_on_matrices_leaves_norms_biases_and_positions_alone():
+    from hourglass.models.family import get_family
+    from hourglass.training.config import build_task, model_config
+    from hourglass.training.fit import param_groups
+
+    cfg = TrainConfig(**{**VIT, "dataset": "digits"}).resolved()
+    task = build_task(cfg, (1, 8, 8), 10, tensors=False)
+    model = get_family("vit").build(model_config(cfg, task))
+    decayed, kept = param_groups(model, 0.05, "matrices")
+    named = {id(p): n for n, p in model.named_parameters()}
+    assert {named[id(p)] for p in kept["params"]} == \
+        {n for n, p in model.named_parameters() if p.ndim < 2 or n == "pos"}
+    assert all(p.ndim == 2 for p in decayed["params"]) and decayed["weight_decay"] == 0.05
+    assert len(param_groups(model, 0.05, "all")) == 1
+
+
+def test_label_smoothing_changes_the_training_loss_only():
+    import torch
+
+    from hourglass.tasks import Task
+
+    plain, smooth = (Task("classify", (1, 8, 8), 10, label_smoothing=s) for s in (0.0, 0.1))
+    logits, y = torch.randn(16, 10, generator=torch.Generator().manual_seed(0)), \
+        torch.arange(16) % 10
+    expected = 0.9 * torch.nn.functional.cross_entropy(logits, y) \
+        - 0.1 * torch.log_softmax(logits, 1).mean(1).mean()
+    assert float(smooth.loss(logits, y)) == pytest.approx(float(expected), rel=1e-6)
+    assert smooth.metrics(logits, y) == plain.metrics(logits, y)
+
+
+def test_lm_dropout_acts_in_training_only_and_leaves_a_dropout_free_model_as_it_was():
+    import torch
+
+    from hourglass.models.lm import LanguageModel
+    from hourglass.models.lm_config import LMConfig
+
+    dims = {"vocab": 20, "context": 16, "skip_dim": 32, "inner_dim": 48, "depth": 2}
+    torch.manual_seed(0)
+    plain = LanguageModel(LMConfig(**dims))
+    torch.manual_seed(0)
+    dropped = LanguageModel(LMConfig(**dims, dropout=0.5))
+    # the same weights: dropout layers hold no parameters and draw nothing at init
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(),
+                                                 dropped.state_dict().values(), strict=True))
+    ids = torch.randint(20, (3, 16), generator=torch.Generator().manual_seed(1))
+    plain.eval(), dropped.eval()
+    assert torch.equal(plain(ids), dropped(ids))
+    dropped.train()
+    assert not torch.allclose(plain(ids), dropped(ids))
+    with pytest.raises(UserError, match="dropout"):
+        LMConfig(**dims, dropout=1.0)

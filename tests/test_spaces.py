@@ -27,6 +27,16 @@ def test_every_committed_space_file_still_loads(path, monkeypatch):
     assert space.units()
     assert space_from_dict(tomllib.loads(toml(space.to_dict())), space.name).to_dict() == \
         space.to_dict()
+    # it names the recipe it ran on, and its trials resolve to that recipe's settings: a
+    # study run before recipe 2 to v1's split, schedule and checkpoint
+    version = space.recipe["recipe"]
+    cfg = space.train_config(space.units()[0], space.seeds[0], space.epochs, None).resolved()
+    assert cfg.recipe == version in (1, 2)
+    if version == 1:
+        assert (cfg.split_rng, cfg.lr_schedule, cfg.test_checkpoint) == ("torch", "step", "best")
+    if space.family in ("vit", "lm"):  # nothing of recipe 3 leaks into an older study
+        assert (cfg.label_smoothing, cfg.dropout) == (0.0, 0.0)
+        assert cfg.decay == ("matrices" if space.family == "lm" else "all")
 
 
 def test_an_mlp_space_reads_as_it_did_before_families():

@@ -115,6 +115,20 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="cosine schedule: steps of linear lr warm-up (default: 0; lm 100)")
     p.add_argument("--context", type=int,
                    help="lm: characters per training window (default 256)")
+    p.add_argument("--recipe", type=int,
+                   help="the recipe version the unset settings come from: 1 (this tool's "
+                        "first), 2 (the paper's MNIST code path), 3 (2, with fast ViT "
+                        "classification and LM recipes) (default: the latest, 3)")
+    p.add_argument("--label-smoothing", type=float,
+                   help="classify: smooth the training labels by this much (default: 0; from "
+                        "recipe 3, vit and mixer 0.1)")
+    p.add_argument("--dropout", type=float,
+                   help="lm: dropout on attention and after each residual branch (default: "
+                        "0; from recipe 3, 0.1)")
+    p.add_argument("--decay", choices=("all", "matrices"),
+                   help="the parameters weight decay pulls: all, or the matrices only (not "
+                        "norms, biases, positions) (default: all; lm, and from recipe 3 vit "
+                        "and mixer classification, matrices)")
     p.add_argument("--noise-std", type=float, default=0.25, help="denoise: noise level")
     p.add_argument("--augment", choices=AUGMENTS,
                    help="flip4: the authors' x4 copy of the training set (identity, h, v, "

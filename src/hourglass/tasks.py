@@ -50,6 +50,7 @@ class Task(TaskShape):
     (TaskShape), and its inputs, targets, loss and metrics on image batches."""
 
     prototypes: torch.Tensor | None = None  # (classes, C*H*W), set by fit() for `prototype`
+    label_smoothing: float = 0.0  # classify's training loss only; metrics score plain labels
 
     # ---- data ---------------------------------------------------------------------------
     def fit(self, train: Split) -> None:
@@ -108,9 +109,10 @@ class Task(TaskShape):
 
     # ---- loss and metrics ---------------------------------------------------------------
     def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The training loss: cross-entropy for classify, else MSE over pixels and batch."""
+        """The training loss: cross-entropy for classify (against labels smoothed by
+        ``label_smoothing``), else MSE over pixels and batch."""
         if self.name == "classify":
-            return F.cross_entropy(pred, target)
+            return F.cross_entropy(pred, target, label_smoothing=self.label_smoothing)
         return (pred - target).square().mean()
 
     def metrics(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:

@@ -50,9 +50,11 @@ class Family:
     # allowed values (the first the default), or a function that checks one (raising
     # UserError) for an option whose default "plain" a space need not state (mlp: block)
     options: dict[str, tuple[str, ...] | Callable[[str], object]] = field(default_factory=dict)
-    # (task, dataset) -> defaults for the run settings left unset (norm, act, augment, and
-    # where the family has its own recipe, epochs): the recipe a config states it reaches
-    recipe: Callable[[str, str], dict] = lambda task, dataset: {}
+    # (task, dataset, recipe version) -> defaults for the run settings left unset (norm, act,
+    # augment, and where the family has its own recipe, epochs, schedule, weight decay):
+    # the recipe a config states it reaches (training/config.py, RECIPES)
+    recipe: Callable[[str, str, int], dict] = lambda task, dataset, version: {}
+    takes_dropout: bool = False  # whether the module has dropout (TrainConfig.dropout)
     default_task: str = "denoise"  # what `hourglass compare --family NAME` compares on
     default_dataset: str = "digits"  # what a command without --dataset reads
     # a small architecture of each shape (dims by name): what tests and examples build

@@ -43,9 +43,9 @@ class CausalAttention(nn.Module):
     queries and keys normalised per head before the rotary positions (QK-norm)."""
 
     def __init__(self, dim: int, attn_dim: int, heads: int, context: int,
-                 norm_layer: type[nn.Module]) -> None:
+                 norm_layer: type[nn.Module], dropout: float = 0.0) -> None:
         super().__init__()
-        self.heads = heads
+        self.heads, self.dropout = heads, dropout
         self.qkv = nn.Linear(dim, 3 * attn_dim, bias=False)
         self.q_norm = norm_layer(attn_dim // heads)
         self.k_norm = norm_layer(attn_dim // heads)
@@ -59,7 +59,8 @@ class CausalAttention(nn.Module):
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
         q = rotate(self.q_norm(q), self.cos, self.sin)
         k = rotate(self.k_norm(k), self.cos, self.sin)
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                             dropout_p=self.dropout if self.training else 0.0)
         return self.proj(out.transpose(1, 2).reshape(b, t, -1))
 
 
@@ -73,12 +74,13 @@ class Layer(nn.Module):
         act, gated = ACTS[cfg.act]
         w = cfg.layer_dim
         self.norm = norm(w)
-        self.attn = CausalAttention(w, cfg.attention, cfg.heads, cfg.context, norm)
+        self.attn = CausalAttention(w, cfg.attention, cfg.heads, cfg.context, norm, cfg.dropout)
+        self.drop = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
         self.ffn = ResidualFFN(w, cfg.inner_dim, cfg.sub_blocks, norm_layer=norm,
-                               act_layer=act, gated=gated, bias=False)
+                               act_layer=act, gated=gated, bias=False, dropout=cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.ffn(x + self.attn(self.norm(x)))
+        return self.ffn(x + self.drop(self.attn(self.norm(x))))
 
 
 class LanguageModel(nn.Module):

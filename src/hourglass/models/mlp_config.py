@@ -147,6 +147,6 @@ MLP = register(Family(
     tasks=IMAGE_TASKS, make_config=make_config, config_from_dict=lambda d: MLPConfig(**d),
     counts=count_params, module="hourglass.models.mlp:ResidualMLP",
     options={"input_proj": INPUT_PROJS, "block": parse_block},
-    recipe=lambda task, dataset: {"norm": "batch", "act": "relu", "augment": "none"},
+    recipe=lambda task, dataset, version: {"norm": "batch", "act": "relu", "augment": "none"},
     examples={"hourglass": {"skip_dim": 48, "inner_dim": 8, "depth": 2},
               "conventional": {"skip_dim": 32, "inner_dim": 64, "depth": 1}}))

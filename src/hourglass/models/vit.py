@@ -60,6 +60,10 @@ class VisionTransformer(nn.Module):
         self.norm = NORMS[cfg.norm](cfg.skip_dim)
         self.head = nn.Linear(cfg.skip_dim, cfg.out_dim if cfg.classify else cfg.out_patch)
 
+    def no_decay(self) -> list[nn.Parameter]:
+        """Norm gains, biases and the positions: weight decay pulls only the matrices."""
+        return [p for p in self.parameters() if p.ndim < 2] + [self.pos]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.cfg
         z = self.embed(to_patches(x, cfg.image_shape, cfg.patch)) + self.pos

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from hourglass.models.family import SHAPES, get_family, non_embedding
 from hourglass.training import TrainConfig, count_run_params
 
-# split_rng, lr_schedule, test_checkpoint: as TrainConfig's (absent: the paper's recipe);
-# the studies run before recipe v2 name v1's values (training/config.py, RECIPE_V1). context
-# and warmup: the lm task's windows and lr warm-up (absent: the family's recipe).
-RECIPE_KEYS = ("split_rng", "lr_schedule", "test_checkpoint", "context", "warmup")
+# As TrainConfig's, absent: the recipe's. recipe: its version (training/config.py, RECIPES;
+# absent: the latest), which every committed study names; the studies run before recipe v2
+# also name v1's split_rng, lr_schedule and test_checkpoint. context and warmup: the lm
+# task's windows and lr warm-up; label_smoothing, dropout, decay: the regularisers.
+RECIPE_KEYS = ("split_rng", "lr_schedule", "test_checkpoint", "context", "warmup", "recipe",
+               "label_smoothing", "dropout", "decay")
 TOP_KEYS = {"task", "dataset", "family", "epochs", "batch_size", "seeds", "max_params",
             "train_limit", "eval_limit", "augment", "name", *RECIPE_KEYS, *SHAPES}
 CORE_DIMS = ("skip_dim", "inner_dim", "depth")

@@ -26,6 +26,14 @@ MAX_SEED = 2**32 - 1  # each epoch's generator is seeded with seed * 1,000,003 +
 # decay and the best-eval checkpoint on every dataset). A run directory written before these
 # settings existed was trained so; its config.json reads back with them.
 RECIPE_V1 = {"split_rng": "torch", "lr_schedule": "step", "test_checkpoint": "best"}
+# Recipe versions: each run and search space names the one it trains on, so a study still
+# reproduces after the defaults change. 1: this tool's first recipe (RECIPE_V1); 2: the
+# paper's MNIST code path (the settings above); 3: fast Transformer recipes (the ViT
+# classifying: warm-up and cosine per step, label smoothing, weight decay 0.05 on matrices
+# only; the LM: dropout). The MLP's recipe is the same in 2 and 3.
+RECIPES = (1, 2, 3)
+LATEST_RECIPE = RECIPES[-1]
+DECAY = ("all", "matrices")  # which parameters weight decay pulls towards 0
 
 
 @dataclass
@@ -50,6 +58,11 @@ class TrainConfig:
     adam_beta2: float | None = None  # None: 0.999, PyTorch's (lm: 0.95, the authors')
     warmup: int | None = None  # lr warm-up steps of the cosine schedule (None: lm 100, else 0)
     context: int | None = None  # lm: characters a window holds (None: the family's 256)
+    recipe: int | None = None  # the recipe version the unset settings come from (RECIPES;
+    # None: the latest)
+    label_smoothing: float | None = None  # classify: cross-entropy against smoothed labels
+    dropout: float | None = None  # families with dropout (lm): attention and residual
+    decay: str | None = None  # all | matrices (not norms, biases or positions)
     seed: int = 0
     proj_seed: int | None = None  # seeds a fixed W_in; None: the run's seed
     noise_std: float = 0.25  # denoise
@@ -76,15 +89,23 @@ class TrainConfig:
         if unknown:
             raise UserError(f"family {family.name} has no {', '.join(sorted(unknown))}; its "
                             f"dims: {', '.join(family.dim_names)}")
+        version = LATEST_RECIPE if self.recipe is None else self.recipe
+        if version not in RECIPES:
+            raise UserError(f"--recipe {version!r}: choose one of {', '.join(map(str, RECIPES))}")
         recipe = IMAGENET32_RECIPE if self.dataset == "imagenet32" else {
             "epochs": PAPER_EPOCHS.get(self.task, 30), "batch_size": PAPER_BATCH}
         mnist = self.dataset in EPOCH_RECIPE_DATASETS
         defaults = {**recipe, "split_rng": "numpy", "lr_schedule": "epoch" if mnist else "step",
                     "test_checkpoint": "last" if mnist else "best", "weight_decay": 0.01,
-                    "adam_beta2": 0.999, "warmup": 0,
-                    **family.recipe(self.task, self.dataset)}
+                    "adam_beta2": 0.999, "warmup": 0, "label_smoothing": 0.0, "dropout": 0.0,
+                    "decay": "all", **(RECIPE_V1 if version == 1 else {}),
+                    **family.recipe(self.task, self.dataset, version), "recipe": version}
         cfg = dataclasses.replace(self, **{k: v if getattr(self, k) is None else getattr(self, k)
                                            for k, v in defaults.items()})
+        if cfg.label_smoothing and cfg.task != "classify":
+            raise UserError("--label-smoothing is the classify task's")
+        if cfg.dropout and not family.takes_dropout:
+            raise UserError(f"--dropout: the {family.name} family has no dropout layers")
         if (cfg.task == "lm") != (cfg.context is not None):
             raise UserError("--context is the lm task's window; other tasks read whole images")
         for name in ("epochs", "batch_size", *(("context",) if cfg.task == "lm" else ())):
@@ -97,14 +118,16 @@ class TrainConfig:
             value = getattr(cfg, name)
             if not (math.isfinite(value) and value >= 0):
                 raise UserError(f"--{name.replace('_', '-')} must be a number >= 0, got {value}")
-        if not 0 <= cfg.adam_beta2 < 1:
-            raise UserError(f"--adam-beta2 must be in [0, 1), got {cfg.adam_beta2}")
+        for name in ("adam_beta2", "label_smoothing", "dropout"):
+            value = getattr(cfg, name)
+            if not (isinstance(value, int | float) and 0 <= value < 1):
+                raise UserError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
         for name in ("seed", "proj_seed"):
             value = getattr(cfg, name)
             if value is not None and not 0 <= value <= MAX_SEED:
                 raise UserError(f"--{name.replace('_', '-')} must be between 0 and {MAX_SEED}, "
                                 f"got {value}")
-        for name, allowed in (("augment", AUGMENTS), ("split_rng", SPLIT_RNGS),
+        for name, allowed in (("augment", AUGMENTS), ("split_rng", SPLIT_RNGS), ("decay", DECAY),
                               ("lr_schedule", LR_SCHEDULES),
                               ("test_checkpoint", TEST_CHECKPOINTS)):
             if getattr(cfg, name) not in allowed:
@@ -121,14 +144,15 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        """A stored config.json; one written before the recipe settings existed gets v1's."""
+        """A stored config.json. One written before recipe versions were recorded trained on
+        recipe 2 if it names recipe 2's settings, else on recipe 1 (RECIPE_V1)."""
         if not isinstance(d, dict):
             raise UserError(f"a run config must be a JSON object, got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise UserError(f"unknown config keys: {', '.join(sorted(unknown))}")
-        return cls(**{**RECIPE_V1, **d})
+        return cls(**{"recipe": 2 if "split_rng" in d else 1, **RECIPE_V1, **d})
 
 
 def build_task(cfg: TrainConfig, image_shape: tuple[int, int, int] | None, num_classes: int,
@@ -150,7 +174,8 @@ def build_task(cfg: TrainConfig, image_shape: tuple[int, int, int] | None, num_c
         return TaskShape(cfg.task, image_shape, num_classes, noise_std=cfg.noise_std)
     from hourglass.tasks import Task
 
-    return Task(cfg.task, image_shape, num_classes, noise_std=cfg.noise_std)
+    return Task(cfg.task, image_shape, num_classes, noise_std=cfg.noise_std,
+                label_smoothing=cfg.label_smoothing or 0.0)
 
 
 def model_config(cfg: TrainConfig, task: TaskShape):

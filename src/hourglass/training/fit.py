@@ -85,10 +85,13 @@ def frozen_lift(model: torch.nn.Module) -> bool:
     return bool(getattr(model, "lift_is_frozen", False))
 
 
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """AdamW's groups: every trainable parameter decays, except those a model lists in
-    ``no_decay()`` (the language model's norm gains and biases, as nanoGPT and Megatron)."""
-    keep = {id(p) for p in getattr(model, "no_decay", list)()}
+def param_groups(model: torch.nn.Module, weight_decay: float, decay: str = "all") -> list[dict]:
+    """AdamW's groups: with ``decay`` "all" every trainable parameter decays; with "matrices"
+    every one except those the model lists in ``no_decay()`` (norm gains, biases, positions:
+    nanoGPT, Megatron and timm leave them undecayed)."""
+    listed = getattr(model, "no_decay", None)  # a model without the list: its vectors
+    undecayed = listed() if listed else [p for p in model.parameters() if p.ndim < 2]
+    keep = {id(p) for p in undecayed} if decay == "matrices" else set()
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if id(p) not in keep],
                "weight_decay": weight_decay}]
@@ -99,7 +102,8 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     """The run's AdamW (PyTorch's implementation), its groups and betas from the recipe."""
-    return torch.optim.AdamW(param_groups(model, cfg.weight_decay), betas=(0.9, cfg.adam_beta2))
+    return torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.decay),
+                             betas=(0.9, cfg.adam_beta2))
 
 
 OnEpoch = Callable[[dict, Callable[[], dict[str, torch.Tensor]], bool], None]
