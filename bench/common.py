@@ -11,13 +11,21 @@ import torch
 from hourglass.data import ImageDataset, load_dataset
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SMOKE_HELP = "one or two steps on a small subset: checks that the script runs (CI runs it so); " \
+    "its figures mean nothing"
+
+
+def by_mode(args: argparse.Namespace, smoke, quick, full):
+    """The benchmark's size for --smoke, --quick or a full run."""
+    return smoke if args.smoke else quick if args.quick else full
 
 
 def bench_args(doc: str, quick_help: str, dataset: str = "mnist",
                flags: dict[str, str] | None = None) -> tuple[argparse.Namespace, ImageDataset]:
-    """--quick, --data-dir and the benchmark's own on/off ``flags`` (name: help)."""
+    """--quick, --smoke, --data-dir and the benchmark's own on/off ``flags`` (name: help)."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help=quick_help)
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     ap.add_argument("--data-dir", default=str(SHARED_DATA))
     for name, text in (flags or {}).items():
         ap.add_argument(name, action="store_true", help=text)

@@ -1,6 +1,6 @@
 """Hash-routed experts: training cost per sample against one expert's, in one run.
 
-    python bench/hash_experts.py [--quick] [--data-dir ../shared/data]
+    python bench/hash_experts.py [--quick | --smoke] [--data-dir ../shared/data]
 
 MNIST denoising, batch 128 and 1024, the paper's Hourglass 785/115/4 (learned W_in). For E in 2..16
 experts (``--block hash:E``: E times the block parameters, each sample routed to one expert by
@@ -21,7 +21,7 @@ import sys
 import time
 
 import torch
-from common import bench_args
+from common import bench_args, by_mode
 
 from hourglass.models import get_family
 from hourglass.tasks import Task
@@ -60,7 +60,7 @@ def stepper(block: str, task: Task, split, size: int):
 
 def main() -> int:
     args, data = bench_args(__doc__, "fewer rounds: under a minute")
-    rounds, per_round = (3, 3) if args.quick else (9, 5)
+    rounds, per_round = by_mode(args, (1, 1), (3, 3), (9, 5))
     task = Task("denoise", data.image_shape, data.num_classes)
     print(f"MNIST denoise, hourglass 785/115/4, {torch.get_num_threads()} threads; median of "
           f"{rounds} rounds of {per_round} steps")

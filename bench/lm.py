@@ -1,7 +1,7 @@
 """Language-model training throughput on Tiny Shakespeare: against the matmul peak and a plain
 nanoGPT-style loop.
 
-    python bench/lm.py [--quick] [--data-dir DIR_WITH_tinyshakespeare]
+    python bench/lm.py [--quick | --smoke] [--data-dir DIR_WITH_tinyshakespeare]
 
 For each configuration (both shapes at one budget of non-embedding parameters): training
 tokens/s of hourglass-mlp's own step (training/fit.py: windows cut from the in-memory ids by
@@ -25,7 +25,7 @@ import time
 
 import torch
 import torch.nn.functional as F
-from common import bench_args, matmul_peak
+from common import bench_args, by_mode, matmul_peak
 
 from hourglass.data.text import TextSplit
 from hourglass.lm_task import LMTask
@@ -96,7 +96,7 @@ def plain(model, cfg: TrainConfig, ids: torch.Tensor, steps: int) -> float:
 
 def main() -> int:
     args, corpus = bench_args(__doc__, "fewer steps: a run of a few minutes", "tinyshakespeare")
-    steps = 2 if args.quick else 6
+    steps = by_mode(args, 1, 2, 6)
     task = LMTask(corpus.num_classes, CONTEXT, chars=corpus.chars)
     split = TextSplit.of(corpus.train, CONTEXT)
     peak = matmul_peak()

@@ -1,6 +1,6 @@
 """Training throughput against the machine's matmul peak and a reference-style loop.
 
-    python bench/throughput.py [--quick] [--data-dir ../shared/data]
+    python bench/throughput.py [--quick | --smoke] [--data-dir ../shared/data]
 
 MNIST denoising, batch 128, the paper's configurations. For each: training samples/s of
 hourglass-mlp, model FLOP/s and their ratio to this machine's fp32 matmul peak (measured
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import bench_args, matmul_peak
+from common import bench_args, by_mode, matmul_peak
 from torch.utils.data import DataLoader, Dataset
 
 from hourglass.models import MLPConfig, ResidualMLP
@@ -57,6 +57,7 @@ def train_flops(cfg: MLPConfig) -> int:
 def time_training(cfg: TrainConfig, data, steps: int) -> float:
     """Seconds per training step of hourglass-mlp's own loop (training/fit.py's step and
     batches)."""
+    cfg = cfg.resolved()
     prep = prepare(cfg, data)
     torch.manual_seed(0)
     model = ResidualMLP(model_config(cfg, prep.task))
@@ -115,7 +116,7 @@ def reference_epoch(mcfg: MLPConfig, train_images, eval_images) -> float:
 
 def main() -> int:
     args, data = bench_args(__doc__, "subsets: a run under a minute")
-    n_train, n_eval, steps = (2560, 1000, 15) if args.quick else (50000, 10000, 100)
+    n_train, n_eval, steps = by_mode(args, (256, 128, 1), (2560, 1000, 15), (50000, 10000, 100))
     peak = matmul_peak()
     print(f"matmul peak (4096^2 fp32, {torch.get_num_threads()} threads): "
           f"{peak / 1e9:.0f} GFLOP/s; {n_train} training and {n_eval} eval images, batch {BATCH}")

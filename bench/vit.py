@@ -1,6 +1,6 @@
 """ViT training throughput on CIFAR-10: against the machine's matmul peak and a plain loop.
 
-    python bench/vit.py [--quick] [--data-dir DIR_WITH_cifar10] [--compile]
+    python bench/vit.py [--quick | --smoke] [--data-dir DIR_WITH_cifar10] [--compile]
 
 For each configuration (both shapes at one budget): training images/s of hourglass-mlp's own
 step (training/fit.py: in-memory uint8 batches, batched crop-flip augmentation, the family's
@@ -25,7 +25,7 @@ import time
 
 import torch
 import torch.nn.functional as F
-from common import bench_args, matmul_peak
+from common import bench_args, by_mode, matmul_peak
 from torch.utils.data import DataLoader, Dataset
 
 from hourglass.data.augment import CROP_PAD
@@ -114,7 +114,7 @@ def main() -> int:
     args, data = bench_args(__doc__, "fewer steps: a run of a few minutes", "cifar10",
                             {"--compile": "also time the step under torch.compile"})
     compile_too = args.compile
-    steps = 5 if args.quick else 20
+    steps = by_mode(args, 1, 5, 20)
     task = Task("classify", data.image_shape, data.num_classes)
     peak = matmul_peak()
     print(f"matmul peak (4096^2 fp32, {torch.get_num_threads()} threads): {peak / 1e9:.0f} "

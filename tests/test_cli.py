@@ -165,6 +165,22 @@ def test_family_errors_are_one_line(capsys, argv, match):
     one_line_error(capsys, argv, match)
 
 
-def test_removed_options_still_run_with_a_note(tmp_path, capsys):
-    assert cli(*TRAIN, "--epochs", "1", "--engine", "stacked", "--out", tmp_path / "r") == 0
-    assert "--engine stacked was removed" in capsys.readouterr().err
+@pytest.mark.parametrize("argv, match", [
+    ([*TRAIN, "--engine", "stacked"], "--engine was removed"),
+    ([*TRAIN, "--engine", "plain"], "every model trains on one autograd path"),
+    (["search", "quick-denoise", "--population", "on"], "--population was removed"),
+])
+def test_removed_options_are_refused_saying_what_replaced_them(tmp_path, capsys, argv, match):
+    one_line_error(capsys, [*argv, "--out", tmp_path / "r"], match)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_run_from_a_variant_records_its_name_not_the_variants_claimed_result():
+    from hourglass.cli import config_from
+    from hourglass.cli_parser import build_parser
+
+    args = build_parser().parse_args(["train", "--variant", "vit-c10-conventional", "--task",
+                                      "classify", "--dataset", "cifar10", "--epochs", "1",
+                                      "--out", "x"])
+    cfg = config_from(args)
+    assert cfg.extra == {"variant": "vit-c10-conventional"} and cfg.epochs == 1

@@ -30,6 +30,11 @@ def config_from(args: argparse.Namespace):
     from hourglass.training import TrainConfig
 
     settings = dict(VARIANTS[args.variant]) if args.variant else {}
+    # what a variant states it reaches holds for its own recipe, not for every run made from
+    # it (other epochs, say): the run records the variant's name, not its claim
+    settings.pop("extra", None)
+    if args.variant:
+        settings["extra"] = {"variant": args.variant}
     arch = dict(settings.pop("arch", {}))
     arch.update({k[5:]: v for k, v in vars(args).items()
                  if k.startswith("arch_") and v is not None})
@@ -49,18 +54,19 @@ def print_json(obj: object) -> None:
     print(json.dumps(obj, indent=2))
 
 
-def note_removed_options(args: argparse.Namespace) -> None:
-    """Old commands keep working: an option whose feature is gone is accepted and noted."""
-    if getattr(args, "engine", None) not in (None, "auto", "plain"):
-        print(f"hourglass: note: --engine {args.engine} was removed (it did not pay 1.3x on "
-              "whole epochs); every model trains on one autograd path", file=sys.stderr)
-    if getattr(args, "population", None) == "on":
-        print("hourglass: note: --population was removed (it did not pay on CPUs); trials "
-              "train one at a time", file=sys.stderr)
+def refuse_removed_options(args: argparse.Namespace) -> None:
+    """An option whose feature is gone is one clear error saying what replaced it, never
+    silently ignored."""
+    if getattr(args, "engine", None) is not None:
+        raise UserError("--engine was removed (the stacked engine did not pay 1.3x on whole "
+                        "epochs): every model trains on one autograd path; drop the flag")
+    if getattr(args, "population", None) is not None:
+        raise UserError("--population was removed (it did not pay on CPUs): a search's "
+                        "trials train one at a time per worker (--workers N); drop the flag")
 
 
 def run(args: argparse.Namespace) -> None:
-    note_removed_options(args)
+    refuse_removed_options(args)
     if args.command == "train":
         # every flag is checked before PyTorch loads (seconds here): a bad one is refused at once
         if args.threads is not None and args.threads < 1:

@@ -13,12 +13,10 @@ from hourglass.options import (
     AUGMENTS,
     COMPARE_MINUTES,
     DATASETS,
-    ENGINES,
     INPUT_PROJS,
     LR_SCHEDULES,
     MODEL_ACTS,
     NORMS,
-    POPULATION,
     SPLIT_RNGS,
     STRATEGIES,
     TASKS,
@@ -150,7 +148,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="use only the first N eval images and a seeded sample of N test images")
     p.add_argument("--out", required=True, help="run directory to create")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)  # removed
+    p.add_argument("--engine", help=argparse.SUPPRESS)  # removed: refused with a note
     p.add_argument("--device", default="auto",
                    help="auto (a GPU when there is one; under torchrun, each process's own), "
                         "cpu, cuda or cuda:N")
@@ -173,7 +171,7 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--storage", help="postgresql://... to share one study across machines "
                                      "(default: a journal file in --out)")
     p.add_argument("--eta", type=int, default=3, help="pareto-halving reduction factor")
-    p.add_argument("--population", choices=POPULATION, help=argparse.SUPPRESS)  # removed
+    p.add_argument("--population", help=argparse.SUPPRESS)  # removed: refused with a note
     p.add_argument("--data-dir", help="where datasets live")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

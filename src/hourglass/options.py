@@ -19,7 +19,5 @@ SPLIT_RNGS = ("numpy", "torch")
 LR_SCHEDULES = ("epoch", "step", "cosine")  # linear decay stepped once per epoch, or per optimizer
 # step; or warm-up then cosine decay to a tenth (the language model's)
 TEST_CHECKPOINTS = ("last", "best")  # the final model, or the one with the lowest eval loss
-ENGINES = ("auto", "stacked", "plain")  # accepted for old commands; one path trains all
 STRATEGIES = ("grid", "random", "nsga2", "pareto-halving")
-POPULATION = ("auto", "on", "off")  # accepted for old commands; trials train one by one
 COMPARE_MINUTES = 4.0  # `compare`'s default budget: leaves time for the report within 5 min

@@ -11,5 +11,4 @@ __getattr__, __all__ = lazy(__name__, {
     "evaluate_run": "hourglass.training.evaluate",
     "load_run": "hourglass.training.evaluate",
     "train": "hourglass.training.loop",
-    "train_many": "hourglass.training.loop",
 })

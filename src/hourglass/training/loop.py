@@ -63,10 +63,10 @@ def _check_existing(out: Path, cfg: TrainConfig, resume: bool) -> bool:
                         "another --out")
     # resolved: a run stored before a setting existed reads back with that setting's default
     stored = TrainConfig.from_dict(read_json(out / CONFIG_FILE, "run config")).resolved()
-    # the recipe's number alone may differ: versions that agree on every setting (the MLP's
-    # 2 and 3) train the same run
+    # the recipe's number alone may differ (versions that agree on every setting, the MLP's
+    # 2 and 3, train the same run), and the free-form notes
     differ = [k for k, v in cfg.to_dict().items()
-              if k not in ("data_dir", "recipe") and stored.to_dict()[k] != v]
+              if k not in ("data_dir", "recipe", "extra") and stored.to_dict()[k] != v]
     if differ:
         hint = f" (it trained on recipe {stored.recipe}: add --recipe {stored.recipe})" \
             if stored.recipe != cfg.recipe else ""
