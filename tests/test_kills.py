@@ -1,4 +1,5 @@
-"""Injected faults: SIGKILL at seeded random moments, then a rerun of the same command.
+"""Injected faults: SIGKILL at seeded moments placed by progress (a few trials or epochs
+further, then a random fraction of a second), then a rerun of the same command.
 
 A 2-worker search and a training run are each killed KILLS times; some kills in the search
 also tear the journal's last record, as a kill in the middle of a write leaves it. After every
@@ -12,6 +13,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,15 +37,33 @@ def finish(argv: list, cwd: Path) -> None:
     assert p.returncode == 0, err[-3000:]
 
 
-def kill_after(p: subprocess.Popen, seconds: float) -> bool:
-    """Kill the process group after ``seconds``; False when it had already finished."""
-    try:
-        p.wait(timeout=seconds)
-        return False
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.wait()
-        return True
+def kill_when(p: subprocess.Popen, ready, delay: float) -> bool:
+    """Kill the process group ``delay`` seconds after ``ready()`` first holds; False when the
+    process ended first. Kills are placed by progress (so many epochs or trials further), not
+    by the clock, so that as many land on a slow machine as on a fast one."""
+    deadline = time.monotonic() + 600
+    while p.poll() is None:
+        if ready():
+            time.sleep(delay)  # past the checkpoint just written: into the next step or write
+            if p.poll() is not None:
+                return False
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            return True
+        assert time.monotonic() < deadline, "no progress in 10 minutes"
+        time.sleep(0.02)
+    return False
+
+
+def trained_epochs(out: Path) -> int:
+    """Epochs finished over every trial of a search (each trial's history.csv)."""
+    return sum(epochs_done(run) for run in (out / "runs").glob("*")) \
+        if (out / "runs").is_dir() else 0
+
+
+def epochs_done(out: Path) -> int:
+    path = out / "history.csv"
+    return max(0, len(path.read_text().split()) - 1) if path.is_file() else 0
 
 
 def finished_runs(out: Path) -> dict[str, tuple[str, int]]:
@@ -64,15 +84,18 @@ def frontier(out: Path) -> dict:
 
 
 def test_a_search_killed_again_and_again_loses_and_repeats_nothing(tmp_path):
-    space = tiny(tmp_path, epochs=8)  # trials of a second or two: kills land mid-trial
+    # 18 trials of 8 short epochs; each run is killed one to three epochs of training further
+    # on, so kills land mid-trial and the search is never over before the last kill
+    space = tiny(tmp_path, epochs=8, lr="3e-3, 1e-2")
     argv = ["search", space, "--workers", "2", "--quiet", "--out"]
     finish([*argv, tmp_path / "whole"], tmp_path)
     out, rng = tmp_path / "killed", random.Random(SEED)
     kills = torn = attempts = 0
     while kills < KILLS and attempts < 3 * KILLS:
         attempts += 1
-        before = finished_runs(out)
-        if kill_after(start([*argv, out], tmp_path), rng.uniform(1.0, 5.0)):
+        before, n, more = finished_runs(out), trained_epochs(out), rng.randint(1, 3)
+        if kill_when(start([*argv, out], tmp_path), lambda n=n, more=more: trained_epochs(out)
+                     >= n + more, rng.uniform(0.0, 0.3)):
             kills += 1
             journal = out / "journal.log"
             if kills % 4 == 0 and journal.is_file() and journal.stat().st_size > 20:
@@ -86,7 +109,7 @@ def test_a_search_killed_again_and_again_loses_and_repeats_nothing(tmp_path):
     assert kills == KILLS and torn >= KILLS // 4, (kills, torn, attempts)
     finish([*argv, out], tmp_path)
     keys = trial_rows(out)
-    assert len(keys) == 10 and len(set(keys)) == 10
+    assert len(keys) == 18 and len(set(keys)) == 18
     assert frontier(out) == frontier(tmp_path / "whole")
 
 
@@ -98,12 +121,14 @@ def test_a_training_run_killed_again_and_again_ends_with_the_same_numbers(tmp_pa
     out, rng = tmp_path / "killed", random.Random(SEED)
     kills = 0
     for _ in range(KILLS):
-        # start-up (PyTorch, the data) takes about 2.8 s here: most kills land in training
-        kills += kill_after(start([*argv, out], tmp_path), rng.uniform(2.5, 4.5))
-        if (out / "metrics.json").is_file():
-            break
+        # one to three epochs further (at most 40 of the 60 in all), then into the next epoch
+        # or the checkpoint's write
+        n, more = epochs_done(out), rng.randint(1, 3)
+        kills += kill_when(start([*argv, out], tmp_path),
+                           lambda n=n, more=more: epochs_done(out) >= n + more,
+                           rng.uniform(0.0, 0.2))
     finish([*argv, out], tmp_path)
-    assert kills >= KILLS // 2, kills
+    assert kills == KILLS, kills
     whole = json.loads((tmp_path / "whole" / "metrics.json").read_text())
     killed = json.loads((out / "metrics.json").read_text())
     for key in ("test_psnr", "test_psnr_per_image", "eval_psnr", "eval_loss", "best_epoch"):
