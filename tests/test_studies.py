@@ -84,7 +84,7 @@ def test_two_copies_of_full_recipe_share_a_list_and_train_each_run_once(tmp_path
         ["bash", str(script), "--lr", "7e-4", "superres", "50", "data", str(tmp_path / "out"),
          *nets], env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "WORKER": w},
         stderr=subprocess.PIPE, text=True) for w in ("a", "b")]
-    errs = [p.communicate(timeout=60)[1] for p in procs]
+    errs = [p.communicate(timeout=600)[1] for p in procs]  # a hang guard
     assert [p.returncode for p in procs] == [0, 0], errs
     trained = {d.name: d.joinpath("trained_by").read_text().split()
                for d in (tmp_path / "out").iterdir() if d.is_dir()}
