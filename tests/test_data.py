@@ -189,6 +189,55 @@ def test_undecodable_image_is_named(tmp_path):
         load_dataset(f"folder:{root}")
 
 
+def test_a_folder_of_mixed_sizes_is_refused_unless_given_one_size(tmp_path):
+    root = write_folder(tmp_path / "pets")  # 12x10 images
+    Image.new("RGB", (9, 7)).save(root / "train" / "cat" / "0-stray.png")  # sorts first
+    with pytest.raises(UserError, match=r"images of 2 sizes, height x width \(24 of 12x10 .*"
+                                        r"1 of 7x9 \(e\.g\. .*0-stray\.png\)\); pass "
+                                        r"--image-size"):
+        dataset_shape(f"folder:{root}")
+    assert dataset_shape(f"folder:{root}", image_size="12x10") == ((3, 12, 10), 2)
+    assert load_dataset(f"folder:{root}", image_size="12x10").image_shape == (3, 12, 10)
+
+
+def test_the_classes_come_from_train_and_another_split_may_not_add_one(tmp_path):
+    root = write_folder(tmp_path / "pets")
+    (root / "test" / "bird").mkdir()
+    Image.new("RGB", (10, 12)).save(root / "test" / "bird" / "0.png")
+    with pytest.raises(UserError, match=r"class folder\(s\) bird are not in .*train"):
+        load_dataset(f"folder:{root}")
+
+
+def test_a_one_class_folder_cannot_be_classified(tmp_path):
+    from hourglass.training import TrainConfig, count_run_params
+
+    root = write_folder(tmp_path / "pets")
+    for split in ("train", "test"):
+        shutil.rmtree(root / split / "dog")
+    cfg = TrainConfig(task="classify", dataset=f"folder:{root}", skip_dim=64, inner_dim=8,
+                      depth=1)
+    with pytest.raises(UserError, match="1 class; classification needs at least 2"):
+        count_run_params(cfg)
+    assert count_run_params(TrainConfig(task="denoise", dataset=f"folder:{root}", skip_dim=400,
+                                        inner_dim=8, depth=1))["params"] > 0
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    import subprocess
+
+    from hourglass.files import write_bytes_atomic
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that no longer runs
+    stale = tmp_path / f".cache.npy.{dead.pid}.abc123.tmp"
+    stale.write_bytes(b"x" * 1000)
+    mine = tmp_path / f".cache.npy.{os.getpid()}.def456.tmp"  # a live writer's: kept
+    mine.write_bytes(b"y")
+    write_bytes_atomic(tmp_path / "cache.npy", b"data")
+    assert not stale.exists() and mine.exists()
+    assert (tmp_path / "cache.npy").read_bytes() == b"data"
+
+
 def test_folder_without_splits_is_refused(tmp_path):
     (tmp_path / "x" / "cat").mkdir(parents=True)
     with pytest.raises(UserError, match="needs train/<class>/ and test/<class>/"):

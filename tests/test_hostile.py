@@ -434,7 +434,7 @@ def test_hostile_input_is_one_line_exit_2_in_bounded_time_and_memory(name, tmp_p
 
 def test_a_run_that_diverged_at_once_can_be_rerun_with_a_lower_lr(tmp_path, capsys):
     one_line(capsys, [*TRAIN, "--lr", "1e30", "--out", tmp_path / "r"], "training diverged")
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["config.json"]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [".hourglass.lock", "config.json"]
     assert main([*TRAIN, "--lr", "1e-3", "--out", str(tmp_path / "r")]) == 0
     assert (tmp_path / "r" / "metrics.json").is_file()
 

@@ -22,7 +22,7 @@ def search_options(args: argparse.Namespace):
     return SearchOptions(strategy=args.strategy, max_trials=args.max_trials,
                          time_budget_min=args.time_budget, workers=args.workers,
                          storage=args.storage, data_dir=args.data_dir, eta=args.eta,
-                         progress=not args.quiet)
+                         progress=not args.quiet, other_space=args.other_space)
 
 
 def config_from(args: argparse.Namespace):

@@ -163,6 +163,9 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", default="grid", choices=STRATEGIES,
                    help="grid: every trial (the paper's method); pareto-halving: short runs "
                         "first, the best promoted to more epochs")
+    p.add_argument("--other-space", action="store_true",
+                   help="add this space's search to a folder that holds another space's (its "
+                        "trials.csv and report then show this one; by default refused)")
     p.add_argument("--max-trials", type=int,
                    help="most architecture x lr units to start (seeds are not counted)")
     p.add_argument("--time-budget", type=float, metavar="MIN",

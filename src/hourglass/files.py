@@ -4,16 +4,22 @@ the cache directory."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import glob
 import hashlib
 import io
 import json
 import os
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from hourglass.errors import UserError
 
 
 def _umask() -> int:
@@ -22,12 +28,33 @@ def _umask() -> int:
     return mask
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Delete the temporary files a killed writer of ``path`` left (named with its pid): a
+    SIGKILL mid-write cannot clean up after itself, so the next writer does."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def open_atomic(path: str | Path) -> Iterator[BinaryIO]:
     """A binary file to write that appears at ``path`` only once the block finishes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
@@ -77,3 +104,38 @@ def cache_dir() -> Path:
         return Path(os.environ["HOURGLASS_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "hourglass"
+
+
+LOCK_FILE = ".hourglass.lock"
+
+
+class FolderLock:
+    """One writer per output folder: an exclusive flock on DIR/.hourglass.lock, held while the
+    process runs. The kernel drops it when the holder dies, however it dies, so a lock left by
+    a killed process is simply taken over. The file names its holder for the refusal."""
+
+    def __init__(self, folder: Path, what: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / LOCK_FILE
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 512, 0).decode("utf-8", "replace").strip()
+            os.close(self.fd)
+            raise UserError(f"{folder} is in use by {holder or 'another process'}; wait for "
+                            "it to finish or choose another --out") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{what} (pid {os.getpid()} on {socket.gethostname()}, since "
+                           f"{time.strftime('%Y-%m-%d %H:%M:%S')})\n".encode(), 0)
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing drops the flock; the file stays for the next writer
+            self.fd = -1
+
+    def __enter__(self) -> FolderLock:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +20,15 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from hourglass.errors import UserError
-from hourglass.files import cache_dir, files_key, write_npy_atomic
+from hourglass.files import cache_dir, files_key, write_npy_atomic, write_text_atomic
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 # Pillow's grey modes: 1-bit, 8-bit (with alpha), 16-bit (I;16*, and I as 16-bit PNGs open in
 # some versions), 32-bit float (assumed in [0, 1]).
 SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
 GREY_MODES = {"1", "L", "LA", "F", "P;L", *SIXTEEN_BIT_MODES}
+MAX_SOURCE_PIXELS = 64 << 20  # one image's pixels before resizing: a 64-megapixel photograph
+MAX_DECODED_BYTES = 8 << 30  # a whole folder decoded to uint8 at the size the run reads
 
 
 def bit_depth(mode: str) -> int:
@@ -72,10 +76,45 @@ def decode_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
 
 
-def probe_image(path: Path) -> tuple[tuple[int, int], int]:
-    """(height, width) and channel count (1 for grey modes, else 3) of one image file."""
-    size, channels, _ = describe_image(path)
-    return size, channels
+@dataclass(frozen=True)
+class FolderScan:
+    """What the headers of a folder's images say, read before any pixel is decoded."""
+
+    sizes: dict[tuple[int, int], int]  # (height, width) -> how many images have it
+    examples: dict[tuple[int, int], str]  # (height, width) -> one file that has it
+    channels: int  # 3 when any image has colour, else 1
+    count: int
+
+
+def scan_headers(paths: list[Path]) -> FolderScan:
+    """Every image's size and colour from its header alone (cached like the decoded pixels,
+    by the files' names, sizes and mtimes); an image over MAX_SOURCE_PIXELS is refused."""
+    key = files_key(paths, header="scan")
+    cached = cache_dir() / f"folder-scan-{key}.json"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        d = json.loads(cached.read_text())
+        return FolderScan({tuple(s): n for s, n in d["sizes"]},
+                          {tuple(s): e for s, e in d["examples"]}, int(d["channels"]),
+                          int(d["count"]))
+    sizes: Counter[tuple[int, int]] = Counter()
+    examples: dict[tuple[int, int], str] = {}
+    channels = 1
+    for path in paths:
+        size, chans, _ = describe_image(path)
+        if size[0] * size[1] > MAX_SOURCE_PIXELS:
+            raise UserError(f"{path}: {size[0]}x{size[1]} pixels (height x width); at most "
+                            f"{MAX_SOURCE_PIXELS:,} per image (its header says so: nothing "
+                            "was decoded)")
+        sizes[size] += 1
+        examples.setdefault(size, str(path))
+        channels = max(channels, chans)
+    scan = FolderScan(dict(sizes), examples, channels, len(paths))
+    with contextlib.suppress(OSError):  # an unwritable cache only costs speed
+        write_text_atomic(cached, json.dumps({
+            "sizes": [[list(k), v] for k, v in sizes.items()],
+            "examples": [[list(k), v] for k, v in examples.items()],
+            "channels": channels, "count": len(paths)}))
+    return scan
 
 
 def describe_image(path: Path) -> tuple[tuple[int, int], int, int]:

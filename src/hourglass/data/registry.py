@@ -171,18 +171,44 @@ def _folder_layout(root: Path) -> tuple[Path, Path | None, Path]:
 
 
 def _folder_shape(root: Path, image_size, channels) -> tuple[tuple[int, int, int], int]:
+    """((C, H, W), classes) of an image folder from its files' headers, checked before any
+    pixel is decoded. The classes are train/'s sub-folders: another split with a class that
+    train/ lacks is refused. The size is --image-size (every image is resized to it, and the
+    run's config records it) or, without it, the one size every image has: mixed sizes are
+    refused rather than resized to whichever file sorts first."""
     from hourglass.data import folder
 
-    train, _, _ = _folder_layout(root)
-    classes = folder.class_names(train)
-    paths, _ = folder.list_images(train, classes)
-    if not paths:
-        raise UserError(f"{train}: no images found (expected {train}/<class>/*.png|jpg)")
-    size, chans = folder.probe_image(paths[0])
-    size = parse_image_size(image_size) or size
+    splits = [d for d in _folder_layout(root) if d is not None]
+    classes = folder.class_names(splits[0])
+    for d in splits[1:]:
+        unknown = sorted(set(folder.class_names(d)) - set(classes))
+        if unknown:
+            raise UserError(f"{d}: class folder(s) {', '.join(unknown[:5])} are not in "
+                            f"{splits[0]}; the classes come from train/")
+    paths = [p for d in splits for p in folder.list_images(d, classes)[0]]
+    if not folder.list_images(splits[0], classes)[0]:
+        raise UserError(f"{splits[0]}: no images found (expected {splits[0]}/<class>/*.png|jpg)")
     if channels not in (None, 1, 3):
         raise UserError(f"--channels {channels}: must be 1 (grey) or 3 (RGB)")
-    return (channels or chans, *size), len(classes)
+    scan = folder.scan_headers(paths)
+    size = parse_image_size(image_size)
+    if size is None:
+        if len(scan.sizes) > 1:
+            common = sorted(scan.sizes.items(), key=lambda kv: -kv[1])
+            sizes = ", ".join(f"{n} of {h}x{w} (e.g. {scan.examples[(h, w)]})"
+                              for (h, w), n in common[:3])
+            raise UserError(f"{root}: images of {len(scan.sizes)} sizes, height x width "
+                            f"({sizes}); pass --image-size HxW to resize every image to one "
+                            "size")
+        size = next(iter(scan.sizes))
+    c = channels or scan.channels
+    decoded = scan.count * c * size[0] * size[1]
+    if decoded > folder.MAX_DECODED_BYTES:
+        raise UserError(f"{root}: {scan.count:,} images of {c}x{size[0]}x{size[1]} would take "
+                        f"{decoded / 2**30:.1f} GiB decoded; at most "
+                        f"{folder.MAX_DECODED_BYTES / 2**30:.0f} GiB: choose a smaller "
+                        "--image-size")
+    return (c, *size), len(classes)
 
 
 def dataset_shape(name: str, data_dir: str | Path | None = None, image_size=None,

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ import torch
 
 from hourglass.data import ImageDataset, load_dataset
 from hourglass.errors import UserError
-from hourglass.files import write_json_atomic, write_text_atomic
+from hourglass.files import FolderLock, write_json_atomic, write_text_atomic
 from hourglass.models.family import non_embedding
 from hourglass.options import STRATEGIES
 from hourglass.provenance import provenance, resumed
@@ -26,7 +27,7 @@ from hourglass.search import journal
 from hourglass.search.frontier import metric_name, summarize
 from hourglass.search.progress import Progress, finished
 from hourglass.search.space import SearchSpace, rung_epochs
-from hourglass.search.store import JOURNAL_FILE, Record, Store, unit_of
+from hourglass.search.store import JOURNAL_FILE, Record, Store, open_storage, unit_of
 from hourglass.search.strategies import WAIT, Job, Sample, full_length_job, next_job
 from hourglass.training import train
 
@@ -66,6 +67,7 @@ class SearchOptions:
     # after the budget, train each shape still without a finished full-length trial to full
     # length (compare's promise: its report always holds both shapes, on any machine)
     full_length_per_shape: bool = False
+    other_space: bool = False  # let a search of another space into a folder that holds one
 
     def check(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -270,6 +272,25 @@ def worker_command(space_spec: str, out: Path, opts: SearchOptions, deadline: fl
     return cmd
 
 
+def _check_folder_space(out: Path, space: SearchSpace, opts: SearchOptions) -> None:
+    """A search folder holds one space's search: its trials.csv, frontier.json and report
+    would otherwise be replaced by another's without a word. ``opts.other_space`` lets a
+    second space into the folder (its files then show the new search). The spaces a folder
+    holds: its journal's studies, or with a shared database, what its frontier.json shows."""
+    if opts.storage is None:
+        held = {m.group(1) for s in open_storage(None, out).get_all_studies()
+                if (m := re.match(r"^(.*):(?:hourglass|conventional)(?::\d+)?$", s.study_name))}
+    else:
+        try:
+            held = {json.loads((out / FRONTIER_FILE).read_text())["space"]["name"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            held = set()
+    if held and space.name not in held and not opts.other_space:
+        raise UserError(f"{out} holds the search of space {sorted(held)[0]!r}, not "
+                        f"{space.name!r}; choose another --out, or pass --other-space to add "
+                        "this one (the folder's trials.csv and report then show it)")
+
+
 def search(space_spec: str, space: SearchSpace, out: str | Path, opts: SearchOptions,
            deadline: float | None = None, worker_only: bool = False) -> dict:
     """Run (or resume) the search; returns frontier.json's contents."""
@@ -277,15 +298,25 @@ def search(space_spec: str, space: SearchSpace, out: str | Path, opts: SearchOpt
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder for the search")
+    if worker_only:  # a worker of the search that holds the folder
+        return _search(space_spec, space, out, opts, deadline, worker_only)
+    with FolderLock(out, f"hourglass search {space.name}"):
+        return _search(space_spec, space, out, opts, deadline, worker_only)
+
+
+def _search(space_spec: str, space: SearchSpace, out: Path, opts: SearchOptions,
+            deadline: float | None, worker_only: bool) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     if deadline is None and opts.time_budget_min is not None:
         deadline = time.time() + 60 * opts.time_budget_min
-    if not worker_only:  # what produced this search: the report says it
-        write_json_atomic(out / PROVENANCE_FILE, resumed(_recorded(out), provenance()))
     if opts.storage is None and not worker_only:  # before any worker reads or writes it
         repaired = journal.repair(out / JOURNAL_FILE)
         if repaired:
             print(f"[search] {repaired}", file=sys.stderr, flush=True)
+    if not worker_only:
+        _check_folder_space(out, space, opts)
+        # what produced this search: the report says it
+        write_json_atomic(out / PROVENANCE_FILE, resumed(_recorded(out), provenance()))
     store = Store(space, out, opts.storage)  # creates the studies; checks the space matches
     if worker_only:
         work(store, out, opts, deadline)

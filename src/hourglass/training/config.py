@@ -170,6 +170,9 @@ def build_task(cfg: TrainConfig, image_shape: tuple[int, int, int] | None, num_c
         return LMTask(num_classes, cfg.context, chars=chars)
     if image_shape is None:
         raise UserError(f"{cfg.dataset} is a text: the {cfg.task} task needs images")
+    if cfg.task == "classify" and num_classes < 2:
+        raise UserError(f"{cfg.dataset}: {num_classes} class; classification needs at least 2 "
+                        "(a single class scores 100% against a 100% baseline)")
     if not tensors:
         return TaskShape(cfg.task, image_shape, num_classes, noise_std=cfg.noise_std)
     from hourglass.tasks import Task

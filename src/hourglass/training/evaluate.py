@@ -15,7 +15,7 @@ from hourglass.lm_task import LMTask
 from hourglass.models.blocks_config import parse_block
 from hourglass.tasks import Task
 from hourglass.training.checkpoint import CONFIG_FILE, MODEL_FILE, load_model, read_json
-from hourglass.training.config import TrainConfig, build_task
+from hourglass.training.config import TrainConfig, build_task, count_run_params
 
 EVAL_CHUNK = 1024  # forward chunk for evaluation; BatchNorm is in eval mode, so any size works
 EVAL_WINDOWS = 16  # a language model's chunk: its attention holds windows x heads x T^2 values
@@ -34,6 +34,9 @@ def prepare(cfg: TrainConfig, data: ImageDataset | TextCorpus | None = None) -> 
     """``data``: the loaded dataset (images, or a text cut here into windows of the run's
     context), or None to load the config's."""
     if data is None:
+        # the model's limits from the files' headers first, as `hourglass params` checks them:
+        # an absurd --image-size is refused before a pixel is decoded
+        count_run_params(cfg)
         data = load_dataset(cfg.dataset, cfg.data_dir, image_size=cfg.image_size,
                             channels=cfg.channels, split_rng=cfg.split_rng)
     text = isinstance(data, TextCorpus)

@@ -5,6 +5,7 @@ Training recipe; TrainConfig.test_checkpoint). The training itself is fit.py's.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from pathlib import Path
@@ -13,7 +14,7 @@ import torch
 
 from hourglass.data import ImageDataset, flip4
 from hourglass.errors import DivergedError, UserError
-from hourglass.files import write_json_atomic, write_text_atomic
+from hourglass.files import LOCK_FILE, FolderLock, write_json_atomic, write_text_atomic
 from hourglass.models.family import get_family
 from hourglass.training import parallel
 from hourglass.training.checkpoint import (
@@ -48,13 +49,11 @@ def _history_csv(rows: list[dict]) -> str:
 
 def _check_existing(out: Path, cfg: TrainConfig, resume: bool) -> bool:
     """True when ``out`` holds this run already (to continue); errors on any other clash."""
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file; give a folder for the run")
     started = any((out / f).exists() for f in (TRAINER_FILE, MODEL_FILE, METRICS_FILE))
     if (out / CONFIG_FILE).exists() and not started:
         return False  # no epoch ever finished (it diverged at once, say): start afresh
     if not (out / CONFIG_FILE).exists():
-        if out.exists() and any(out.iterdir()):
+        if out.exists() and any(p.name != LOCK_FILE for p in out.iterdir()):
             raise UserError(f"{out} exists and is not an empty folder or a run; choose another "
                             "--out")
         return False
@@ -84,6 +83,15 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: 
     DistributedDataParallel; every rank returns the metrics and rank 0 writes ``out``."""
     dev = parallel.resolve_device(device)
     cfg, out = cfg.resolved(), Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder for the run")
+    # one writer per run directory (rank 0 writes for all under torchrun)
+    with FolderLock(out, "hourglass train") if parallel.is_main() else contextlib.nullcontext():
+        return _train(cfg, out, resume, progress, data, dev)
+
+
+def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
+           data: ImageDataset | None, dev) -> dict:
     done = _check_existing(out, cfg, resume) and (out / METRICS_FILE).exists()
     parallel.barrier()  # every rank has looked at the run directory before rank 0 writes
     if done:
