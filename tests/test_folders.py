@@ -39,10 +39,9 @@ def wait_for_holder(folder: Path, p: subprocess.Popen, what: str) -> None:
 
 
 def test_a_second_holder_is_refused_naming_the_first_and_a_dead_ones_lock_is_taken(tmp_path):
-    with FolderLock(tmp_path / "out", "hourglass train"):
-        with pytest.raises(UserError, match=rf"out is in use by hourglass train \(pid "
-                                            rf"{os.getpid()} on .*\); wait for it"):
-            FolderLock(tmp_path / "out", "hourglass search s")
+    held = rf"out is in use by hourglass train \(pid {os.getpid()} on .*\); wait for it"
+    with FolderLock(tmp_path / "out", "hourglass train"), pytest.raises(UserError, match=held):
+        FolderLock(tmp_path / "out", "hourglass search s")
     FolderLock(tmp_path / "out", "again").release()  # released: free to take
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; from pathlib import Path; from hourglass.files import FolderLock; "
