@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,3 +184,34 @@ def test_frontier_labels_of_crowded_crossing_frontiers_do_not_overlap():
     assert len(boxes) == 8
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     assert all(frame.x0 <= b.x0 and b.x1 <= frame.x1 for b in boxes)
+
+
+def test_an_overlay_names_each_search_s_series_and_drops_none(tmp_path):
+    from hourglass.report.overlay import merge, overlay_markdown
+
+    def search(name: str, fronts: dict) -> Path:
+        d = tmp_path / name
+        d.mkdir()
+        configs = [{**c, "shape": s} for s, f in fronts.items() for c in f]
+        (d / "frontier.json").write_text(json.dumps({
+            "space": {"name": name, "task": "classify", "dataset": "digits"},
+            "metric": "test_accuracy", "higher_is_better": True,
+            "reference_point": {"quality": 0.1}, "frontiers": fronts,
+            "frontiers_by_flops": {}, "configurations": configs}))
+        return d
+
+    def point(params: int, mean: float) -> dict:
+        return {"skip_dim": 8, "inner_dim": 2, "depth": 1, "lr": 1e-3, "params": params,
+                "flops": 10 * params, "mean": mean}
+
+    conv = [point(100, 0.8)]
+    mlp = search("mlp", {"hourglass": [point(50, 0.7)], "conventional": conv})
+    vit = search("vit", {"hourglass": [point(60, 0.9)], "conventional": [point(90, 0.85)]})
+    same = search("same-conv", {"hourglass": [point(70, 0.75)], "conventional": conv})
+    empty = search("empty", {})
+    merged = merge([mlp, vit, same, empty])
+    assert list(merged["frontiers"]) == ["hourglass", "conventional", "hourglass (vit)",
+                                         "conventional (vit)", "hourglass (same-conv)"]
+    text = overlay_markdown(merged, [mlp, vit, same, empty])
+    assert "# Frontiers of 4 searches" in text and "| conventional (vit) |" in text
+    assert f"Not shown: {empty}: no trial has finished at full epochs yet." in text

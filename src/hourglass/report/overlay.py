@@ -37,11 +37,14 @@ def series_name(summary: dict, shape: str) -> str:
 
 
 def merge(dirs: list[Path]) -> dict:
-    """One summary whose 'shapes' are the series of every search (a series met twice, such as
-    the conventional network of each variant's search, is kept from the first)."""
+    """One summary whose 'shapes' are the series of every search. A series met twice with the
+    same frontier (the conventional network of each variant's search) is kept once; met with
+    another frontier (two searches of one shape, an MLP's and a ViT's), each is named by its
+    search, never dropped. A search with nothing to draw is listed in 'not_shown', with why."""
     first = _load(dirs[0])
     space = first["space"]
-    merged = {**first, "frontiers": {}, "frontiers_by_flops": {}, "configurations": []}
+    merged = {**first, "frontiers": {}, "frontiers_by_flops": {}, "configurations": [],
+              "not_shown": []}
     for d in dirs:
         s = _load(d)
         if (s["space"]["task"], s["space"]["dataset"], s["metric"]) != (
@@ -49,10 +52,16 @@ def merge(dirs: list[Path]) -> dict:
             raise UserError(f"{d}: a search of {s['space']['task']} on "
                             f"{s['space']['dataset']}; {dirs[0]} is of {space['task']} on "
                             f"{space['dataset']}: an overlay needs the same task and data")
+        if not s["frontiers"]:
+            merged["not_shown"].append(f"{d}: no trial has finished at full epochs yet")
         for shape, front in s["frontiers"].items():
             name = series_name(s, shape)
-            if name in merged["frontiers"]:
+            if merged["frontiers"].get(name) == front:
                 continue
+            if name in merged["frontiers"]:
+                name = f"{name} ({s['space'].get('name') or d.name})"
+            while name in merged["frontiers"]:  # the same space searched in two folders
+                name = f"{name} [{d}]"
             merged["frontiers"][name] = front
             if s.get("frontiers_by_flops"):
                 merged["frontiers_by_flops"][name] = s["frontiers_by_flops"][shape]
@@ -78,7 +87,9 @@ def overlay_markdown(merged: dict, dirs: list[Path]) -> str:
     # FLOPs column ranks them on what they were built for
     lines = [f"# Frontiers of {len(dirs)} searches: {merged['space']['task']} on "
              f"{merged['space']['dataset']}", "",
-             "Searches: " + ", ".join(f"`{d}`" for d in dirs), "", "![overlay](overlay.png)",
+             "Searches: " + ", ".join(f"`{d}`" for d in dirs), "",
+             *(f"Not shown: {why}." for why in merged.get("not_shown", [])),
+             "", "![overlay](overlay.png)",
              "", "| series | " + " | ".join(f"hypervolume ({a} × metric)" for a, _ in axes)
              + " |", "|---|" + "---|" * len(axes)]
     for name in merged["frontiers"]:
@@ -99,6 +110,8 @@ def overlay_markdown(merged: dict, dirs: list[Path]) -> str:
 def write_overlay(out: Path, others: list[Path]) -> Path:
     dirs = [Path(out), *map(Path, others)]
     merged = merge(dirs)
+    if not merged["frontiers"]:
+        raise UserError("nothing to overlay: " + "; ".join(merged["not_shown"]))
     write_bytes_atomic(dirs[0] / "overlay.png", frontier_png(merged))
     write_text_atomic(dirs[0] / "overlay.md", overlay_markdown(merged, dirs))
     return dirs[0] / "overlay.md"
