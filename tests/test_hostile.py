@@ -113,13 +113,26 @@ def test_damaged_weights_are_refused_not_used(run_dir, tmp_path, capsys):
              "damaged checkpoint")
 
 
-def rewrite_metadata(path, **changes):
+def rewrite_metadata(path, resign=True, **changes):
+    """Edit a checkpoint's metadata; ``resign``: store a matching metadata digest, as a
+    hostile writer would, so that what reads the metadata is tested, not only the digest."""
+    from hourglass.training.checkpoint import META_DIGEST_KEY, metadata_digest
+
     with safe_open(str(path), framework="pt") as f:
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
         meta = dict(f.metadata())
     for key, change in changes.items():
         meta[key] = json.dumps({**json.loads(meta[key]), **change})
+    if resign:
+        meta[META_DIGEST_KEY] = metadata_digest(meta)
     path.write_bytes(save(tensors, metadata=meta))
+
+
+def test_metadata_edited_by_hand_is_refused_as_damaged(run_dir, tmp_path, capsys):
+    out = copy_run(run_dir, tmp_path)
+    rewrite_metadata(out / "model.safetensors", resign=False, model_config={"depth": 3})
+    one_line(capsys, ["eval", out], "its metadata (model config, task or vocabulary) does not "
+                                    "match the digest")
 
 
 @pytest.mark.parametrize("key, change, match", [
@@ -390,10 +403,12 @@ CASES = {
 
 
 def _set_family(path: Path, family: str) -> None:
+    from hourglass.training.checkpoint import META_DIGEST_KEY, metadata_digest
+
     with safe_open(str(path), framework="pt") as f:
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
-        meta = dict(f.metadata())
-    path.write_bytes(save(tensors, metadata={**meta, "family": family}))
+        meta = {**dict(f.metadata()), "family": family}
+    path.write_bytes(save(tensors, metadata={**meta, META_DIGEST_KEY: metadata_digest(meta)}))
 
 
 def _flip_last_byte(path: Path) -> None:
@@ -434,7 +449,8 @@ def test_hostile_input_is_one_line_exit_2_in_bounded_time_and_memory(name, tmp_p
 
 def test_a_run_that_diverged_at_once_can_be_rerun_with_a_lower_lr(tmp_path, capsys):
     one_line(capsys, [*TRAIN, "--lr", "1e30", "--out", tmp_path / "r"], "training diverged")
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [".hourglass.lock", "config.json"]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [".hourglass.lock", "config.json",
+                                                              "data.json"]
     assert main([*TRAIN, "--lr", "1e-3", "--out", str(tmp_path / "r")]) == 0
     assert (tmp_path / "r" / "metrics.json").is_file()
 

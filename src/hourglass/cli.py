@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> None:
         from hourglass.training import evaluate_run
 
         print_json(evaluate_run(args.run_dir, args.data_dir, inner_dim=args.inner_dim,
-                                rank=args.rank))
+                                rank=args.rank, data_changed_ok=args.data_changed_ok))
     elif args.command == "predict":
         from hourglass.training.predict import predict
 

@@ -233,6 +233,9 @@ def build_parser() -> Parser:
     p.add_argument("--inner-dim", type=int,
                    help="--block nested: test the model cut to its first N bottleneck units")
     p.add_argument("--rank", type=int, help="--block lowrank:R: test the model cut to rank N")
+    p.add_argument("--data-changed-ok", action="store_true",
+                   help="score the run even though its data changed since it trained (the "
+                        "output says what changed; by default refused)")
 
     p = command(sub, "predict", "apply a trained model to an image file",
                 "  hourglass predict runs/a noisy.png -o clean.png\n"

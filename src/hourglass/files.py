@@ -115,6 +115,7 @@ class FolderLock:
     a killed process is simply taken over. The file names its holder for the refusal."""
 
     def __init__(self, folder: Path, what: str) -> None:
+        self.folder, self.created = folder, not folder.exists()
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / LOCK_FILE
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
@@ -130,9 +131,16 @@ class FolderLock:
                            f"{time.strftime('%Y-%m-%d %H:%M:%S')})\n".encode(), 0)
 
     def release(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)  # closing drops the flock; the file stays for the next writer
-            self.fd = -1
+        """Drop the lock; a folder it created that holds nothing else (the command was
+        refused before writing) is removed, so a refused command leaves nothing behind."""
+        if self.fd < 0:
+            return
+        if self.created and [p.name for p in self.folder.iterdir()] == [LOCK_FILE]:
+            (self.folder / LOCK_FILE).unlink()
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
+        os.close(self.fd)  # closing drops the flock; the file stays for the next writer
+        self.fd = -1
 
     def __enter__(self) -> FolderLock:
         return self

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from hourglass.data import ImageDataset, load_dataset
+from hourglass.data.fingerprint import changes, fingerprint
 from hourglass.errors import UserError
 from hourglass.files import FolderLock, write_json_atomic, write_text_atomic
 from hourglass.models.family import non_embedding
@@ -32,6 +33,7 @@ from hourglass.search.strategies import WAIT, Job, Sample, full_length_job, next
 from hourglass.training import train
 
 TRIALS_FILE = "trials.csv"
+DATA_FILE = "data.json"  # the fingerprint of the data the search started on
 PROVENANCE_FILE = "provenance.json"
 FRONTIER_FILE = "frontier.json"
 COLUMNS = ["number", "shape", "skip_dim", "inner_dim", "depth", "lr", "seed", "epochs", "rung",
@@ -291,6 +293,23 @@ def _check_folder_space(out: Path, space: SearchSpace, opts: SearchOptions) -> N
                         "this one (the folder's trials.csv and report then show it)")
 
 
+def _check_folder_data(out: Path, space: SearchSpace, opts: SearchOptions) -> None:
+    """A search knows its data: a rerun on data that changed since it started would put two
+    datasets on one frontier, so it is refused, saying what changed."""
+    now = fingerprint(space.dataset, opts.data_dir)
+    path = out / DATA_FILE
+    if path.is_file():
+        try:
+            before = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise UserError(f"{path}: damaged data fingerprint ({e})") from e
+        changed = changes(before, now)
+        if changed:
+            raise UserError(f"{out}: {changed}; search it again into another --out")
+    else:
+        write_json_atomic(path, now)
+
+
 def search(space_spec: str, space: SearchSpace, out: str | Path, opts: SearchOptions,
            deadline: float | None = None, worker_only: bool = False) -> dict:
     """Run (or resume) the search; returns frontier.json's contents."""
@@ -315,6 +334,7 @@ def _search(space_spec: str, space: SearchSpace, out: Path, opts: SearchOptions,
             print(f"[search] {repaired}", file=sys.stderr, flush=True)
     if not worker_only:
         _check_folder_space(out, space, opts)
+        _check_folder_data(out, space, opts)
         # what produced this search: the report says it
         write_json_atomic(out / PROVENANCE_FILE, resumed(_recorded(out), provenance()))
     store = Store(space, out, opts.storage)  # creates the studies; checks the space matches

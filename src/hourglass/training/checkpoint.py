@@ -23,10 +23,12 @@ from hourglass.models.family import get_family
 from hourglass.tasks import Task
 
 FORMAT = "hourglass-mlp/1"
-DIGEST_KEY = "sha256"
+DIGEST_KEY = "sha256"  # the tensors'
+META_DIGEST_KEY = "sha256_metadata"  # the metadata's, the tensors' digest included
 MODEL_FILE = "model.safetensors"
 TRAINER_FILE = "trainer.safetensors"
 CONFIG_FILE = "config.json"
+DATA_FILE = "data.json"  # the fingerprint of the data the run trained on (data/fingerprint.py)
 METRICS_FILE = "metrics.json"
 
 
@@ -45,13 +47,25 @@ def digest(tensors: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
+def metadata_digest(meta: dict[str, str]) -> str:
+    """sha256 over every metadata entry but the digests themselves (the model config, the
+    task with a language model's vocabulary, the counters) and the tensors' digest: a
+    vocabulary or config edited by hand is refused like a damaged weight."""
+    h = hashlib.sha256()
+    for key in sorted(k for k in meta if k != META_DIGEST_KEY):
+        h.update(f"{key}\0{meta[key]}\0".encode())
+    return h.hexdigest()
+
+
 def _write(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
-    write_bytes_atomic(path, save(tensors, metadata={**meta, DIGEST_KEY: digest(tensors)}))
+    meta = {**meta, DIGEST_KEY: digest(tensors)}
+    write_bytes_atomic(path, save(tensors, metadata={**meta,
+                                                     META_DIGEST_KEY: metadata_digest(meta)}))
 
 
 def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Every checkpoint reader's way in: the tensors and metadata, with their digest checked
-    (a checkpoint written before digests existed has none to check)."""
+    """Every checkpoint reader's way in: the tensors and metadata, with their digests checked
+    (a checkpoint written before a digest existed has none to check)."""
     try:
         with safe_open(str(path), framework="pt") as f:
             tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
@@ -61,6 +75,10 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     if DIGEST_KEY in meta and digest(tensors) != meta[DIGEST_KEY]:
         raise UserError(f"{path}: damaged checkpoint: its tensor bytes do not match the digest "
                         "stored with them; retrain, or restore the file from a copy")
+    if META_DIGEST_KEY in meta and metadata_digest(meta) != meta[META_DIGEST_KEY]:
+        raise UserError(f"{path}: damaged checkpoint: its metadata (model config, task or "
+                        "vocabulary) does not match the digest stored with it; retrain, or "
+                        "restore the file from a copy")
     return tensors, meta
 
 

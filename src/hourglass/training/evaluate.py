@@ -9,12 +9,13 @@ import torch
 from torch import nn
 
 from hourglass.data import ImageDataset, Split, load_dataset
+from hourglass.data.fingerprint import changes, fingerprint
 from hourglass.data.text import TextCorpus, TextSplit
 from hourglass.errors import UserError
 from hourglass.lm_task import LMTask
 from hourglass.models.blocks_config import parse_block
 from hourglass.tasks import Task
-from hourglass.training.checkpoint import CONFIG_FILE, MODEL_FILE, load_model, read_json
+from hourglass.training.checkpoint import CONFIG_FILE, DATA_FILE, MODEL_FILE, load_model, read_json
 from hourglass.training.config import TrainConfig, build_task, count_run_params
 
 EVAL_CHUNK = 1024  # forward chunk for evaluation; BatchNorm is in eval mode, so any size works
@@ -97,12 +98,21 @@ def load_run(run_dir: str | Path) -> tuple[TrainConfig, nn.Module]:
 
 
 def evaluate_run(run_dir: str | Path, data_dir: str | None = None, *,
-                 inner_dim: int | None = None, rank: int | None = None) -> dict[str, float]:
+                 inner_dim: int | None = None, rank: int | None = None,
+                 data_changed_ok: bool = False) -> dict:
     """`hourglass eval`: reload the checkpoint and recompute the test metrics; a nested model
-    at its first ``inner_dim`` bottleneck units, a low-rank one at ``rank``."""
+    at its first ``inner_dim`` bottleneck units, a low-rank one at ``rank``. Data that changed
+    since the run trained is refused, or with ``data_changed_ok`` scored and said so."""
     cfg, model = load_run(run_dir)
     if data_dir is not None:
         cfg.data_dir = data_dir
+    changed = None
+    if (Path(run_dir) / DATA_FILE).is_file():  # runs from before fingerprints have none
+        changed = changes(read_json(Path(run_dir) / DATA_FILE, "data fingerprint"),
+                          fingerprint(cfg.dataset, cfg.data_dir))
+        if changed and not data_changed_ok:
+            raise UserError(f"{run_dir}: {changed}; pass --data-changed-ok to score it on the "
+                            "data as it is now")
     for value, kind, what in ((inner_dim, "nested", "--inner-dim"), (rank, "lowrank", "--rank")):
         if value is None:
             continue
@@ -116,4 +126,4 @@ def evaluate_run(run_dir: str | Path, data_dir: str | None = None, *,
         model.set_keep(value)
     metrics = test_metrics(model, prepare(cfg))
     return {**metrics, **({"inner_dim": inner_dim} if inner_dim else {}),
-            **({"rank": rank} if rank else {})}
+            **({"rank": rank} if rank else {}), **({"data_changed": changed} if changed else {})}

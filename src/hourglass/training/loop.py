@@ -13,12 +13,14 @@ from pathlib import Path
 import torch
 
 from hourglass.data import ImageDataset, flip4
+from hourglass.data.fingerprint import changes, fingerprint
 from hourglass.errors import DivergedError, UserError
 from hourglass.files import LOCK_FILE, FolderLock, write_json_atomic, write_text_atomic
 from hourglass.models.family import get_family
 from hourglass.training import parallel
 from hourglass.training.checkpoint import (
     CONFIG_FILE,
+    DATA_FILE,
     METRICS_FILE,
     MODEL_FILE,
     TRAINER_FILE,
@@ -96,12 +98,15 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
     parallel.barrier()  # every rank has looked at the run directory before rank 0 writes
     if done:
         return read_json(out / METRICS_FILE, "metrics")
+    data_fingerprint = check_data(out, cfg)
     prep = prepare(cfg, data)
     torch.manual_seed(cfg.seed)
     model = get_family(cfg.family).build(model_config(cfg, prep.task))
     if parallel.is_main():
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / CONFIG_FILE, cfg.to_dict())
+        if not (out / DATA_FILE).is_file():
+            write_json_atomic(out / DATA_FILE, data_fingerprint)
     counters, optim = new_counters(), {}
     if (out / TRAINER_FILE).exists():
         optim, counters = load_trainer(out / TRAINER_FILE, model)
@@ -125,6 +130,18 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
     except Diverged as e:
         raise DivergedError(_diverged_message(out, e.what, counters, cfg)) from None
     return _finish_everywhere(out, cfg, prep, counters)
+
+
+def check_data(out: Path, cfg: TrainConfig) -> dict:
+    """A run knows its data: its fingerprint goes to DATA_FILE beside config.json, and a
+    resumed run whose data changed since is refused, saying what changed. Returns it."""
+    now = fingerprint(cfg.dataset, cfg.data_dir)
+    if (out / DATA_FILE).is_file():
+        changed = changes(read_json(out / DATA_FILE, "data fingerprint"), now)
+        if changed:
+            raise UserError(f"{out}: {changed}; resume it on the data it started on, or train "
+                            "a new run")
+    return now
 
 
 def _diverged_message(out: Path, what: str, counters: dict, cfg: TrainConfig) -> str:

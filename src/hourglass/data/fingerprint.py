@@ -1,0 +1,79 @@
+"""What identifies a dataset's content, so that a run or a search knows its data and refuses
+data that changed under it (`train --resume`, `eval`, a search rerun).
+
+A text: the sha256 of its characters, their count and its vocabulary (the characters, in id
+order). Files (IDX, CIFAR batches, ImageNet-32 npz, an image folder): a manifest of every file
+below the dataset's folder, its relative name, size and modification time, hashed; tar keeps
+modification times, so unpacking the same archive again gives the same manifest. The bundled
+digits need no files and have a fixed content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from hourglass.data.registry import (
+    SPECS,
+    _folder_root,
+    _spec,
+    is_text,
+    read_text,
+    resolve_data_dir,
+)
+
+NAMES = {"sha256": "content (sha256)", "characters": "length in characters",
+         "vocabulary": "vocabulary", "files": "number of files", "bytes": "size in bytes",
+         "manifest": "file names, sizes or modification times"}
+
+
+def dataset_folder(name: str, root: Path) -> Path | None:
+    """The folder whose files a dataset is read from (None: bundled or a text)."""
+    if name.startswith("folder:"):
+        return _folder_root(name, root)
+    if name == "cifar10" and (root / "cifar-10-batches-py").is_dir():
+        return root / "cifar-10-batches-py"
+    subdir = SPECS[name].subdir if name in SPECS else None
+    return None if subdir is None else root / subdir
+
+
+def fingerprint(name: str, data_dir: str | Path | None = None) -> dict:
+    """The dataset's fingerprint as a JSON-ready dict (see the module docstring)."""
+    _spec(name)  # an unknown name is one clear error
+    root = resolve_data_dir(data_dir)
+    if is_text(name):
+        text = read_text(name, root)
+        return {"dataset": name, "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                "characters": len(text), "vocabulary": "".join(sorted(set(text)))}
+    folder = dataset_folder(name, root)
+    if folder is None:
+        return {"dataset": name}
+    h, files, size = hashlib.sha256(), 0, 0
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(folder).parts)):
+        st = path.stat()
+        h.update(f"{path.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        files, size = files + 1, size + st.st_size
+    return {"dataset": name, "files": files, "bytes": size, "manifest": h.hexdigest()}
+
+
+def changes(before: dict, now: dict) -> str | None:
+    """What changed between two fingerprints of a run's data, in words; None if nothing."""
+    differ = [k for k in NAMES if before.get(k) != now.get(k)]
+    if not differ:
+        return None
+    said = []
+    for k in differ:
+        was, got = before.get(k), now.get(k)
+        if k == "vocabulary" and was is not None and got is not None:
+            added, gone = sorted(set(got) - set(was)), sorted(set(was) - set(got))
+            said.append(f"vocabulary {len(was)} -> {len(got)} characters"
+                        + (f" (new: {''.join(added)[:10]!r})" if added else "")
+                        + (f" (gone: {''.join(gone)[:10]!r})" if gone else "")
+                        + (" (the same characters in another order)" if not added + gone
+                           else ""))
+        elif k in ("characters", "files", "bytes"):
+            said.append(f"{NAMES[k]} {was} -> {got}")
+        else:
+            said.append(f"its {NAMES[k]}")
+    return f"{before.get('dataset')} changed since this run started: " + ", ".join(said)
