@@ -115,10 +115,16 @@ class FolderLock:
     a killed process is simply taken over. The file names its holder for the refusal."""
 
     def __init__(self, folder: Path, what: str) -> None:
-        self.folder, self.created = folder, not folder.exists()
-        folder.mkdir(parents=True, exist_ok=True)
+        self.folder, self.created, self.fd = folder, not folder.exists(), -1
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"--out {folder}: cannot create the folder ({e.strerror})") from e
         path = folder / LOCK_FILE
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:
+            self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        except OSError as e:
+            raise UserError(f"{path}: cannot open the folder's lock file ({e.strerror})") from e
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

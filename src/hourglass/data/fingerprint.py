@@ -21,6 +21,7 @@ from hourglass.data.registry import (
     read_text,
     resolve_data_dir,
 )
+from hourglass.errors import UserError
 
 NAMES = {"sha256": "content (sha256)", "characters": "length in characters",
          "vocabulary": "vocabulary", "files": "number of files", "bytes": "size in bytes",
@@ -59,6 +60,8 @@ def fingerprint(name: str, data_dir: str | Path | None = None) -> dict:
 
 def changes(before: dict, now: dict) -> str | None:
     """What changed between two fingerprints of a run's data, in words; None if nothing."""
+    if not isinstance(before, dict):
+        raise UserError(f"a data fingerprint must be a JSON object, got {type(before).__name__}")
     differ = [k for k in NAMES if before.get(k) != now.get(k)]
     if not differ:
         return None

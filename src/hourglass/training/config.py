@@ -102,10 +102,6 @@ class TrainConfig:
                     **family.recipe(self.task, self.dataset, version), "recipe": version}
         cfg = dataclasses.replace(self, **{k: v if getattr(self, k) is None else getattr(self, k)
                                            for k, v in defaults.items()})
-        if cfg.label_smoothing and cfg.task != "classify":
-            raise UserError("--label-smoothing is the classify task's")
-        if cfg.dropout and not family.takes_dropout:
-            raise UserError(f"--dropout: the {family.name} family has no dropout layers")
         if (cfg.task == "lm") != (cfg.context is not None):
             raise UserError("--context is the lm task's window; other tasks read whole images")
         for name in ("epochs", "batch_size", *(("context",) if cfg.task == "lm" else ())):
@@ -122,6 +118,10 @@ class TrainConfig:
             value = getattr(cfg, name)
             if not (isinstance(value, int | float) and 0 <= value < 1):
                 raise UserError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
+        if cfg.label_smoothing and cfg.task != "classify":
+            raise UserError("--label-smoothing is the classify task's")
+        if cfg.dropout and not family.takes_dropout:
+            raise UserError(f"--dropout: the {family.name} family has no dropout layers")
         for name in ("seed", "proj_seed"):
             value = getattr(cfg, name)
             if value is not None and not 0 <= value <= MAX_SEED:
