@@ -44,15 +44,17 @@ def test_counts_match_the_module_and_what_one_sample_runs(block, input_proj):
 
 @pytest.mark.parametrize("block", VARIANTS[1:])
 def test_every_variant_trains_and_reloads_bit_exactly(block, tmp_path):
-    cfg = TrainConfig(skip_dim=48, inner_dim=16, depth=2, block=block, epochs=3, batch_size=64,
+    cfg = TrainConfig(skip_dim=48, inner_dim=16, depth=2, block=block, epochs=8, batch_size=64,
                       lr=1e-2, train_limit=512, eval_limit=64)
     metrics = train(cfg, tmp_path / "run", progress=False)
-    assert metrics["test_psnr"] > metrics["baseline_psnr"] - 3
+    # 14.1-15.1 dB against the noisy input's 14.3 after 8 epochs (12.2-13.1 after 3; a
+    # network that does not learn, lr 1e-12, stays at 7.4-7.5)
+    assert metrics["test_psnr"] > metrics["baseline_psnr"] - 0.5
     _, model = load_run(tmp_path / "run")
     x = torch.rand(5, 64)
     assert torch.equal(model(x), load_run(tmp_path / "run")[1](x))
     if block in ("lowrank:4", "nested"):  # the draw counter is saved with the weights
-        assert int(model.draws) in (8, 16, 24)  # the best epoch's: 8 steps an epoch
+        assert int(model.draws) in range(8, 65, 8)  # the best epoch's: 8 steps an epoch
 
 
 def test_a_frozen_block_stores_no_w1_and_regenerates_it():

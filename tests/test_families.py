@@ -73,6 +73,23 @@ def test_counts_match_the_module_and_the_flop_counter(family, shape, task):
     assert y.shape == (out or (3, mcfg.out_dim))
 
 
+@torch.no_grad()
+def by_hand(model: torch.nn.Module, cfg: TrainConfig) -> float:
+    """A run's test score from its model: PSNR as the authors pool it (mean squared error per
+    batch of 128, then a weighted mean), or bits per character; no evaluate.py code."""
+    from hourglass.training.evaluate import prepare
+
+    prep = prepare(cfg)
+    x, y = prep.task.split_xy(prep.data.test, "test")
+    model.eval()
+    pred = model(x)
+    if cfg.task == "lm":
+        nats = -torch.log_softmax(pred.double(), -1).gather(-1, y.long()[..., None]).mean()
+        return float(nats) / math.log(2)
+    mse = (pred.double() - y.double()).pow(2).mean(1)
+    return sum(len(c) * 10 * math.log10(1 / float(c.mean())) for c in mse.split(128)) / len(mse)
+
+
 @pytest.mark.parametrize("family", sorted(families()))
 def test_every_family_trains_and_reloads_bit_exactly(family, tmp_path):
     from hourglass.training import load_run, train
@@ -88,8 +105,9 @@ def test_every_family_trains_and_reloads_bit_exactly(family, tmp_path):
     metric = "bpc" if task == "lm" else "psnr"
     assert math.isfinite(metrics[f"test_{metric}"]) and math.isfinite(metrics[f"baseline_{metric}"])
     _, model = load_run(tmp_path / "run")
-    again = train(cfg, tmp_path / "run", resume=True, progress=False)
-    assert again == metrics
+    # the test score recomputed here, by hand, from the reloaded weights (a network that does
+    # not learn still matches itself, but not a score computed before its weights were saved)
+    assert by_hand(model, cfg.resolved()) == pytest.approx(metrics[f"test_{metric}"], abs=1e-5)
     x = some_input(task, 2) if task == "lm" else torch.rand(2, 64)
     assert torch.equal(model(x), load_run(tmp_path / "run")[1](x))
 

@@ -4,6 +4,7 @@ import json
 import pytest
 import torch
 from safetensors import safe_open
+from test_families import by_hand
 
 from hourglass.errors import DivergedError, UserError
 from hourglass.tasks import Task
@@ -42,6 +43,11 @@ def test_same_seed_same_numbers_and_eval_reproduces_them(tmp_path):
     again = evaluate_run(tmp_path / "a")
     assert again["test_psnr"] == a["test_psnr"]
     assert again["test_psnr_per_image"] == a["test_psnr_per_image"]
+    # and by another path (tests/test_families.py's, no evaluate.py), with a floor: 13.3 dB
+    # here, where a network that does not learn (lr 1e-12) stays at 7.4
+    assert by_hand(load_run(tmp_path / "a")[1], cfg.resolved()) == pytest.approx(
+        a["test_psnr"], abs=1e-5)
+    assert a["test_psnr"] > a["baseline_psnr"] - 2
     c = train(TrainConfig(task="denoise", input_proj="fixed", **{**QUICK, "seed": 1}),
               tmp_path / "c", progress=False)
     assert c["test_psnr"] != a["test_psnr"]
