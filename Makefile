@@ -25,7 +25,7 @@ train-demo: $(STAMP)
 	@echo "run directory: runs/demo (samples.png shows noisy / denoised / clean)"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # the unit tier, seconds: what to run after every change
 unit: $(STAMP)
