@@ -31,9 +31,9 @@ from hourglass.search.space import SearchSpace, rung_epochs
 from hourglass.search.store import JOURNAL_FILE, Record, Store, open_storage, unit_of
 from hourglass.search.strategies import WAIT, Job, Sample, full_length_job, next_job
 from hourglass.training import train
+from hourglass.training.checkpoint import DATA_FILE, read_json
 
 TRIALS_FILE = "trials.csv"
-DATA_FILE = "data.json"  # the fingerprint of the data the search started on
 PROVENANCE_FILE = "provenance.json"
 FRONTIER_FILE = "frontier.json"
 COLUMNS = ["number", "shape", "skip_dim", "inner_dim", "depth", "lr", "seed", "epochs", "rung",
@@ -297,17 +297,12 @@ def _check_folder_data(out: Path, space: SearchSpace, opts: SearchOptions) -> No
     """A search knows its data: a rerun on data that changed since it started would put two
     datasets on one frontier, so it is refused, saying what changed."""
     now = fingerprint(space.dataset, opts.data_dir)
-    path = out / DATA_FILE
-    if path.is_file():
-        try:
-            before = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise UserError(f"{path}: damaged data fingerprint ({e})") from e
-        changed = changes(before, now)
+    if (out / DATA_FILE).is_file():
+        changed = changes(read_json(out / DATA_FILE, "data fingerprint"), now)
         if changed:
             raise UserError(f"{out}: {changed}; search it again into another --out")
     else:
-        write_json_atomic(path, now)
+        write_json_atomic(out / DATA_FILE, now)
 
 
 def search(space_spec: str, space: SearchSpace, out: str | Path, opts: SearchOptions,
