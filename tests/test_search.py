@@ -366,3 +366,27 @@ def test_a_trial_whose_worker_died_before_labelling_it_is_run_again(tmp_path, mo
     assert store.reap_dead_workers() == 1
     states = {t.number: t.state.name for t in study.get_trials()}
     assert states[orphan.number] == "FAIL" and states[live.number] == "RUNNING"
+
+
+def test_a_claimed_trial_trains_what_it_is_even_if_another_was_enqueued_first(tmp_path,
+                                                                               monkeypatch):
+    """A worker killed between enqueueing its trial and asking for it leaves a waiting trial;
+    the next claim receives that one, and must train it under its own key (the killed search
+    once trained seed 0 into seed 1's folder)."""
+    from hourglass.search import runner
+    from hourglass.search.store import Store, trial_key
+    from hourglass.search.strategies import Job
+
+    space = load_space(str(tiny(tmp_path)))
+    store = Store(space, tmp_path / "out", None)
+    a, b = [u for u in space.units() if u.arch.shape == "hourglass"][:2]
+    study = store.studies["hourglass"]
+    study.enqueue_trial({**a.arch.values, "lr": a.lr},  # left by a killed worker
+                        user_attrs={"key": trial_key(a, 1, 2), "seed": 1, "epochs": 2})
+    trained = []
+    monkeypatch.setattr(runner, "run_trial", lambda s, job, trial, *rest: trained.append(
+        (job, trial.user_attrs["key"])))
+    runner._claim_and_run(store, Job(b, 0, 2), tmp_path / "out", None,
+                          SearchOptions(progress=False))
+    (job, key), = trained
+    assert key == trial_key(a, 1, 2) == trial_key(job.unit, job.seed, job.epochs)

@@ -28,7 +28,14 @@ from hourglass.search import journal
 from hourglass.search.frontier import metric_name, summarize
 from hourglass.search.progress import Progress, finished
 from hourglass.search.space import SearchSpace, rung_epochs
-from hourglass.search.store import JOURNAL_FILE, Record, Store, open_storage, unit_of
+from hourglass.search.store import (
+    JOURNAL_FILE,
+    Record,
+    Store,
+    open_storage,
+    trial_key,
+    unit_of,
+)
 from hourglass.search.strategies import WAIT, Job, Sample, full_length_job, next_job
 from hourglass.training import train
 from hourglass.training.checkpoint import DATA_FILE, read_json
@@ -240,8 +247,16 @@ def _sample_and_run(store: Store, job: Sample, records: list[Record], out: Path,
 def _claim_and_run(store: Store, job: Job, out: Path, data: ImageDataset,
                    opts: SearchOptions, **attrs) -> None:
     trial = store.claim(job.unit, job.seed, job.epochs, rung=job.rung, **attrs)
-    if trial is not None:
-        run_trial(store, job, trial, out, data, opts.data_dir)
+    if trial is None:
+        return
+    # Optuna hands out the oldest waiting trial of the study, which may be one another
+    # process enqueued (a worker killed between enqueueing and asking leaves one): train the
+    # trial received, never the one intended under the received trial's key
+    a = trial.user_attrs
+    if a["key"] != trial_key(job.unit, job.seed, job.epochs):
+        job = Job(unit_of(store.space.family, job.unit.arch.shape, trial.params),
+                  int(a["seed"]), int(a["epochs"]), int(a.get("rung", 0)))
+    run_trial(store, job, trial, out, data, opts.data_dir)
 
 
 def complete_shapes(store: Store, out: Path, opts: SearchOptions) -> None:

@@ -15,7 +15,7 @@ import torch
 from hourglass.data import ImageDataset, flip4
 from hourglass.data.fingerprint import changes, fingerprint
 from hourglass.errors import DivergedError, UserError
-from hourglass.files import LOCK_FILE, FolderLock, write_json_atomic, write_text_atomic
+from hourglass.files import FolderLock, write_json_atomic, write_text_atomic
 from hourglass.models.family import get_family
 from hourglass.training import parallel
 from hourglass.training.checkpoint import (
@@ -55,7 +55,8 @@ def _check_existing(out: Path, cfg: TrainConfig, resume: bool) -> bool:
     if (out / CONFIG_FILE).exists() and not started:
         return False  # no epoch ever finished (it diverged at once, say): start afresh
     if not (out / CONFIG_FILE).exists():
-        if out.exists() and any(p.name != LOCK_FILE for p in out.iterdir()):
+        # hidden files aside: the lock, and a write a kill cut short (.NAME.PID.*.tmp)
+        if out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
             raise UserError(f"{out} exists and is not an empty folder or a run; choose another "
                             "--out")
         return False
