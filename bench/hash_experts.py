@@ -24,7 +24,7 @@ import torch
 from common import bench_args, by_mode
 
 from hourglass.models import get_family
-from hourglass.tasks import Task
+from hourglass.tasks.image import Task
 from hourglass.training import TrainConfig
 from hourglass.training.config import model_config
 from hourglass.training.feed import batch, epoch_generator

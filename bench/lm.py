@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from common import bench_args, by_mode, matmul_peak
 
 from hourglass.data.text import TextSplit
-from hourglass.lm_task import LMTask
 from hourglass.models import get_family
+from hourglass.tasks.text import LMTask
 from hourglass.training import TrainConfig
 from hourglass.training.config import model_config
 from hourglass.training.feed import batch, epoch_generator

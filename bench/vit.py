@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from hourglass.data.augment import CROP_PAD
 from hourglass.models import get_family
-from hourglass.tasks import Task
+from hourglass.tasks.image import Task
 from hourglass.training import TrainConfig
 from hourglass.training.config import model_config
 from hourglass.training.feed import batch, epoch_generator

@@ -1,5 +1,6 @@
-"""The MLP's block variants (models/blocks_config.py): counts against the built module and the
-FLOP counter, training and bit-exact reloads, and what each variant promises."""
+"""The MLP's block variants (models/layers/blocks_config.py): counts
+against the built module and the FLOP counter, training and bit-exact reloads, and what
+each variant promises."""
 
 from pathlib import Path
 
@@ -7,10 +8,10 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from hourglass.errors import UserError
+from hourglass.core.errors import UserError
 from hourglass.models import get_family
-from hourglass.models.blocks_config import BLOCKS
-from hourglass.task_shapes import TaskShape
+from hourglass.models.layers.blocks_config import BLOCKS
+from hourglass.tasks.base import TaskShape
 from hourglass.training import TrainConfig, load_run, train
 from hourglass.training.config import model_config
 
@@ -112,7 +113,7 @@ def test_bad_variants_are_refused(block, message):
 
 
 def test_a_nested_run_is_evaluated_at_its_prefixes_from_one_checkpoint(tmp_path, capsys):
-    from hourglass.cli import main
+    from hourglass.cli.main import main
     from hourglass.training import evaluate_run
 
     cfg = TrainConfig(skip_dim=48, inner_dim=32, depth=2, block="nested", epochs=2,
@@ -162,7 +163,7 @@ def _variant_space(tmp_path, block: str, task: str = "denoise") -> str:
 
 @pytest.mark.integration
 def test_variant_searches_share_one_overlay_plot(tmp_path, capsys):
-    from hourglass.cli import main
+    from hourglass.cli.main import main
 
     dirs = []
     for block in ("plain", "hash:4"):

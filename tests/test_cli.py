@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from hourglass.cli import main
+from hourglass.cli.main import main
 
 ARCH = ["--skip-dim", "64", "--inner-dim", "8", "--depth", "2"]
 TRAIN = ["train", "--task", "denoise", "--dataset", "digits", *ARCH, "--epochs", "2", "--quiet"]
@@ -104,7 +104,7 @@ def test_diverging_run_is_one_line_in_a_real_process(tmp_path):
 ])
 def test_bad_flags_and_spaces_are_refused_before_pytorch_loads(argv, match, tmp_path):
     (tmp_path / "space.toml").write_text('task = "denoise"\ncolour = 3\n')
-    code = ("import sys; from hourglass.cli import main; code = main(sys.argv[1:]); "
+    code = ("import sys; from hourglass.cli.main import main; code = main(sys.argv[1:]); "
             "print(sorted(m for m in ('torch', 'optuna') if m in sys.modules)); sys.exit(code)")
     r = subprocess.run([sys.executable, "-c", code, *argv, "--out", "o"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=300)
@@ -182,8 +182,8 @@ def test_removed_options_are_refused_saying_what_replaced_them(tmp_path, capsys,
 
 
 def test_a_run_from_a_variant_records_its_name_not_the_variants_claimed_result():
-    from hourglass.cli import config_from
-    from hourglass.cli_parser import build_parser
+    from hourglass.cli.main import config_from
+    from hourglass.cli.parser import build_parser
 
     args = build_parser().parse_args(["train", "--variant", "vit-c10-conventional", "--task",
                                       "classify", "--dataset", "cifar10", "--epochs", "1",

@@ -12,10 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
+from hourglass.core.errors import UserError
 from hourglass.data import dataset_shape, download, list_datasets, load_dataset
 from hourglass.data.idx import parse_idx
 from hourglass.data.safe_pickle import UnsafePickleError, load_data_pickle
-from hourglass.errors import UserError
 
 
 # ---- IDX (MNIST, Fashion-MNIST) -------------------------------------------------------------
@@ -225,7 +225,7 @@ def test_a_one_class_folder_cannot_be_classified(tmp_path):
 def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
     import subprocess
 
-    from hourglass.files import write_bytes_atomic
+    from hourglass.core.files import write_bytes_atomic
 
     dead = subprocess.Popen(["true"])
     dead.wait()  # a pid that no longer runs

@@ -9,7 +9,7 @@ import json
 import pytest
 from test_hostile import rewrite_metadata
 
-from hourglass.cli import main
+from hourglass.cli.main import main
 from hourglass.data.fingerprint import changes, fingerprint
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 400

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from hourglass.cli import main
-from hourglass.errors import UserError
+from hourglass.cli.main import main
+from hourglass.core.errors import UserError
 from hourglass.training import parallel
 
 # 4,001 images at batch 128: the last batch of 33 rows splits 17 / 16 between the two ranks

@@ -10,11 +10,11 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from hourglass.errors import UserError
+from hourglass.core.errors import UserError
 from hourglass.models import ResidualFFN, families, get_family
 from hourglass.models.family import SHAPES
-from hourglass.models.patches import from_patches
-from hourglass.task_shapes import LMShape, TaskShape
+from hourglass.models.layers.patches import from_patches
+from hourglass.tasks.base import LMShape, TaskShape
 from hourglass.training import TrainConfig
 from hourglass.training.config import model_config
 

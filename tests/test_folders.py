@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import tiny
 
-from hourglass.errors import UserError
-from hourglass.files import LOCK_FILE, FolderLock
+from hourglass.core.errors import UserError
+from hourglass.core.files import LOCK_FILE, FolderLock
 
 TRAIN = ["train", "--dataset", "digits", "--skip-dim", "64", "--inner-dim", "8", "--depth", "2",
          "--threads", "1", "--quiet", "--out"]
@@ -44,7 +44,7 @@ def test_a_second_holder_is_refused_naming_the_first_and_a_dead_ones_lock_is_tak
         FolderLock(tmp_path / "out", "hourglass search s")
     FolderLock(tmp_path / "out", "again").release()  # released: free to take
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from hourglass.files import FolderLock; "
+        "import sys, time; from pathlib import Path; from hourglass.core.files import FolderLock; "
         f"FolderLock(Path({str(tmp_path / 'dead')!r}), 'x'); print('held', flush=True); "
         "time.sleep(600)")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline() == "held\n"

@@ -19,7 +19,7 @@ from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save
 
-from hourglass.cli import main
+from hourglass.cli.main import main
 from hourglass.search.journal import intact_prefix
 
 

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from test_hostile import MEMORY, TIMEOUT_S, png_header, rewrite_metadata
 
-from hourglass.cli import main
+from hourglass.cli.main import main
 
 PEAK = 1 << 30  # the image-size cases' resident memory, at most
 ARCH = ["--skip-dim", "64", "--inner-dim", "8", "--depth", "2"]
@@ -84,7 +84,7 @@ def space(t: Path, extra: str, name: str = "sp") -> None:
 def held(t: Path) -> None:
     """A live process holds t/held, as a running train or search would."""
     p = subprocess.Popen([sys.executable, "-c", (
-        "import time; from pathlib import Path; from hourglass.files import FolderLock; "
+        "import time; from pathlib import Path; from hourglass.core.files import FolderLock; "
         f"FolderLock(Path({str(t / 'held')!r}), 'hourglass train'); print('held', flush=True); "
         "time.sleep(600)")], stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline() == "held\n"

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from hourglass import TrainConfig, evaluate, predict, train
-from hourglass.tasks import image_metrics
+from hourglass.tasks.image import image_metrics
 
 pytestmark = pytest.mark.integration
 

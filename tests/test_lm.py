@@ -8,12 +8,12 @@ import pytest
 import torch
 from conftest import SHARED_DATA, need
 
-from hourglass.cli import main
+from hourglass.cli.main import main
+from hourglass.core.errors import UserError
 from hourglass.data import load_dataset
 from hourglass.data.text import TextSplit
-from hourglass.errors import UserError
-from hourglass.lm_task import LMTask
 from hourglass.models.family import get_family
+from hourglass.tasks.text import LMTask
 from hourglass.training import TrainConfig, train
 from hourglass.training.config import model_config
 from hourglass.training.fit import learning_rate, param_groups

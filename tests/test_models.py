@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hourglass.errors import UserError
+from hourglass.core.errors import UserError
 from hourglass.models import MLPConfig, ResidualMLP, count_params, fixed_projection
 
 # Configurations of the paper (PROTOCOL.md) and corner cases of ours, each with the count the

@@ -11,7 +11,7 @@ import pytest
 from conftest import tiny
 from PIL import Image
 
-from hourglass.cli import build_parser, main
+from hourglass.cli.main import build_parser, main
 from hourglass.search import load_space
 from hourglass.search.builtins import BUILTINS
 
@@ -31,7 +31,7 @@ def python(code: str) -> subprocess.CompletedProcess:
                                   ["params", "--variant", "lm-char-hourglass"]])
 def test_help_version_and_params_answer_without_loading_torch(argv):
     # what makes them fast: `import torch` alone takes about a second here
-    r = python("import sys\nfrom hourglass.cli import main\n"
+    r = python("import sys\nfrom hourglass.cli.main import main\n"
                f"try:\n    code = main({argv!r})\nexcept SystemExit as e:\n    code = e.code\n"
                "print('torch' in sys.modules, code)")
     assert r.stdout.split()[-2:] == ["False", "0"], r.stderr

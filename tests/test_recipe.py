@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
+from hourglass.core.errors import UserError
 from hourglass.data import load_dataset
-from hourglass.errors import UserError
 from hourglass.search.space_file import space_from_dict
 from hourglass.training import TrainConfig, train
 from hourglass.training.config import RECIPE_V1
@@ -176,7 +176,7 @@ def test_weight_decay_on_matrices_leaves_norms_biases_and_positions_alone():
 def test_label_smoothing_changes_the_training_loss_only():
     import torch
 
-    from hourglass.tasks import Task
+    from hourglass.tasks.image import Task
 
     plain, smooth = (Task("classify", (1, 8, 8), 10, label_smoothing=s) for s in (0.0, 0.1))
     logits, y = torch.randn(16, 10, generator=torch.Generator().manual_seed(0)), \
@@ -190,8 +190,8 @@ def test_label_smoothing_changes_the_training_loss_only():
 def test_lm_dropout_acts_in_training_only_and_leaves_a_dropout_free_model_as_it_was():
     import torch
 
-    from hourglass.models.lm import LanguageModel
-    from hourglass.models.lm_config import LMConfig
+    from hourglass.models.families.lm.net import LanguageModel
+    from hourglass.models.families.lm.spec import LMConfig
 
     dims = {"vocab": 20, "context": 16, "skip_dim": 32, "inner_dim": 48, "depth": 2}
     torch.manual_seed(0)

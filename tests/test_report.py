@@ -12,7 +12,7 @@ import pytest
 from conftest import require
 from PIL import Image
 
-from hourglass.cli import main
+from hourglass.cli.main import main
 from hourglass.report.tables import metric_label, quality
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

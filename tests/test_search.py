@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import require, tiny
 
-from hourglass.cli import main
-from hourglass.errors import UserError
+from hourglass.cli.main import main
+from hourglass.core.errors import UserError
 from hourglass.search import SearchOptions, load_space, search
 from hourglass.search.builtins import BUILTINS
 from hourglass.search.frontier import comparison, configurations, frontier

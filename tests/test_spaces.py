@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import SHARED_DATA, need
 
-from hourglass.errors import UserError
+from hourglass.core.errors import UserError
 from hourglass.search.builtins import toml
 from hourglass.search.frontier import summarize
 from hourglass.search.space import extends
@@ -132,7 +132,7 @@ def test_a_search_records_the_commit_and_command_that_produced_it(tmp_path):
     import json
     import subprocess
 
-    from hourglass.provenance import code_version, describe, provenance
+    from hourglass.core.provenance import code_version, describe, provenance
 
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
                           text=True).stdout.strip()
@@ -147,7 +147,7 @@ def test_a_search_records_the_commit_and_command_that_produced_it(tmp_path):
 
 
 def test_a_resumed_search_keeps_what_first_produced_it():
-    from hourglass.provenance import describe, resumed
+    from hourglass.core.provenance import describe, resumed
 
     first = {"commit": "a" * 40, "dirty": False, "command": "hourglass search s.toml"}
     again = {**first, "commit": "b" * 40}
@@ -177,7 +177,7 @@ def test_frontiers_against_flops_as_well_as_params():
 @pytest.mark.parametrize("family,task", [("mlp", "denoise"), ("vit", "classify"),
                                          ("vit", "superres"), ("mixer", "classify")])
 def test_compare_has_a_space_for_each_family(family, task, tmp_path):
-    from hourglass.compare import compare_space
+    from hourglass.cli.compare import compare_space
 
     name, space = compare_space(task, "digits", None, family)
     assert space.family == family and set(space.shapes) == {"hourglass", "conventional"}
@@ -190,7 +190,7 @@ def test_compare_has_a_space_for_each_family(family, task, tmp_path):
 
 
 def test_compare_has_a_language_model_space_for_any_text(tmp_path):
-    from hourglass.compare import compare_space
+    from hourglass.cli.compare import compare_space
 
     name, space = compare_space("lm", "moby-dick", None, "lm")
     assert name == "quick-lm" and space.task == "lm" and space.recipe["context"] == 64

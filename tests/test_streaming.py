@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import torch
 
+from hourglass.core.errors import UserError
 from hourglass.data import load_dataset
-from hourglass.errors import UserError
 
 TRAIN_FILES, PER_FILE, VAL = 10, 16_000, 2_000  # 160k images: a 492 MB training set
 

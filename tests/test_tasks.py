@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
+from hourglass.core.errors import UserError
 from hourglass.data import Split
-from hourglass.errors import UserError
-from hourglass.tasks import Task, image_metrics, psnr_per_image, psnr_pooled, to_float
+from hourglass.tasks.image import Task, image_metrics, psnr_per_image, psnr_pooled, to_float
 
 
 def small_split(n=6, shape=(1, 4, 4), seed=0) -> Split:

@@ -6,8 +6,8 @@ import torch
 from safetensors import safe_open
 from test_families import by_hand
 
-from hourglass.errors import DivergedError, UserError
-from hourglass.tasks import Task
+from hourglass.core.errors import DivergedError, UserError
+from hourglass.tasks.image import Task
 from hourglass.training import TrainConfig, evaluate_run, load_run, loop, train
 from hourglass.training.checkpoint import load_model
 

@@ -12,22 +12,21 @@ The Python API mirrors the CLI:
     hourglass.predict("runs/a", "noisy.png", "clean.png")  # hourglass predict ...
 
     from hourglass.search import search                 # hourglass search ...
-    from hourglass.compare import compare               # hourglass compare ...
+    from hourglass.cli.compare import compare               # hourglass compare ...
 
 The names load on first use (PEP 562), so importing the package, and starting the `hourglass`
 command, does not import PyTorch.
 """
 
-from hourglass.lazy import lazy
-
-__version__ = "0.1.0"
+from hourglass.core.lazy import lazy
+from hourglass.core.version import __version__ as __version__
 
 __getattr__, __all__ = lazy(__name__, {  # public name -> (module, attribute)
     "download": ("hourglass.data", "download"),
     "list_datasets": ("hourglass.data", "list_datasets"),
     "load_dataset": ("hourglass.data", "load_dataset"),
-    "DivergedError": ("hourglass.errors", "DivergedError"),
-    "UserError": ("hourglass.errors", "UserError"),
+    "DivergedError": ("hourglass.core.errors", "DivergedError"),
+    "UserError": ("hourglass.core.errors", "UserError"),
     "MLPConfig": ("hourglass.models", "MLPConfig"),
     "ResidualMLP": ("hourglass.models", "ResidualMLP"),
     "count_params": ("hourglass.models", "count_params"),
@@ -38,7 +37,7 @@ __getattr__, __all__ = lazy(__name__, {  # public name -> (module, attribute)
     "write_report": ("hourglass.report", "write_report"),
     "SearchOptions": ("hourglass.search", "SearchOptions"),
     "load_space": ("hourglass.search", "load_space"),
-    "Task": ("hourglass.tasks", "Task"),
+    "Task": ("hourglass.tasks.image", "Task"),
     "TrainConfig": ("hourglass.training", "TrainConfig"),
     "load_run": ("hourglass.training", "load_run"),
     "train": ("hourglass.training", "train"),

@@ -1,3 +1,3 @@
-from hourglass.cli import entry
+from hourglass.cli.main import entry
 
 entry()

@@ -3,7 +3,7 @@
 Names load on first use (PEP 562): what a dataset is (``registry``'s specs and shapes) needs no
 PyTorch, so `hourglass params` and `hourglass data list` answer without importing it."""
 
-from hourglass.lazy import lazy
+from hourglass.core.lazy import lazy
 
 __getattr__, __all__ = lazy(__name__, {
     "download": "hourglass.data.download",

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hourglass.core.errors import UserError
 from hourglass.data.safe_pickle import UnsafePickleError, load_data_pickle
-from hourglass.errors import UserError
 
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_BATCHES = ["test_batch"]

@@ -17,9 +17,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from hourglass.core.errors import UserError
 from hourglass.data.idx import IDX_FILES, IDX_MD5
 from hourglass.data.registry import resolve_data_dir
-from hourglass.errors import UserError
 
 SOURCES = {
     "mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from hourglass.core.errors import UserError
 from hourglass.data.registry import (
     SPECS,
     _folder_root,
@@ -21,7 +22,6 @@ from hourglass.data.registry import (
     read_text,
     resolve_data_dir,
 )
-from hourglass.errors import UserError
 
 NAMES = {"sha256": "content (sha256)", "characters": "length in characters",
          "vocabulary": "vocabulary", "files": "number of files", "bytes": "size in bytes",

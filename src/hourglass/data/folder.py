@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from hourglass.errors import UserError
-from hourglass.files import cache_dir, files_key, write_npy_atomic, write_text_atomic
+from hourglass.core.errors import UserError
+from hourglass.core.files import cache_dir, files_key, write_npy_atomic, write_text_atomic
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 # Pillow's grey modes: 1-bit, 8-bit (with alpha), 16-bit (I;16*, and I as 16-bit PNGs open in

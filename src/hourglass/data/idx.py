@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hourglass.errors import UserError
+from hourglass.core.errors import UserError
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hourglass.errors import UserError
-from hourglass.files import cache_dir, files_key, open_atomic, write_npy_atomic
+from hourglass.core.errors import UserError
+from hourglass.core.files import cache_dir, files_key, open_atomic, write_npy_atomic
 
 IMAGE_BYTES = 3 * 32 * 32
 

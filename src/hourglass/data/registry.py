@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hourglass.errors import UserError
+from hourglass.core.errors import UserError
 
 if TYPE_CHECKING:
     from hourglass.data.splits import ImageDataset

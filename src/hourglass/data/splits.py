@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hourglass.errors import UserError
-from hourglass.options import SPLIT_RNGS
+from hourglass.core.choices import SPLIT_RNGS
+from hourglass.core.errors import UserError
 
 SPLIT_SEED = 42  # PROTOCOL.md: MNIST's 60k are split 50k train / 10k eval with seed 42
 

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hourglass.core.errors import UserError
 from hourglass.data.registry import read_text
 from hourglass.data.splits import SPLIT_SEED, permutation
-from hourglass.errors import UserError
 
 TRAIN_FRACTION = 0.9  # nanoGPT's shakespeare_char split
 MAX_VOCAB = 65_536  # ids are stored as int32; the output layer is vocab wide

@@ -6,25 +6,25 @@ character-level Transformer language model; and the public residual feed-forward
 Names load on first use (PEP 562): configs and their counts (``*_config``) need no PyTorch,
 so `hourglass params` answers without importing it."""
 
-from hourglass.lazy import lazy
+from hourglass.core.lazy import lazy
 
 __getattr__, __all__ = lazy(__name__, {
-    "INPUT_PROJS": "hourglass.options",
-    "MLPConfig": "hourglass.models.mlp_config",
-    "count_params": "hourglass.models.mlp_config",
-    "Block": "hourglass.models.blocks",
-    "ResidualMLP": "hourglass.models.mlp",
-    "fixed_projection": "hourglass.models.blocks",
+    "INPUT_PROJS": "hourglass.core.choices",
+    "MLPConfig": "hourglass.models.families.mlp.spec",
+    "count_params": "hourglass.models.families.mlp.spec",
+    "Block": "hourglass.models.layers.blocks",
+    "ResidualMLP": "hourglass.models.families.mlp.net",
+    "fixed_projection": "hourglass.models.layers.blocks",
     "Family": "hourglass.models.family",
     "families": "hourglass.models.family",
     "get_family": "hourglass.models.family",
     "VARIANTS": "hourglass.models.family",
-    "ViTConfig": "hourglass.models.vit_config",
-    "MixerConfig": "hourglass.models.mixer_config",
-    "MLPMixer": "hourglass.models.mixer",
-    "VisionTransformer": "hourglass.models.vit",
-    "FeedForward": "hourglass.models.ffn",
-    "ResidualFFN": "hourglass.models.ffn",
-    "LMConfig": "hourglass.models.lm_config",
-    "LanguageModel": "hourglass.models.lm",
+    "ViTConfig": "hourglass.models.families.vit.spec",
+    "MixerConfig": "hourglass.models.families.mixer.spec",
+    "MLPMixer": "hourglass.models.families.mixer.net",
+    "VisionTransformer": "hourglass.models.families.vit.net",
+    "FeedForward": "hourglass.models.layers.ffn",
+    "ResidualFFN": "hourglass.models.layers.ffn",
+    "LMConfig": "hourglass.models.families.lm.spec",
+    "LanguageModel": "hourglass.models.families.lm.net",
 })

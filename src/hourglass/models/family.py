@@ -15,11 +15,12 @@ start from by name.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hourglass.errors import UserError
+from hourglass.core.errors import UserError
 
 SHAPES = ("hourglass", "conventional")
 COUNT_KEYS = ("params", "frozen_params", "embedding_params", "flops_per_sample")
@@ -91,11 +92,12 @@ def register(family: Family, variants: dict[str, dict] | None = None) -> Family:
 
 
 def _load_builtin() -> None:
-    # the built-in families register on import; a plug-in registers the same way
-    importlib.import_module("hourglass.models.mlp_config")
-    importlib.import_module("hourglass.models.vit_config")
-    importlib.import_module("hourglass.models.mixer_config")
-    importlib.import_module("hourglass.models.lm_config")
+    # every folder of models/families is a family: its spec.py registers it on import
+    import hourglass.models.families as builtin
+
+    for info in sorted(pkgutil.iter_modules(builtin.__path__), key=lambda m: m.name):
+        if info.ispkg:
+            importlib.import_module(f"{builtin.__name__}.{info.name}.spec")
 
 
 def get_family(name: str) -> Family:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from hourglass.errors import UserError
-from hourglass.files import write_bytes_atomic, write_text_atomic
+from hourglass.core.errors import UserError
+from hourglass.core.files import write_bytes_atomic, write_text_atomic
 from hourglass.report.latency import frontier_latency
 from hourglass.report.markdown import render_markdown
 from hourglass.report.plot import frontier_png

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hourglass.errors import UserError
-from hourglass.files import write_bytes_atomic, write_text_atomic
+from hourglass.core.errors import UserError
+from hourglass.core.files import write_bytes_atomic, write_text_atomic
 from hourglass.report.plot import frontier_png
 from hourglass.report.tables import fmt, label, metric_label, quality
 from hourglass.search.pareto import hypervolume

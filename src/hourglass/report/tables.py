@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from hourglass.provenance import describe
+from hourglass.core.provenance import describe
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Names load on first use (PEP 562): `hourglass spaces` reads the built-in spaces
 (``hourglass.search.builtins``) without importing PyTorch."""
 
-from hourglass.lazy import lazy
+from hourglass.core.lazy import lazy
 
 __getattr__, __all__ = lazy(__name__, {
     "SearchOptions": "hourglass.search.runner",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from hourglass.options import IMAGE_TASKS
+from hourglass.core.choices import IMAGE_TASKS
 
 PAPER_EPOCHS = {"prototype": 50, "denoise": 30, "superres": 50}
 

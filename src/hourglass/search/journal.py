@@ -17,7 +17,7 @@ import os
 import time
 from pathlib import Path
 
-from hourglass.errors import UserError
+from hourglass.core.errors import UserError
 
 
 def intact_prefix(data: bytes) -> int:

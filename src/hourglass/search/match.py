@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from hourglass.errors import UserError
+from hourglass.core.errors import UserError
 from hourglass.models.family import get_family, non_embedding
 from hourglass.training import TrainConfig, count_run_params
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import torch
 
+from hourglass.core.choices import STRATEGIES
+from hourglass.core.errors import UserError
+from hourglass.core.files import FolderLock, write_json_atomic, write_text_atomic
+from hourglass.core.provenance import provenance, resumed
 from hourglass.data import ImageDataset, load_dataset
 from hourglass.data.fingerprint import changes, fingerprint
-from hourglass.errors import UserError
-from hourglass.files import FolderLock, write_json_atomic, write_text_atomic
 from hourglass.models.family import non_embedding
-from hourglass.options import STRATEGIES
-from hourglass.provenance import provenance, resumed
 from hourglass.search import journal
 from hourglass.search.frontier import metric_name, summarize
 from hourglass.search.progress import Progress, finished

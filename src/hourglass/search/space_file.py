@@ -33,9 +33,9 @@ import math
 import tomllib
 from pathlib import Path
 
-from hourglass.errors import UserError
+from hourglass.core.choices import TASKS
+from hourglass.core.errors import UserError
 from hourglass.models.family import SHAPES, Family, get_family
-from hourglass.options import TASKS
 from hourglass.search.builtins import BUILTINS
 from hourglass.search.space import RECIPE_KEYS, TOP_KEYS, Arch, SearchSpace, ShapeSpace, Unit
 from hourglass.training import count_run_params

@@ -27,7 +27,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
-from hourglass.errors import UserError
+from hourglass.core.errors import UserError
 from hourglass.models.family import get_family
 from hourglass.search.frontier import DIRECTIONS, metric_name
 from hourglass.search.space import Arch, SearchSpace, Unit, extends

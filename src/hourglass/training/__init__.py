@@ -3,7 +3,7 @@
 Names load on first use (PEP 562): a config and its parameter count (``config``) need no
 PyTorch, so `hourglass params` answers without importing it."""
 
-from hourglass.lazy import lazy
+from hourglass.core.lazy import lazy
 
 __getattr__, __all__ = lazy(__name__, {
     "TrainConfig": "hourglass.training.config",

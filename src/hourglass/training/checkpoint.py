@@ -16,11 +16,11 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
-from hourglass.errors import UserError
-from hourglass.files import write_bytes_atomic
-from hourglass.lm_task import LMTask
+from hourglass.core.errors import UserError
+from hourglass.core.files import write_bytes_atomic
 from hourglass.models.family import get_family
-from hourglass.tasks import Task
+from hourglass.tasks.image import Task
+from hourglass.tasks.text import LMTask
 
 FORMAT = "hourglass-mlp/1"
 DIGEST_KEY = "sha256"  # the tensors'

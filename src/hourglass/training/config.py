@@ -6,11 +6,11 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from hourglass.core.choices import AUGMENTS, LR_SCHEDULES, SPLIT_RNGS, TEST_CHECKPOINTS
+from hourglass.core.errors import UserError
 from hourglass.data import dataset_shape
-from hourglass.errors import UserError
 from hourglass.models.family import get_family
-from hourglass.options import AUGMENTS, LR_SCHEDULES, SPLIT_RNGS, TEST_CHECKPOINTS
-from hourglass.task_shapes import LMShape, TaskShape
+from hourglass.tasks.base import LMShape, TaskShape
 
 # PROTOCOL.md, Training recipe. Epochs by task on MNIST-size data; ImageNet-32: 2 epochs, batch 512.
 PAPER_EPOCHS = {"prototype": 50, "superres": 50, "denoise": 30, "classify": 30}
@@ -46,7 +46,7 @@ class TrainConfig:
     depth: int = 4  # L
     arch: dict = field(default_factory=dict)  # the family's other dims (vit: sub_blocks, ...)
     input_proj: str = "learned"  # mlp: learned | fixed | identity
-    block: str = "plain"  # mlp: the block, or a variant of it (models/blocks_config.py)
+    block: str = "plain"  # mlp: the block, or a variant of it (models/layers/blocks_config.py)
     shape: str | None = None  # when set, checked against the dims
     norm: str | None = None  # None: the family's (mlp: batch, vit: layer)
     act: str | None = None  # None: the family's (mlp: relu, vit: gelu)
@@ -165,7 +165,7 @@ def build_task(cfg: TrainConfig, image_shape: tuple[int, int, int] | None, num_c
                             "moby-dick, tinyshakespeare or text:PATH)")
         if not tensors:
             return LMShape(num_classes, cfg.context)
-        from hourglass.lm_task import LMTask  # PyTorch: only where tensors are needed
+        from hourglass.tasks.text import LMTask  # PyTorch: only where tensors are needed
 
         return LMTask(num_classes, cfg.context, chars=chars)
     if image_shape is None:
@@ -175,7 +175,7 @@ def build_task(cfg: TrainConfig, image_shape: tuple[int, int, int] | None, num_c
                         "(a single class scores 100% against a 100% baseline)")
     if not tensors:
         return TaskShape(cfg.task, image_shape, num_classes, noise_std=cfg.noise_std)
-    from hourglass.tasks import Task
+    from hourglass.tasks.image import Task
 
     return Task(cfg.task, image_shape, num_classes, noise_std=cfg.noise_std,
                 label_smoothing=cfg.label_smoothing or 0.0)

@@ -8,13 +8,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from hourglass.core.errors import UserError
 from hourglass.data import ImageDataset, Split, load_dataset
 from hourglass.data.fingerprint import changes, fingerprint
 from hourglass.data.text import TextCorpus, TextSplit
-from hourglass.errors import UserError
-from hourglass.lm_task import LMTask
-from hourglass.models.blocks_config import parse_block
-from hourglass.tasks import Task
+from hourglass.models.layers.blocks_config import parse_block
+from hourglass.tasks.image import Task
+from hourglass.tasks.text import LMTask
 from hourglass.training.checkpoint import CONFIG_FILE, DATA_FILE, MODEL_FILE, load_model, read_json
 from hourglass.training.config import TrainConfig, build_task, count_run_params
 

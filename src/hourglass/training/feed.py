@@ -13,7 +13,7 @@ import torch
 
 from hourglass.data import Split
 from hourglass.data.augment import crop_flip
-from hourglass.tasks import Task, to_float
+from hourglass.tasks.image import Task, to_float
 
 BATCH_AUGMENTS = {"crop-flip": crop_flip}  # drawn per batch (flip4 copies the split once)
 CACHE_BYTES = 4 << 30  # precompute whole-split inputs (and z_0) only below this size

@@ -19,8 +19,8 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from hourglass.data import Split
-from hourglass.models.sync_norm import sync_batchnorm
-from hourglass.tasks import Task
+from hourglass.models.layers.sync_norm import sync_batchnorm
+from hourglass.tasks.image import Task
 from hourglass.training import parallel
 from hourglass.training.config import TrainConfig
 from hourglass.training.evaluate import forward_all

@@ -3,7 +3,7 @@
 Under ``torchrun --nproc-per-node N -m hourglass train ...`` every process builds the same
 global batch (same permutation, same noise: they share the run's seed) and trains on its own
 rows of it; DistributedDataParallel averages the gradients and BatchNorm normalises over the
-global batch (models/sync_norm.py), so N processes compute what one process would. Rank 0
+global batch (models/layers/sync_norm.py), so N processes compute what one process would. Rank 0
 alone writes the run directory.
 """
 
@@ -17,7 +17,7 @@ from typing import NoReturn
 import torch
 import torch.distributed as dist
 
-from hourglass.errors import UserError
+from hourglass.core.errors import UserError
 
 DEVICES = ("auto", "cpu", "cuda")
 _joined = False  # this process joined a torchrun group (see exit_process)

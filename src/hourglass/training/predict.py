@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from hourglass.core.errors import UserError
 from hourglass.data.folder import decode_image, describe_image
-from hourglass.errors import UserError
-from hourglass.tasks import to_float
+from hourglass.tasks.image import to_float
 from hourglass.training.checkpoint import MODEL_FILE, load_model
 from hourglass.training.samples import to_pil
 

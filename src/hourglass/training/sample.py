@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from hourglass.errors import UserError
+from hourglass.core.errors import UserError
 from hourglass.training.checkpoint import MODEL_FILE, load_model
 
 MAX_TOKENS = 100_000

@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from hourglass.core.files import write_bytes_atomic
 from hourglass.data import Split
-from hourglass.files import write_bytes_atomic
-from hourglass.tasks import Task, to_float
+from hourglass.tasks.image import Task, to_float
 
 MIN_TILE = 56  # pixels: small images are scaled up (nearest) to stay visible
 

@@ -17,9 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hourglass.errors import UserError
+from hourglass.core.errors import UserError
 from hourglass.models.family import Dim, Family, check_shape, register
-from hourglass.models.patch_config import PatchConfig, io_counts, patch_make_config, patch_recipe
+from hourglass.models.layers.patch_config import (
+    PatchConfig,
+    io_counts,
+    patch_make_config,
+    patch_recipe,
+)
 
 
 @dataclass
@@ -88,7 +93,7 @@ VIT = register(Family(
           Dim("patch", "p", "patch side in pixels", 4)),
     tasks=("classify", "denoise", "superres", "prototype"),
     make_config=make_config, config_from_dict=_from_dict, counts=count_params,
-    module="hourglass.models.vit:VisionTransformer",
+    module=f"{__package__}.net:VisionTransformer",
     default_task="classify",
     recipe=patch_recipe,
     examples={"hourglass": {"skip_dim": 48, "inner_dim": 12, "depth": 2, "sub_blocks": 2,

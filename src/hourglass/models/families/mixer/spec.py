@@ -18,7 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hourglass.models.family import Dim, Family, check_shape, register
-from hourglass.models.patch_config import PatchConfig, io_counts, patch_make_config, patch_recipe
+from hourglass.models.layers.patch_config import (
+    PatchConfig,
+    io_counts,
+    patch_make_config,
+    patch_recipe,
+)
 
 
 @dataclass
@@ -76,7 +81,7 @@ MIXER = register(Family(
     tasks=("classify", "denoise", "superres", "prototype"),
     make_config=make_config, config_from_dict=lambda d: MixerConfig(
         **{**d, "image_shape": tuple(d["image_shape"])}),
-    counts=count_params, module="hourglass.models.mixer:MLPMixer", default_task="classify",
+    counts=count_params, module=f"{__package__}.net:MLPMixer", default_task="classify",
     recipe=patch_recipe,
     examples={"hourglass": {"skip_dim": 48, "inner_dim": 12, "depth": 2, "sub_blocks": 2},
               "conventional": {"skip_dim": 32, "inner_dim": 128, "depth": 2, "token_dim": 8}}))

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from hourglass.errors import UserError
-from hourglass.models.blocks_config import parse_block
+from hourglass.core.errors import UserError
+from hourglass.core.limits import MAX_PARAMS, MAX_WIDTH
 from hourglass.models.family import Dim, Family, check_shape, register, shape_of
-from hourglass.models.mlp_config import MAX_PARAMS, MAX_WIDTH
+from hourglass.models.layers.blocks_config import parse_block
 
 NORMS = ("rms", "layer")
 ACTS = ("swiglu", "gelu", "relu")
@@ -181,7 +181,7 @@ LM = register(Family(
     tasks=("lm",),
     make_config=make_config, config_from_dict=lambda d: LMConfig(**d), counts=count_params,
     options={"block": parse_block},  # plain or altup:K (LMConfig refuses the others)
-    module="hourglass.models.lm:LanguageModel", default_task="lm", recipe=lm_recipe,
+    module=f"{__package__}.net:LanguageModel", default_task="lm", recipe=lm_recipe,
     takes_dropout=True,
     default_dataset="moby-dick",
     examples={"hourglass": {"skip_dim": 48, "inner_dim": 16, "depth": 2, "sub_blocks": 2,

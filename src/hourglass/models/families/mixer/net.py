@@ -6,10 +6,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hourglass.models.ffn import FeedForward, ResidualFFN
-from hourglass.models.mixer_config import MixerConfig
-from hourglass.models.patches import output, to_patches
-from hourglass.models.vit import ACTS, NORMS
+from hourglass.models.families.mixer.spec import MixerConfig
+from hourglass.models.layers.ffn import FeedForward, ResidualFFN
+from hourglass.models.layers.norm_act import ACTS, NORMS
+from hourglass.models.layers.patches import output, to_patches
 
 
 class MixerLayer(nn.Module):

@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import ClassVar
 
-from hourglass.errors import UserError
+from hourglass.core.choices import MODEL_ACTS
+from hourglass.core.errors import UserError
+from hourglass.core.limits import MAX_PARAMS, MAX_WIDTH
 from hourglass.models.family import shape_of
-from hourglass.models.mlp_config import MAX_PARAMS, MAX_WIDTH
-from hourglass.options import MODEL_ACTS
 
 NORMS = ("layer", "rms")
 ACTS = MODEL_ACTS

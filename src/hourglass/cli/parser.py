@@ -1,15 +1,14 @@
 """The `hourglass` command line: its parser, every command's options with their help and
-examples (cli.py runs the commands). Only the standard library, ``hourglass.options`` and the
-families' arithmetic load here, so `hourglass`, `--version` and every `--help` answer without
-PyTorch."""
+examples (cli/main.py runs the commands). Only the standard library, ``hourglass.core``
+and the families' arithmetic load here, so `hourglass`, `--version` and every `--help`
+answer without PyTorch."""
 
 from __future__ import annotations
 
 import argparse
 
 from hourglass import __version__
-from hourglass.models.family import VARIANTS, families  # arithmetic only: no PyTorch
-from hourglass.options import (
+from hourglass.core.choices import (
     AUGMENTS,
     COMPARE_MINUTES,
     DATASETS,
@@ -22,6 +21,7 @@ from hourglass.options import (
     TASKS,
     TEST_CHECKPOINTS,
 )
+from hourglass.models.family import VARIANTS, families  # arithmetic only: no PyTorch
 
 
 class Parser(argparse.ArgumentParser):

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hourglass.models.blocks_config import NESTED_FRACTIONS, hash_bits, parse_block
+from hourglass.models.layers.blocks_config import NESTED_FRACTIONS, hash_bits, parse_block
 
 
 def fixed_projection(in_dim: int, out_dim: int, seed: int) -> torch.Tensor:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hourglass.models.blocks import draw_keep, fixed_projection, make_block
-from hourglass.models.blocks_config import parse_block
-from hourglass.models.mlp_config import MLPConfig
+from hourglass.models.families.mlp.spec import MLPConfig
+from hourglass.models.layers.blocks import draw_keep, fixed_projection, make_block
+from hourglass.models.layers.blocks_config import parse_block
 
 
 class ResidualMLP(nn.Module):

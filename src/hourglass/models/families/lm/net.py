@@ -12,13 +12,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hourglass.models.blocks import AltUp
-from hourglass.models.ffn import ResidualFFN
-from hourglass.models.lm_config import LMConfig
+from hourglass.models.families.lm.spec import LMConfig
+from hourglass.models.layers.blocks import AltUp
+from hourglass.models.layers.ffn import ResidualFFN
+from hourglass.models.layers.norm_act import ACTS
+from hourglass.models.layers.norm_act import NORMS as NORM_LAYERS
 
 EPS = 1e-6  # the authors' RMSNorm epsilon (Megatron's layernorm_epsilon)
-NORMS = {"rms": partial(nn.RMSNorm, eps=EPS), "layer": partial(nn.LayerNorm, eps=EPS)}
-ACTS = {"swiglu": (nn.SiLU, True), "gelu": (nn.GELU, False), "relu": (nn.ReLU, False)}
+NORMS = {name: partial(layer, eps=EPS) for name, layer in NORM_LAYERS.items()}
 ROPE_BASE = 10_000.0
 INIT_STD = 0.02  # N(0, 0.02) for every matrix, embedding included (the authors' init_method_std)
 

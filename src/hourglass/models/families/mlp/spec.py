@@ -7,17 +7,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from hourglass.errors import UserError
-from hourglass.models.blocks_config import block_counts, check_block, parse_block
+from hourglass.core.choices import ACTS, IMAGE_TASKS, INPUT_PROJS, NORMS
+from hourglass.core.errors import UserError
+from hourglass.core.limits import MAX_PARAMS, MAX_WIDTH
 from hourglass.models.family import Dim, Family, check_shape, register, shape_of
-from hourglass.options import ACTS, IMAGE_TASKS, INPUT_PROJS, NORMS
+from hourglass.models.layers.blocks_config import block_counts, check_block, parse_block
 
 InputProj = Literal["learned", "fixed", "identity"]
 HEADS = ("sigmoid", "none")
 # Limits no real network meets (the paper's largest is about 100M parameters, depth 40)
 MAX_DEPTH = 10_000
-MAX_WIDTH = 1_000_000
-MAX_PARAMS = 2_000_000_000
 
 
 @dataclass
@@ -145,7 +144,7 @@ MLP = register(Family(
           Dim("inner_dim", "h", "d_h: width inside each block"),
           Dim("depth", "L", "L: number of residual blocks")),
     tasks=IMAGE_TASKS, make_config=make_config, config_from_dict=lambda d: MLPConfig(**d),
-    counts=count_params, module="hourglass.models.mlp:ResidualMLP",
+    counts=count_params, module=f"{__package__}.net:ResidualMLP",
     options={"input_proj": INPUT_PROJS, "block": parse_block},
     recipe=lambda task, dataset, version: {"norm": "batch", "act": "relu", "augment": "none"},
     examples={"hourglass": {"skip_dim": 48, "inner_dim": 8, "depth": 2},

@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hourglass import __version__
+from hourglass.core.version import __version__
 
-SOURCE = Path(__file__).resolve().parent
+SOURCE = Path(__file__).resolve().parent.parent  # the package
 
 
 def code_version() -> dict:

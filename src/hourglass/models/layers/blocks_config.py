@@ -28,7 +28,7 @@ elementwise products left out, as for the plain block.
 
 from __future__ import annotations
 
-from hourglass.errors import UserError
+from hourglass.core.errors import UserError
 
 BLOCKS = ("plain", "frozen", "lowrank:R", "nested", "hash:E", "altup:K")
 NESTED_FRACTIONS = (8, 4, 2, 1)  # nested prefixes: h/8, h/4, h/2, h

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from hourglass.data.text import TextSplit
-from hourglass.task_shapes import LMShape
+from hourglass.tasks.base import LMShape
 
 
 @dataclass

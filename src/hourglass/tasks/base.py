@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hourglass.errors import UserError
-from hourglass.options import TASKS
+from hourglass.core.choices import TASKS
+from hourglass.core.errors import UserError
 
 
 @dataclass

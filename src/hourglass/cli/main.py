@@ -1,6 +1,6 @@
 """The `hourglass` command. Every user error is one line on stderr and exit status 2.
 
-The parser is cli_parser.py. Each command imports what it needs when it runs, so `hourglass`,
+The parser is cli/parser.py. Each command imports what it needs when it runs, so `hourglass`,
 `--version` and every `--help` answer without PyTorch.
 """
 
@@ -11,8 +11,8 @@ import json
 import sys
 from typing import NoReturn
 
-from hourglass.cli_parser import build_parser
-from hourglass.errors import UserError
+from hourglass.cli.parser import build_parser
+from hourglass.core.errors import UserError
 from hourglass.models.family import VARIANTS, get_family
 
 
@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> None:
 
             print(write_overlay(args.dir, args.others))
     elif args.command == "compare":
-        from hourglass.compare import compare
+        from hourglass.cli.compare import compare
 
         result = compare(args.task, args.dataset, args.out, args.budget_minutes,
                          args.data_dir, args.workers, progress=not args.quiet,

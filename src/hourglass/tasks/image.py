@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from hourglass.core.errors import UserError
 from hourglass.data import Split
-from hourglass.errors import UserError
-from hourglass.task_shapes import TaskShape
+from hourglass.tasks.base import TaskShape
 
 METRIC_BATCH = 128  # the authors' eval batch: it sets how MSE is pooled for `psnr`
 EVAL_NOISE_SEEDS = {"eval": 1, "test": 2}  # denoise eval/test noise is fixed: reproducible metrics

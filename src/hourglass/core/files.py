@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from hourglass.errors import UserError
+from hourglass.core.errors import UserError
 
 
 def _umask() -> int:

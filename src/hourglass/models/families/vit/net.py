@@ -7,14 +7,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hourglass.models.ffn import ResidualFFN
-from hourglass.models.patches import output, to_patches
-from hourglass.models.vit_config import ViTConfig
-
-NORMS: dict[str, type[nn.Module]] = {"layer": nn.LayerNorm, "rms": nn.RMSNorm}
-ACTS: dict[str, tuple[type[nn.Module], bool]] = {"gelu": (nn.GELU, False),
-                                                 "relu": (nn.ReLU, False),
-                                                 "swiglu": (nn.SiLU, True)}
+from hourglass.models.families.vit.spec import ViTConfig
+from hourglass.models.layers.ffn import ResidualFFN
+from hourglass.models.layers.norm_act import ACTS, NORMS
+from hourglass.models.layers.patches import output, to_patches
 
 
 class Attention(nn.Module):

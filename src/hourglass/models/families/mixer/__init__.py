@@ -1,0 +1,1 @@
+"""The MLP-Mixer. spec.py: config and counts; net.py: the module."""

@@ -1,0 +1,1 @@
+"""The residual MLP (Hourglass and conventional). spec.py: config and counts; net.py: the module."""

@@ -1,0 +1,1 @@
+"""The Vision Transformer. spec.py: config and counts; net.py: the module."""
