@@ -161,7 +161,7 @@ def test_match_prints_the_other_shape_at_the_same_budget(capsys):
     (["match", "--family", "vit", "--task", "classify", *ARCH, "--patch", "2", "--tolerance",
       "1.5"], "--tolerance must be between 0 and 1"),
     (["compare", "--dataset", "moby-dick", "--out", "/nonexistent/x"],
-     "moby-dick is a text: compare language models on it with --family lm"),
+     "moby-dick is a text: the denoise task needs images (a text trains language models"),
     (["compare", "--family", "lm", "--dataset", "digits", "--out", "/nonexistent/x"],
      "the lm task reads a text"),
     (["params", *ARCH, "--block", "hash:4", "--family", "vit", "--task", "classify"],

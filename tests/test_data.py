@@ -216,7 +216,7 @@ def test_a_one_class_folder_cannot_be_classified(tmp_path):
         shutil.rmtree(root / split / "dog")
     cfg = TrainConfig(task="classify", dataset=f"folder:{root}", skip_dim=64, inner_dim=8,
                       depth=1)
-    with pytest.raises(UserError, match="1 class; classification needs at least 2"):
+    with pytest.raises(UserError, match="1 class; classify needs at least 2"):
         count_run_params(cfg)
     assert count_run_params(TrainConfig(task="denoise", dataset=f"folder:{root}", skip_dim=400,
                                         inner_dim=8, depth=1))["params"] > 0

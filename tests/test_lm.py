@@ -154,7 +154,7 @@ def test_sample_and_predict_refuse_each_others_runs(lm_run, tmp_path, capsys):
     (["--dataset", "digits"], "the lm task reads a text"),
     (["--dataset", "moby-dick", "--task", "denoise", "--family", "mlp"], "is a text"),
     (["--dataset", "digits", "--task", "denoise", "--family", "mlp", "--context", "8"],
-     "--context is the lm task's"),
+     "--context is the window of a task that reads text"),
     (["--dataset", "moby-dick", "--context", "0"], "--context must be positive"),
     (["--dataset", "moby-dick", "--attn-dim", "30", "--heads", "2"], "even head dim"),
 ])

@@ -150,7 +150,7 @@ def test_a_config_stored_before_recipe_versions_names_the_one_it_ran_on():
      "--dropout"),
     ({"dropout": 0.1}, "vit family has no dropout"),
     ({"decay": "some"}, "--decay"),
-    ({"task": "denoise", "label_smoothing": 0.1}, "classify task's"),
+    ({"task": "denoise", "label_smoothing": 0.1}, "denoise task has no labels"),
 ])
 def test_bad_recipe_3_values_are_one_clear_error(settings, match):
     with pytest.raises(UserError, match=match):

@@ -9,77 +9,40 @@ from pathlib import Path
 from hourglass.core.choices import COMPARE_MINUTES
 from hourglass.core.errors import UserError
 from hourglass.data import dataset_shape
-from hourglass.models.family import get_family
+from hourglass.models.family import DEFAULT_FAMILY, get_family
 from hourglass.report import write_report
 from hourglass.search import SearchOptions, search
 from hourglass.search.builtins import BUILTINS, toml
 from hourglass.search.space import SearchSpace
 from hourglass.search.space_file import load_space, space_from_dict
+from hourglass.tasks.base import task_spec
+from hourglass.tasks.build import make_task
 
 
 def compare_space(task: str, dataset: str, data_dir: str | None,
-                  family: str = "mlp") -> tuple[str, SearchSpace]:
-    """digits: `quick-<task>` (`quick-vit-<task>`). Other datasets: a small space around the
-    paper's shapes, scaled to the input size (the conventional skip path runs at the input
-    size); for the ViT, small ViTs of both shapes at patch 4; for the language model,
-    `quick-lm` on the text given."""
-    if family == "lm":  # quick-lm, on whichever text
-        if dataset == "moby-dick":
-            return "quick-lm", load_space("quick-lm")
-        name = f"compare-lm-{dataset.replace(':', '_').replace('/', '_')}"
-        return name, space_from_dict({**BUILTINS["quick-lm"](), "dataset": dataset}, name)
-    if dataset == "digits":
-        name = f"quick-{task}" if family == "mlp" else f"quick-{family}-{task}"
-        if name not in BUILTINS:
-            raise UserError(f"no built-in {family} space for {task} on digits; built-ins: "
-                            f"{', '.join(BUILTINS)}")
-        return name, load_space(name)
-    image, _ = dataset_shape(dataset, data_dir)
-    if image is None:
-        raise UserError(f"{dataset} is a text: compare language models on it with --family lm")
-    c, h, w = image
-    if family == "vit":
-        return _vit_space(task, dataset, (c, h, w))
-    if family != "mlp":
-        raise UserError(f"compare knows the mlp and vit families; for {family} write a space "
-                        "and run `hourglass search`")
-    d = c * h * w
-    space = {
-        "name": f"compare-{task}-{dataset.replace(':', '_').replace('/', '_')}", "task": task,
-        "dataset": dataset, "epochs": 9, "batch_size": 128, "seeds": [0, 1],
-        "hourglass": {"skip_dim": [d + 1, int(d * 1.5), int(d * 2.3)],
-                      "inner_dim": [16, d // 7, d // 3], "depth": [2, 4, 8],
-                      "lr": [5e-4, 1e-3, 3e-3]},
-        "conventional": {"skip_dim": [d], "inner_dim": [d + 1, int(d * 1.9), int(d * 2.7)],
-                         "depth": [1, 2, 3], "lr": [5e-4, 1e-3, 3e-3]},
-    }
-    return space["name"], space_from_dict(space, space["name"])
-
-
-def _vit_space(task: str, dataset: str, image: tuple[int, int, int]) -> tuple[str, SearchSpace]:
-    c, h, w = image
-    if task == "superres":
-        h, w = h // 2, w // 2
-    patch = max(p for p in (1, 2, 4) if h % p == 0 and w % p == 0)
-    common = {"heads": [4], "patch": [patch], "lr": [5e-4, 1e-3, 2e-3]}
-    name = f"compare-vit-{task}-{dataset.replace(':', '_').replace('/', '_')}"
-    space = {
-        "name": name, "task": task, "dataset": dataset, "family": "vit", "epochs": 6,
-        "batch_size": 128, "seeds": [0],
-        "hourglass": {"skip_dim": [128, 192], "inner_dim": [32, 64], "depth": [3, 4],
-                      "sub_blocks": [1, 2, 4], "attn_dim": [96], **common},
-        "conventional": {"skip_dim": [64, 96, 128], "inner_dim": [256, 384, 512],
-                         "depth": [3, 4], **common},
-    }
-    return name, space_from_dict(space, name)
+                  family: str = DEFAULT_FAMILY) -> tuple[str, SearchSpace]:
+    """The space `compare` searches: the family's (Family.compare_space) for the task on that
+    dataset; a built-in space's name when it is one."""
+    fam = get_family(family)
+    fam.check_task(task)
+    if fam.compare_space is None:
+        raise UserError(f"the {family} family declares no compare space; write a space and "
+                        "run `hourglass search`")
+    image, classes = dataset_shape(dataset, data_dir)
+    # a text's sizes depend on the context the space sets: its family needs none of them
+    text = task_spec(task).reads_text and image is None
+    shape = None if text else make_task(task, dataset, image, classes, tensors=False)
+    space = fam.compare_space(task, dataset, shape)
+    name = space.pop("name")
+    return name, load_space(name) if name in BUILTINS else space_from_dict(space, name)
 
 
 def compare(task: str | None = None, dataset: str | None = None,
             out: str | Path = "runs/compare",
             budget_minutes: float = COMPARE_MINUTES, data_dir: str | None = None,
-            workers: int = 1, progress: bool = True, family: str = "mlp") -> dict:
+            workers: int = 1, progress: bool = True, family: str = DEFAULT_FAMILY) -> dict:
     """Search both shapes of ``family`` on ``task`` (default: the family's, denoise for the
-    MLP, classify for the ViT) and write the report into ``out``."""
+    MLP, classify for the ViT and the Mixer) and write the report into ``out``."""
     task = task or get_family(family).default_task
     dataset = dataset or get_family(family).default_dataset
     name, space = compare_space(task, dataset, data_dir, family)

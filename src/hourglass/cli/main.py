@@ -13,7 +13,7 @@ from typing import NoReturn
 
 from hourglass.cli.parser import build_parser
 from hourglass.core.errors import UserError
-from hourglass.models.family import VARIANTS, get_family
+from hourglass.models.family import DEFAULT_FAMILY, VARIANTS, get_family
 
 
 def search_options(args: argparse.Namespace):
@@ -40,7 +40,7 @@ def config_from(args: argparse.Namespace):
                  if k.startswith("arch_") and v is not None})
     keys = {f for f in TrainConfig.__dataclass_fields__ if f not in ("extra", "arch")}
     settings.update({k: v for k, v in vars(args).items() if k in keys and v is not None})
-    family = get_family(settings.get("family", "mlp"))
+    family = get_family(settings.get("family", DEFAULT_FAMILY))
     settings.setdefault("task", "denoise" if "denoise" in family.tasks else family.default_task)
     settings.setdefault("dataset", family.default_dataset)
     missing = [f"--{k.replace('_', '-')}" for k in ("skip_dim", "inner_dim", "depth")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 
-from hourglass import __version__
 from hourglass.core.choices import (
     AUGMENTS,
     COMPARE_MINUTES,
@@ -21,7 +20,8 @@ from hourglass.core.choices import (
     TASKS,
     TEST_CHECKPOINTS,
 )
-from hourglass.models.family import VARIANTS, families  # arithmetic only: no PyTorch
+from hourglass.core.version import __version__
+from hourglass.models.family import DEFAULT_FAMILY, VARIANTS, families  # no PyTorch
 
 
 class Parser(argparse.ArgumentParser):
@@ -203,7 +203,7 @@ def build_parser() -> Parser:
                 "Searches Hourglass and conventional networks with pareto-halving under a time "
                 "budget, then writes\ntrials.csv, frontier.json, frontier.png, summary.md and "
                 "report.html into --out.")
-    p.add_argument("--family", default="mlp", choices=tuple(families()),
+    p.add_argument("--family", default=DEFAULT_FAMILY, choices=tuple(families()),
                    help="model family whose two shapes are compared")
     p.add_argument("--task", choices=TASKS,
                    help="what the models learn (default: the family's, denoise for mlp, "

@@ -25,3 +25,6 @@ def crop_flip(images: torch.Tensor, gen: torch.Generator, pad: int = CROP_PAD) -
     out = padded[torch.arange(b)[:, None, None, None], torch.arange(c)[None, :, None, None],
                  rows, cols]
     return torch.where(flips[:, None, None, None], out.flip(-1), out)
+
+
+BATCH_AUGMENTS = {"crop-flip": crop_flip}  # drawn per batch (flip4 copies the split once)

@@ -18,10 +18,9 @@ from hourglass.data.registry import (
     SPECS,
     _folder_root,
     _spec,
-    is_text,
-    read_text,
     resolve_data_dir,
 )
+from hourglass.data.text_files import is_text, read_text
 
 NAMES = {"sha256": "content (sha256)", "characters": "length in characters",
          "vocabulary": "vocabulary", "files": "number of files", "bytes": "size in bytes",

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from hourglass.core.errors import UserError
-from hourglass.data.registry import read_text
 from hourglass.data.splits import SPLIT_SEED, permutation
+from hourglass.data.text_files import read_text
 
 TRAIN_FRACTION = 0.9  # nanoGPT's shakespeare_char split
 MAX_VOCAB = 65_536  # ids are stored as int32; the output layer is vocab wide

@@ -23,6 +23,7 @@ from typing import Any
 from hourglass.core.errors import UserError
 
 SHAPES = ("hourglass", "conventional")
+DEFAULT_FAMILY = "mlp"  # what a command, config or space without a family means (the paper's)
 COUNT_KEYS = ("params", "frozen_params", "embedding_params", "flops_per_sample")
 
 
@@ -51,15 +52,24 @@ class Family:
     # allowed values (the first the default), or a function that checks one (raising
     # UserError) for an option whose default "plain" a space need not state (mlp: block)
     options: dict[str, tuple[str, ...] | Callable[[str], object]] = field(default_factory=dict)
-    # (task, dataset, recipe version) -> defaults for the run settings left unset (norm, act,
-    # augment, and where the family has its own recipe, epochs, schedule, weight decay):
-    # the recipe a config states it reaches (training/config.py, RECIPES)
-    recipe: Callable[[str, str, int], dict] = lambda task, dataset, version: {}
+    # (the task's TaskSpec, dataset, recipe version) -> defaults for the run settings left
+    # unset (norm, act, augment, and where the family has its own recipe, epochs, schedule,
+    # weight decay): the recipe a config states it reaches (training/config.py, RECIPES)
+    recipe: Callable[[Any, str, int], dict] = lambda task, dataset, version: {}
     takes_dropout: bool = False  # whether the module has dropout (TrainConfig.dropout)
+    # whether some parameters are embeddings (tokens, patches, positions), counted apart:
+    # frontiers are then drawn against non-embedding parameters, and trials.csv says so
+    embeddings: bool = True
     default_task: str = "denoise"  # what `hourglass compare --family NAME` compares on
     default_dataset: str = "digits"  # what a command without --dataset reads
     # a small architecture of each shape (dims by name): what tests and examples build
     examples: dict[str, dict[str, int]] = field(default_factory=dict)
+    # named search spaces the family ships (`hourglass spaces`): name -> a function making
+    # the dict a TOML space file would hold
+    spaces: dict[str, Callable[[], dict]] = field(default_factory=dict)
+    # (task, dataset, the task's sizes: TaskShape or LMShape) -> the space dict, with its
+    # "name", that `hourglass compare --family NAME` searches; None: compare refuses
+    compare_space: Callable[[str, str, Any], dict] | None = None
 
     @property
     def dim_names(self) -> tuple[str, ...]:
@@ -138,3 +148,8 @@ def check_shape(expected: str | None, actual: str, skip_dim: int, inner) -> None
         raise UserError(f"--shape {expected!r}: choose hourglass or conventional")
     raise UserError(f"--shape {expected} needs {rule}; got skip-dim {skip_dim}, "
                     f"inner-dim {inner}")
+
+
+def space_name(*parts: str) -> str:
+    """A generated space's name from its parts (a dataset's path made a file-name word)."""
+    return "-".join(parts).replace(":", "_").replace("/", "_")

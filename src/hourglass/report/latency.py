@@ -14,12 +14,6 @@ from hourglass.training.checkpoint import MODEL_FILE, load_model
 BATCHES = {1: 20, 128: 5}  # batch size: timed repeats (the median is kept)
 
 
-def _inputs(task, n: int) -> torch.Tensor:
-    if task.name == "lm":  # n windows of the model's context
-        return torch.randint(task.vocab, (n, task.context))
-    return torch.rand(n, task.in_dim)
-
-
 @torch.no_grad()
 def forward_ms(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
     model(x)  # warm-up
@@ -42,5 +36,5 @@ def frontier_latency(summary: dict, out: Path) -> dict[str, dict[int, float]]:
         if not runs:
             continue
         model, task = load_model(runs[0])
-        found[unit] = {b: forward_ms(model, _inputs(task, b), n) for b, n in BATCHES.items()}
+        found[unit] = {b: forward_ms(model, task.example_inputs(b), n) for b, n in BATCHES.items()}
     return found

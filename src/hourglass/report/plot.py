@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
 from hourglass.report.tables import label, label_heading, metric_label  # noqa: E402
+from hourglass.tasks.base import task_spec
 
 COLORS = {"hourglass": "#d9480f", "conventional": "#1c7ed6"}
 # further series (an overlay of block variants), in order
@@ -25,11 +26,12 @@ LABEL_OFFSETS = [(dx, dy) for dx in (4, -4) for dy in (5, -10, 14, -19, 23, -28)
 def frontier_png(summary: dict) -> bytes:
     """The frontiers against trainable non-embedding parameters and, where the trials
     recorded FLOPs, beside them against forward FLOPs per sample."""
-    embedded = summary["space"].get("family", "mlp") != "mlp"
+    # a frontier.json written before it was stored: every family but the MLP has embeddings
+    embedded = summary.get("embeddings", summary["space"].get("family", "mlp") != "mlp")
     axes = [("params", f"trainable{' non-embedding' if embedded else ''} parameters",
              summary["frontiers"])]
     if summary.get("frontiers_by_flops"):
-        unit = "token" if summary["metric"] == "test_bpc" else "sample"  # an lm's per position
+        unit = "token" if task_spec(summary["space"]["task"]).per_token else "sample"
         axes.append(("flops", f"forward FLOPs per {unit}", summary["frontiers_by_flops"]))
     overlay = len(summary["frontiers"]) > 2  # block variants beside the two shapes
     fig, row = plt.subplots(1, len(axes), figsize=(8 * len(axes) + 3 * overlay, 5), dpi=110,

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from hourglass.core.provenance import describe
+from hourglass.tasks.base import METRICS
 
 
 @dataclass
@@ -89,8 +90,6 @@ def label(c: dict) -> str:
     return c.get("label") or f"{c['skip_dim']}/{c['inner_dim']}/{c['depth']}"
 
 
-METRIC_NAMES = {"test_psnr": "test PSNR (dB)", "test_accuracy": "test accuracy",
-                "test_bpc": "test bits per character"}
 
 
 def quality(summary: dict, v: float | None, difference: bool = False) -> str | None:
@@ -98,14 +97,15 @@ def quality(summary: dict, v: float | None, difference: bool = False) -> str | N
     bits per character to 3 decimals, PSNR to 2."""
     if v is None:
         return None
-    if summary["metric"] == "test_accuracy":
-        return f"{100 * v:.2f}" + (" pt" if difference else "%")
-    return f"{v:.{3 if summary['metric'] == 'test_bpc' else 2}f}"
+    metric = METRICS[summary["metric"]]
+    if metric.percent:
+        return f"{100 * v:.{metric.decimals}f}" + (" pt" if difference else "%")
+    return f"{v:.{metric.decimals}f}"
 
 
 def metric_label(summary: dict) -> str:
     """The metric in words, saying which way is better where it is not up."""
-    name = METRIC_NAMES.get(summary["metric"], summary["metric"])
+    name = METRICS[summary["metric"]].label
     return name if summary.get("higher_is_better", True) else f"{name} (lower is better)"
 
 

@@ -13,14 +13,16 @@ from collections import defaultdict
 
 from hourglass.models.family import SHAPES, non_embedding
 from hourglass.search.pareto import front_indices, hypervolume
+from hourglass.tasks.base import METRICS, task_spec
 
 MLP_DIMS = ["skip_dim", "inner_dim", "depth"]
 # +1: higher is better; -1: lower is better (a language model's bits per character)
-DIRECTIONS = {"test_psnr": 1, "test_accuracy": 1, "test_bpc": -1}
+DIRECTIONS = {key: metric.sign for key, metric in METRICS.items()}
 
 
 def metric_name(task: str) -> str:
-    return {"classify": "test_accuracy", "lm": "test_bpc"}.get(task, "test_psnr")
+    """The trials.csv column a task's frontier ranks."""
+    return task_spec(task).metric.key
 
 
 def configurations(rows: list[dict], metric: str, epochs: int,

@@ -23,7 +23,7 @@ from hourglass.core.files import FolderLock, write_json_atomic, write_text_atomi
 from hourglass.core.provenance import provenance, resumed
 from hourglass.data import ImageDataset, load_dataset
 from hourglass.data.fingerprint import changes, fingerprint
-from hourglass.models.family import non_embedding
+from hourglass.models.family import get_family, non_embedding
 from hourglass.search import journal
 from hourglass.search.frontier import metric_name, summarize
 from hourglass.search.progress import Progress, finished
@@ -37,6 +37,7 @@ from hourglass.search.store import (
     unit_of,
 )
 from hourglass.search.strategies import WAIT, Job, Sample, full_length_job, next_job
+from hourglass.tasks.base import task_spec
 from hourglass.training import train
 from hourglass.training.checkpoint import DATA_FILE, read_json
 
@@ -53,11 +54,12 @@ def columns(space: SearchSpace) -> list[str]:
     skip_dim, inner_dim, depth, and its embedding parameters after params."""
     dims = list(space.shapes[next(iter(space.shapes))].dims)
     cols = COLUMNS[:2] + dims + COLUMNS[5:]
-    if space.family != "mlp":
+    if get_family(space.family).embeddings:
         cols.insert(cols.index("params") + 1, "embedding_params")
-    if space.task == "lm":  # bits per character in place of the image metrics
+    metric = task_spec(space.task).metric.key
+    if metric not in cols:  # bits per character in place of the image metrics
         at = cols.index("test_psnr")
-        cols[at:at + 3] = ["test_bpc"]
+        cols[at:at + 3] = [metric]
     return cols
 MAX_REPEATS = 20  # NSGA-II re-sampling finished units this often in a row: take one in order
 MAX_LATE_TRIES = 2  # full-length trials per shape after the budget, failures included
@@ -140,6 +142,7 @@ def write_results(store: Store, out: Path) -> dict:
                         list(space.shapes[next(iter(space.shapes))].dims))
     grid_compute = sum(space.params(a) * len(space.shapes[a.shape].lr) for a in space.archs())
     summary.update({"space": space.to_dict(), "trials": len(rows),
+                    "embeddings": get_family(space.family).embeddings,
                     "finished": sum(r["status"] == "complete" for r in rows),
                     "failed": sum(r["status"] == "failed" for r in rows),
                     "compute": compute_used(rows),

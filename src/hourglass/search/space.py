@@ -8,7 +8,7 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
-from hourglass.models.family import SHAPES, get_family, non_embedding
+from hourglass.models.family import DEFAULT_FAMILY, SHAPES, get_family, non_embedding
 from hourglass.training import TrainConfig, count_run_params
 
 # As TrainConfig's, absent: the recipe's. recipe: its version (training/config.py, RECIPES;
@@ -28,7 +28,7 @@ class Arch:
 
     shape: str
     dims: tuple[tuple[str, int], ...]
-    family: str = "mlp"
+    family: str = DEFAULT_FAMILY
 
     @classmethod
     def of(cls, shape: str, family: str, values: dict) -> Arch:
@@ -98,7 +98,7 @@ class SearchSpace:
     dataset: str
     epochs: int
     shapes: dict[str, ShapeSpace]
-    family: str = "mlp"
+    family: str = DEFAULT_FAMILY
     batch_size: int = 128
     seeds: list[int] = field(default_factory=lambda: [0])
     max_params: int | None = None
@@ -157,7 +157,7 @@ class SearchSpace:
         """The space as a dict (TOML's); an MLP space's is what it was before families."""
         d = {k: v for k, v in self.__dict__.items()
              if k not in ("shapes", "_params", "recipe", "family") and v is not None}
-        if self.family != "mlp":
+        if self.family != DEFAULT_FAMILY:
             d["family"] = self.family
         elif self.augment is None:
             d["augment"] = "none"  # the MLP's recipe, as MLP spaces always stored it

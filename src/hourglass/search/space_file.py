@@ -35,7 +35,7 @@ from pathlib import Path
 
 from hourglass.core.choices import TASKS
 from hourglass.core.errors import UserError
-from hourglass.models.family import SHAPES, Family, get_family
+from hourglass.models.family import DEFAULT_FAMILY, SHAPES, Family, get_family
 from hourglass.search.builtins import BUILTINS
 from hourglass.search.space import RECIPE_KEYS, TOP_KEYS, Arch, SearchSpace, ShapeSpace, Unit
 from hourglass.training import count_run_params
@@ -170,7 +170,7 @@ def space_from_dict(d: dict, name: str) -> SearchSpace:
     if unknown:
         raise UserError(f"{name}: unknown keys {', '.join(sorted(unknown))}; allowed: "
                         f"{', '.join(sorted(TOP_KEYS))}")
-    family = get_family(str(d.get("family", "mlp")))
+    family = get_family(str(d.get("family", DEFAULT_FAMILY)))
     shapes = {s: _shape_space(name, s, d[s], family) for s in SHAPES if s in d}
     if not shapes:
         raise UserError(f"{name}: no [hourglass] or [conventional] table")

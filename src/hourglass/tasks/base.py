@@ -1,13 +1,78 @@
-"""What a task makes of an image shape: the model's input and output sizes. Arithmetic only,
-no PyTorch (`hourglass params` needs it; tasks.Task adds the tensors)."""
+"""What every task declares, and its sizes. Arithmetic only, no PyTorch (`hourglass params`,
+search spaces and reports need it; image.py and text.py add the tensors).
+
+A task declares (``TaskSpec``) what it reads (images or a text), the number a frontier ranks it
+by and that number's direction, the test numbers its runs write, and the options it takes. The
+rest of the tool asks these declarations and never branches on a task's name.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
-from hourglass.core.choices import TASKS
 from hourglass.core.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True)
+class Metric:
+    """The test number a task's frontier ranks: its metrics.json and trials.csv key."""
+
+    key: str
+    label: str  # in tables and on plots
+    higher_is_better: bool
+    decimals: int = 2
+    percent: bool = False  # a fraction shown in percent (a difference in points)
+
+    @property
+    def sign(self) -> int:
+        """+1 when higher is better, -1 when lower is: multiply to rank best-first."""
+        return 1 if self.higher_is_better else -1
+
+
+PSNR = Metric("test_psnr", "test PSNR (dB)", True)
+ACCURACY = Metric("test_accuracy", "test accuracy", True, percent=True)
+BPC = Metric("test_bpc", "test bits per character", False, decimals=3)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    about: str
+    metric: Metric
+    # metrics.json's test numbers (trials.csv keeps them), and the baseline's key
+    test_keys: tuple[str, ...]
+    baseline_key: str
+    reads_text: bool = False  # windows of a text (LMShape); else images (TaskShape)
+    per_token: bool = False  # FLOPs and latency are per position of a window, not per sample
+    classifies: bool = False  # the target is a class label (cross-entropy; labels to smooth)
+    paper_epochs: int = 30  # the paper's epochs on MNIST-size data (PROTOCOL.md, Training)
+    min_classes: int = 0  # fewer classes than this make the task meaningless
+
+
+_IMAGE_KEYS = ("test_psnr", "test_psnr_per_image", "test_loss")
+TASK_SPECS = {s.name: s for s in [
+    TaskSpec("prototype", "map each image to its class's first training image", PSNR,
+             _IMAGE_KEYS, "baseline_psnr", paper_epochs=50),
+    TaskSpec("denoise", "remove Gaussian noise", PSNR, _IMAGE_KEYS, "baseline_psnr"),
+    TaskSpec("superres", "x2 super-resolution from a bicubic half-size image", PSNR,
+             _IMAGE_KEYS, "baseline_psnr", paper_epochs=50),
+    TaskSpec("classify", "the image's class", ACCURACY, ("test_accuracy", "test_loss"),
+             "baseline_accuracy", classifies=True, min_classes=2),
+    TaskSpec("lm", "next-character prediction on windows of a text", BPC,
+             ("test_bpc", "test_loss"), "baseline_bpc", reads_text=True, per_token=True),
+]}
+METRICS = {s.metric.key: s.metric for s in TASK_SPECS.values()}
+
+
+def task_spec(name: str) -> TaskSpec:
+    if name not in TASK_SPECS:
+        raise UserError(f"unknown task {name!r}; choose one of {', '.join(TASK_SPECS)}")
+    return TASK_SPECS[name]
 
 
 @dataclass
@@ -19,9 +84,10 @@ class TaskShape:
     num_classes: int
     noise_std: float = 0.25
 
+    reads_text = False
+
     def __post_init__(self) -> None:
-        if self.name not in TASKS:
-            raise UserError(f"unknown task {self.name!r}; choose one of {', '.join(TASKS)}")
+        task_spec(self.name)
         if self.noise_std < 0:
             raise UserError(f"--noise-std must be >= 0, got {self.noise_std}")
         c, h, w = self.image_shape
@@ -76,6 +142,33 @@ class LMShape:
     num_classes = property(lambda self: self.vocab)
     in_dim = property(lambda self: self.context)
     out_dim = property(lambda self: self.vocab)
+    reads_text = True
     image_target = False
     metric = "bpc"  # bits per character: lower is better
     static_inputs = False
+
+
+class TrainingTask(Protocol):
+    """What training, evaluation and checkpoints ask of a task with its tensors (image.Task,
+    text.LMTask): batches, loss, metrics, the baseline, its test numbers and its record."""
+
+    name: str
+    reads_text: bool
+    metric: str  # the eval metric the run's history follows
+    static_inputs: bool  # inputs fixed across epochs, so a whole split may be cached
+
+    @property
+    def in_dim(self) -> int: ...
+    @property
+    def out_dim(self) -> int: ...
+    def fit(self, train: Any) -> None: ...
+    def train_batch(self, split: Any, idx: torch.Tensor, gen: torch.Generator,
+                    augment: str = "none", inputs: bool = True
+                    ) -> tuple[torch.Tensor | None, torch.Tensor]: ...
+    def split_xy(self, split: Any, which: str) -> tuple[torch.Tensor, torch.Tensor]: ...
+    def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...
+    def metrics(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]: ...
+    def baseline(self, train: Any, split: Any, which: str) -> dict[str, float]: ...
+    def test_numbers(self, m: dict[str, float], base: dict[str, float]) -> dict[str, float]: ...
+    def to_meta(self) -> dict: ...
+    def example_inputs(self, n: int) -> torch.Tensor: ...

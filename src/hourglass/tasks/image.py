@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from hourglass.core.errors import UserError
 from hourglass.data import Split
+from hourglass.data.augment import BATCH_AUGMENTS
 from hourglass.tasks.base import TaskShape
 
 METRIC_BATCH = 128  # the authors' eval batch: it sets how MSE is pooled for `psnr`
@@ -107,6 +108,21 @@ class Task(TaskShape):
             return self.prototypes[labels]
         return x.flatten(1)
 
+    def train_batch(self, split: Split, idx: torch.Tensor, gen: torch.Generator,
+                    augment: str = "none", inputs: bool = True
+                    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """(inputs, targets) of the rows ``idx``: augmentation and noise drawn from ``gen``.
+        With ``inputs`` False only the targets (the inputs come from a cache)."""
+        images, labels = split.images[idx], split.labels[idx]
+        if augment in BATCH_AUGMENTS:
+            images = BATCH_AUGMENTS[augment](images, gen)
+        xf = to_float(images)
+        return (self.train_inputs(xf, gen) if inputs else None), self.targets(xf, labels)
+
+    def example_inputs(self, n: int) -> torch.Tensor:
+        """``n`` random inputs of the model's size (latency timing)."""
+        return torch.rand(n, self.in_dim)
+
     # ---- loss and metrics ---------------------------------------------------------------
     def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The training loss: cross-entropy for classify (against labels smoothed by
@@ -121,6 +137,20 @@ class Task(TaskShape):
             return {"loss": F.cross_entropy(pred, target).item(),
                     "accuracy": (pred.argmax(1) == target).double().mean().item()}
         return image_metrics(pred, target)
+
+    def test_numbers(self, m: dict[str, float], base: dict[str, float]) -> dict[str, float]:
+        """metrics.json's test numbers (TaskSpec.test_keys) from the test split's metrics and
+        the baseline's."""
+        if self.image_target:
+            return {"test_psnr": m["psnr"], "test_psnr_per_image": m["psnr_per_image"],
+                    "test_loss": m["loss"], "baseline_psnr": base["psnr"]}
+        return {"test_accuracy": m["accuracy"], "test_loss": m["loss"],
+                "baseline_accuracy": base["accuracy"]}
+
+    def to_meta(self) -> dict:
+        """What a checkpoint stores of the task (tasks/build.py reads it back)."""
+        return {"name": self.name, "image_shape": list(self.image_shape),
+                "num_classes": self.num_classes, "noise_std": self.noise_std}
 
     def baseline(self, train: Split, split: Split, which: str) -> dict[str, float]:
         """Doing nothing clever: the noisy input (denoise), bicubic upsampling (superres),

@@ -25,13 +25,26 @@ class LMTask(LMShape):
         w = split.windows()
         return w[:, :-1], w[:, 1:]
 
-    def train_batch(self, split: TextSplit, idx: torch.Tensor,
-                    gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def train_batch(self, split: TextSplit, idx: torch.Tensor, gen: torch.Generator,
+                    augment: str = "none", inputs: bool = True
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Windows ``idx``, all cut a random 0..context-1 characters later than the eval cut,
-        so that successive epochs see the text split at different places."""
+        so that successive epochs see the text split at different places (a text has no
+        augmentation and no cached inputs)."""
         shift = int(torch.randint(self.context, (1,), generator=gen))
         w = split.windows(idx, shift)
         return w[:, :-1], w[:, 1:]
+
+    def example_inputs(self, n: int) -> torch.Tensor:
+        """``n`` random windows of the model's context (latency timing)."""
+        return torch.randint(self.vocab, (n, self.context))
+
+    def test_numbers(self, m: dict[str, float], base: dict[str, float]) -> dict[str, float]:
+        return {"test_bpc": m["bpc"], "test_loss": m["loss"], "baseline_bpc": base["bpc"]}
+
+    def to_meta(self) -> dict:
+        return {"name": self.name, "vocab": self.vocab, "context": self.context,
+                "chars": self.chars}
 
     def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy in nats over every position of every window."""

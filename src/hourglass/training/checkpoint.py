@@ -18,9 +18,9 @@ from safetensors.torch import save
 
 from hourglass.core.errors import UserError
 from hourglass.core.files import write_bytes_atomic
-from hourglass.models.family import get_family
-from hourglass.tasks.image import Task
-from hourglass.tasks.text import LMTask
+from hourglass.models.family import DEFAULT_FAMILY, get_family
+from hourglass.tasks.base import TrainingTask
+from hourglass.tasks.build import task_from_meta
 
 FORMAT = "hourglass-mlp/1"
 DIGEST_KEY = "sha256"  # the tensors'
@@ -82,50 +82,25 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     return tensors, meta
 
 
-def save_model(path: Path, model: torch.nn.Module, task: Task | LMTask, family: str) -> None:
+def save_model(path: Path, model: torch.nn.Module, task: TrainingTask, family: str) -> None:
     """The weights, with what it takes to use them alone: model family, config and task (a
     language model's with its vocabulary)."""
-    if isinstance(task, LMTask):
-        task_meta = {"name": task.name, "vocab": task.vocab, "context": task.context,
-                     "chars": task.chars}
-    else:
-        task_meta = {"name": task.name, "image_shape": list(task.image_shape),
-                     "num_classes": task.num_classes, "noise_std": task.noise_std}
     meta = {"format": FORMAT, "family": family,
-            "model_config": json.dumps(model.cfg.to_dict()), "task": json.dumps(task_meta)}
+            "model_config": json.dumps(model.cfg.to_dict()), "task": json.dumps(task.to_meta())}
     _write(path, _state(model), meta)
 
 
-def _task_of(t: dict, cfg) -> Task | LMTask:
-    """The stored task, checked against the model config it was saved with."""
-    if t["name"] == "lm":
-        task = LMTask(int(t["vocab"]), int(t["context"]), chars=str(t["chars"]))
-        if len(task.chars) != task.vocab or (task.vocab, task.context) != (cfg.vocab,
-                                                                           cfg.context):
-            raise UserError(f"task lm with {len(task.chars)} characters in a vocabulary of "
-                            f"{task.vocab}, context {task.context}; the model: vocabulary "
-                            f"{cfg.vocab}, context {cfg.context}")
-        return task
-    task = Task(t["name"], tuple(int(d) for d in t["image_shape"]), t["num_classes"],
-                t["noise_std"])
-    if (task.in_dim, task.out_dim) != (cfg.in_dim, cfg.out_dim):
-        raise UserError(f"task {task.name} on images {list(task.image_shape)} takes "
-                        f"{task.in_dim} inputs and {task.out_dim} outputs, the model "
-                        f"{cfg.in_dim} and {cfg.out_dim}")
-    return task
-
-
-def load_model(path: Path) -> tuple[torch.nn.Module, Task | LMTask]:
+def load_model(path: Path) -> tuple[torch.nn.Module, TrainingTask]:
     """The model (in eval mode) and the task it was trained for; a checkpoint written before
     families existed holds an MLP."""
     tensors, meta = _read(path)
     if meta.get("format") != FORMAT or "model_config" not in meta or "task" not in meta:
         raise UserError(f"{path}: not an hourglass-mlp checkpoint (format {meta.get('format')})")
     try:
-        family = get_family(meta.get("family", "mlp"))
+        family = get_family(meta.get("family", DEFAULT_FAMILY))
         # sizes are checked by the config, before anything is built
         cfg = family.config_from_dict(json.loads(meta["model_config"]))
-        task = _task_of(json.loads(meta["task"]), cfg)
+        task = task_from_meta(json.loads(meta["task"]), cfg)
         model = family.build(cfg)
         model.load_state_dict(tensors, strict=True)
     except UserError as e:

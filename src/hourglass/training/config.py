@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from hourglass.core.choices import AUGMENTS, LR_SCHEDULES, SPLIT_RNGS, TEST_CHECKPOINTS
 from hourglass.core.errors import UserError
 from hourglass.data import dataset_shape
-from hourglass.models.family import get_family
-from hourglass.tasks.base import LMShape, TaskShape
+from hourglass.models.family import DEFAULT_FAMILY, get_family
+from hourglass.tasks.base import LMShape, TaskShape, task_spec
+from hourglass.tasks.build import make_task
 
-# PROTOCOL.md, Training recipe. Epochs by task on MNIST-size data; ImageNet-32: 2 epochs, batch 512.
-PAPER_EPOCHS = {"prototype": 50, "superres": 50, "denoise": 30, "classify": 30}
+# PROTOCOL.md, Training recipe. Epochs by task on MNIST-size data (TaskSpec.paper_epochs);
+# ImageNet-32: 2 epochs, batch 512.
 PAPER_BATCH = 128
 IMAGENET32_RECIPE = {"epochs": 2, "batch_size": 512}
 # The authors' MNIST code path steps the learning rate once per epoch and evaluates only after
@@ -40,7 +41,7 @@ DECAY = ("all", "matrices")  # which parameters weight decay pulls towards 0
 class TrainConfig:
     task: str = "denoise"
     dataset: str = "digits"
-    family: str = "mlp"  # models/family.py: mlp, vit, ...
+    family: str = DEFAULT_FAMILY  # a folder of models/families: mlp, vit, ...
     skip_dim: int = 256  # d_z (the residual stream's width in every family)
     inner_dim: int | list[int] = 32  # d_h, one value or (mlp) one per block
     depth: int = 4  # L
@@ -83,6 +84,7 @@ class TrainConfig:
         """A copy with the recipe's defaults filled in and every value checked."""
         family = get_family(self.family)
         family.check_task(self.task)
+        task = task_spec(self.task)
         if self.block != "plain" and "block" not in family.options:
             raise UserError(f"--block {self.block}: the block variants are the mlp family's")
         unknown = set(self.arch) - {d.name for d in family.extra_dims}
@@ -93,18 +95,19 @@ class TrainConfig:
         if version not in RECIPES:
             raise UserError(f"--recipe {version!r}: choose one of {', '.join(map(str, RECIPES))}")
         recipe = IMAGENET32_RECIPE if self.dataset == "imagenet32" else {
-            "epochs": PAPER_EPOCHS.get(self.task, 30), "batch_size": PAPER_BATCH}
+            "epochs": task.paper_epochs, "batch_size": PAPER_BATCH}
         mnist = self.dataset in EPOCH_RECIPE_DATASETS
         defaults = {**recipe, "split_rng": "numpy", "lr_schedule": "epoch" if mnist else "step",
                     "test_checkpoint": "last" if mnist else "best", "weight_decay": 0.01,
                     "adam_beta2": 0.999, "warmup": 0, "label_smoothing": 0.0, "dropout": 0.0,
                     "decay": "all", **(RECIPE_V1 if version == 1 else {}),
-                    **family.recipe(self.task, self.dataset, version), "recipe": version}
+                    **family.recipe(task, self.dataset, version), "recipe": version}
         cfg = dataclasses.replace(self, **{k: v if getattr(self, k) is None else getattr(self, k)
                                            for k, v in defaults.items()})
-        if (cfg.task == "lm") != (cfg.context is not None):
-            raise UserError("--context is the lm task's window; other tasks read whole images")
-        for name in ("epochs", "batch_size", *(("context",) if cfg.task == "lm" else ())):
+        if task.reads_text != (cfg.context is not None):
+            raise UserError("--context is the window of a task that reads text; other tasks "
+                            "read whole images")
+        for name in ("epochs", "batch_size", *(("context",) if task.reads_text else ())):
             if not isinstance(getattr(cfg, name), int) or getattr(cfg, name) <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive, "
                                 f"got {getattr(cfg, name)}")
@@ -118,8 +121,8 @@ class TrainConfig:
             value = getattr(cfg, name)
             if not (isinstance(value, int | float) and 0 <= value < 1):
                 raise UserError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
-        if cfg.label_smoothing and cfg.task != "classify":
-            raise UserError("--label-smoothing is the classify task's")
+        if cfg.label_smoothing and not task.classifies:
+            raise UserError(f"--label-smoothing: the {cfg.task} task has no labels to smooth")
         if cfg.dropout and not family.takes_dropout:
             raise UserError(f"--dropout: the {family.name} family has no dropout layers")
         for name in ("seed", "proj_seed"):
@@ -157,28 +160,11 @@ class TrainConfig:
 
 def build_task(cfg: TrainConfig, image_shape: tuple[int, int, int] | None, num_classes: int,
                tensors: bool = True, chars: str = "") -> TaskShape | LMShape:
-    """The run's task (tasks.Task or lm_task.LMTask, with its tensors), or with ``tensors``
-    False just its shapes; for a text ``num_classes`` is its vocabulary, ``chars`` it."""
-    if cfg.task == "lm":
-        if image_shape is not None:
-            raise UserError(f"the lm task reads a text; {cfg.dataset} holds images (choose "
-                            "moby-dick, tinyshakespeare or text:PATH)")
-        if not tensors:
-            return LMShape(num_classes, cfg.context)
-        from hourglass.tasks.text import LMTask  # PyTorch: only where tensors are needed
-
-        return LMTask(num_classes, cfg.context, chars=chars)
-    if image_shape is None:
-        raise UserError(f"{cfg.dataset} is a text: the {cfg.task} task needs images")
-    if cfg.task == "classify" and num_classes < 2:
-        raise UserError(f"{cfg.dataset}: {num_classes} class; classification needs at least 2 "
-                        "(a single class scores 100% against a 100% baseline)")
-    if not tensors:
-        return TaskShape(cfg.task, image_shape, num_classes, noise_std=cfg.noise_std)
-    from hourglass.tasks.image import Task
-
-    return Task(cfg.task, image_shape, num_classes, noise_std=cfg.noise_std,
-                label_smoothing=cfg.label_smoothing or 0.0)
+    """The run's task (with its tensors), or with ``tensors`` False just its sizes; for a text
+    ``num_classes`` is its vocabulary, ``chars`` it."""
+    return make_task(cfg.task, cfg.dataset, image_shape, num_classes, context=cfg.context,
+                     noise_std=cfg.noise_std, label_smoothing=cfg.label_smoothing or 0.0,
+                     tensors=tensors, chars=chars)
 
 
 def model_config(cfg: TrainConfig, task: TaskShape):

@@ -13,8 +13,7 @@ from hourglass.data import ImageDataset, Split, load_dataset
 from hourglass.data.fingerprint import changes, fingerprint
 from hourglass.data.text import TextCorpus, TextSplit
 from hourglass.models.layers.blocks_config import parse_block
-from hourglass.tasks.image import Task
-from hourglass.tasks.text import LMTask
+from hourglass.tasks.base import TrainingTask
 from hourglass.training.checkpoint import CONFIG_FILE, DATA_FILE, MODEL_FILE, load_model, read_json
 from hourglass.training.config import TrainConfig, build_task, count_run_params
 
@@ -28,7 +27,7 @@ class Prepared:
 
     cfg: TrainConfig
     data: ImageDataset
-    task: Task | LMTask
+    task: TrainingTask
 
 
 def prepare(cfg: TrainConfig, data: ImageDataset | TextCorpus | None = None) -> Prepared:
@@ -69,7 +68,8 @@ def forward_all(model: nn.Module, x: torch.Tensor, lifted: bool = False) -> torc
     return out
 
 
-def evaluate_split(model: nn.Module, task: Task, split: Split, which: str) -> dict[str, float]:
+def evaluate_split(model: nn.Module, task: TrainingTask, split: Split,
+                   which: str) -> dict[str, float]:
     x, y = task.split_xy(split, which)
     return task.metrics(forward_all(model, x), y)
 
@@ -79,13 +79,7 @@ def test_metrics(model: nn.Module, prep: Prepared) -> dict[str, float]:
     data, task = prep.data, prep.task
     m = evaluate_split(model, task, data.test, "test")
     base = task.baseline(data.train, data.test, "test")
-    if task.name == "lm":
-        return {"test_bpc": m["bpc"], "test_loss": m["loss"], "baseline_bpc": base["bpc"]}
-    if task.image_target:
-        return {"test_psnr": m["psnr"], "test_psnr_per_image": m["psnr_per_image"],
-                "test_loss": m["loss"], "baseline_psnr": base["psnr"]}
-    return {"test_accuracy": m["accuracy"], "test_loss": m["loss"],
-            "baseline_accuracy": base["accuracy"]}
+    return task.test_numbers(m, base)
 
 
 def load_run(run_dir: str | Path) -> tuple[TrainConfig, nn.Module]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import torch
 
 from hourglass.data import Split
-from hourglass.data.augment import crop_flip
+from hourglass.data.augment import BATCH_AUGMENTS
+from hourglass.tasks.base import TrainingTask
 from hourglass.tasks.image import Task, to_float
 
-BATCH_AUGMENTS = {"crop-flip": crop_flip}  # drawn per batch (flip4 copies the split once)
 CACHE_BYTES = 4 << 30  # precompute whole-split inputs (and z_0) only below this size
 LIFT_CHUNK = 4096
 
@@ -46,19 +46,12 @@ def train_cache(task: Task, split: Split, device: torch.device,
         return torch.cat([lift.lift(c.to(device)) for c in x.split(LIFT_CHUNK)]), True
 
 
-def batch(task: Task, split: Split, cache, idx: torch.Tensor, gen: torch.Generator,
+def batch(task: TrainingTask, split: Split, cache, idx: torch.Tensor, gen: torch.Generator,
           device: torch.device, augment: str = "none") -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """(x, y, lifted) on ``device`` for the rows ``idx`` of the split. Noise and augmentation
-    are drawn on the CPU from ``gen``, so a GPU run sees the same batches as a CPU run. A
-    text's windows come from its task (lm_task.LMTask.train_batch)."""
-    if task.name == "lm":
-        x, y = task.train_batch(split, idx, gen)
-        return x.to(device), y.to(device), False
-    images, labels = split.images[idx], split.labels[idx]
-    if augment in BATCH_AUGMENTS:
-        images = BATCH_AUGMENTS[augment](images, gen)
-    xf = to_float(images)
-    y = task.targets(xf, labels).to(device)
+    """(x, y, lifted) on ``device`` for the rows ``idx`` of the split, made by the task (an
+    image batch, or a text's windows). Noise and augmentation are drawn on the CPU from
+    ``gen``, so a GPU run sees the same batches as a CPU run."""
+    x, y = task.train_batch(split, idx, gen, augment, inputs=cache is None)
     if cache is not None:
-        return cache[0][idx.to(cache[0].device)], y, cache[1]
-    return task.train_inputs(xf, gen).to(device), y, False
+        return cache[0][idx.to(cache[0].device)], y.to(device), cache[1]
+    return x.to(device), y.to(device), False

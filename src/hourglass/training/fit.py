@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from hourglass.data import Split
 from hourglass.models.layers.sync_norm import sync_batchnorm
-from hourglass.tasks.image import Task
+from hourglass.tasks.base import TrainingTask
 from hourglass.training import parallel
 from hourglass.training.config import TrainConfig
 from hourglass.training.evaluate import forward_all
@@ -109,7 +109,7 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Adam
 OnEpoch = Callable[[dict, Callable[[], dict[str, torch.Tensor]], bool], None]
 
 
-def fit(model: torch.nn.Module, task: Task, train_split: Split, eval_split: Split,
+def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_split: Split,
         cfg: TrainConfig, counters: dict, optim: dict[str, torch.Tensor],
         device: torch.device, on_epoch: OnEpoch, progress: bool = False) -> None:
     """Train ``model`` from where ``counters`` say (a fresh run: ``new_counters()``) to the
@@ -175,8 +175,8 @@ def fit(model: torch.nn.Module, task: Task, train_split: Split, eval_split: Spli
         bar.close()
 
 
-def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, task: Task, x: torch.Tensor,
-          y: torch.Tensor, lifted: bool, lr: float, world: int) -> float:
+def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, task: TrainingTask,
+               x: torch.Tensor, y: torch.Tensor, lifted: bool, lr: float, world: int) -> float:
     """One AdamW step on batch (x, y); under torchrun on this process's rows of it. Returns
     the loss of the whole batch."""
     net.train()

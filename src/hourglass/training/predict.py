@@ -24,7 +24,7 @@ def predict(run_dir: str | Path, image: str | Path, out: str | Path | None = Non
     if not path.is_file():
         raise UserError(f"{run_dir} is not a finished training run (no {MODEL_FILE})")
     model, task = load_model(path)
-    if task.name == "lm":
+    if task.reads_text:
         raise UserError(f"{run_dir} holds a language model; `hourglass sample` generates "
                         "text with it")
     image = Path(image)

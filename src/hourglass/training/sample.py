@@ -20,7 +20,7 @@ def load_language_model(run_dir: str | Path):
     if not path.is_file():
         raise UserError(f"{run_dir} is not a finished training run (no {MODEL_FILE})")
     model, task = load_model(path)
-    if task.name != "lm":
+    if not task.reads_text:
         raise UserError(f"{run_dir} holds a {task.name} model; `hourglass sample` needs a "
                         "language model (--family lm), `hourglass predict` applies this one")
     return model, task

@@ -154,12 +154,12 @@ CLASSIFY_RECIPE = {"lr_schedule": "cosine", "warmup": 250, "label_smoothing": 0.
                    "weight_decay": 0.05, "decay": "matrices"}
 
 
-def patch_recipe(task: str, dataset: str, version: int) -> dict:
+def patch_recipe(task, dataset: str, version: int) -> dict:
     """The patch models' defaults: LayerNorm, GELU and, for classifying natural images,
     crop-flip augmentation (digits and MNIST are neither shift- nor mirror-invariant: a
     4-pixel pad on an 8x8 digit, or a mirrored 2, is another picture); from recipe 3,
     CLASSIFY_RECIPE for every classification."""
     natural = dataset in CROP_FLIP_DATASETS or dataset.startswith("folder:")
     return {"norm": "layer", "act": "gelu",
-            "augment": "crop-flip" if task == "classify" and natural else "none",
-            **(CLASSIFY_RECIPE if task == "classify" and version >= 3 else {})}
+            "augment": "crop-flip" if task.classifies and natural else "none",
+            **(CLASSIFY_RECIPE if task.classifies and version >= 3 else {})}

@@ -12,11 +12,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hourglass.models.families.lm.spec import LMConfig
 from hourglass.models.layers.blocks import AltUp
 from hourglass.models.layers.ffn import ResidualFFN
 from hourglass.models.layers.norm_act import ACTS
 from hourglass.models.layers.norm_act import NORMS as NORM_LAYERS
+
+from .spec import LMConfig
 
 EPS = 1e-6  # the authors' RMSNorm epsilon (Megatron's layernorm_epsilon)
 NORMS = {name: partial(layer, eps=EPS) for name, layer in NORM_LAYERS.items()}

@@ -21,6 +21,8 @@ from hourglass.core.limits import MAX_PARAMS, MAX_WIDTH
 from hourglass.models.family import Dim, Family, check_shape, register, shape_of
 from hourglass.models.layers.blocks_config import parse_block
 
+from .spaces import SPACES, compare_space
+
 NORMS = ("rms", "layer")
 ACTS = ("swiglu", "gelu", "relu")
 MAX_LAYERS = 1_000
@@ -152,7 +154,7 @@ def make_config(run, task) -> LMConfig:
 DROPOUT = 0.1  # recipe 3: after each residual branch and on the attention weights
 
 
-def lm_recipe(task: str, dataset: str, version: int) -> dict:
+def lm_recipe(task, dataset: str, version: int) -> dict:
     """The authors' recipe at this machine's scale: RMSNorm, SwiGLU, AdamW (0.9, 0.95) with
     weight decay 0.1, warm-up then cosine decay; windows of 256 characters (nanoGPT's
     shakespeare_char). An epoch is one pass over the training text; batch 16 rather than
@@ -182,7 +184,7 @@ LM = register(Family(
     make_config=make_config, config_from_dict=lambda d: LMConfig(**d), counts=count_params,
     options={"block": parse_block},  # plain or altup:K (LMConfig refuses the others)
     module=f"{__package__}.net:LanguageModel", default_task="lm", recipe=lm_recipe,
-    takes_dropout=True,
+    takes_dropout=True, spaces=SPACES, compare_space=compare_space,
     default_dataset="moby-dick",
     examples={"hourglass": {"skip_dim": 48, "inner_dim": 16, "depth": 2, "sub_blocks": 2,
                             "attn_dim": 32, "heads": 2},

@@ -6,10 +6,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hourglass.models.families.mixer.spec import MixerConfig
 from hourglass.models.layers.ffn import FeedForward, ResidualFFN
 from hourglass.models.layers.norm_act import ACTS, NORMS
 from hourglass.models.layers.patches import output, to_patches
+
+from .spec import MixerConfig
 
 
 class MixerLayer(nn.Module):

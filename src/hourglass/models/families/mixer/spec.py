@@ -25,6 +25,8 @@ from hourglass.models.layers.patch_config import (
     patch_recipe,
 )
 
+from .spaces import SPACES, compare_space
+
 
 @dataclass
 class MixerConfig(PatchConfig):
@@ -82,6 +84,6 @@ MIXER = register(Family(
     make_config=make_config, config_from_dict=lambda d: MixerConfig(
         **{**d, "image_shape": tuple(d["image_shape"])}),
     counts=count_params, module=f"{__package__}.net:MLPMixer", default_task="classify",
-    recipe=patch_recipe,
+    recipe=patch_recipe, spaces=SPACES, compare_space=compare_space,
     examples={"hourglass": {"skip_dim": 48, "inner_dim": 12, "depth": 2, "sub_blocks": 2},
               "conventional": {"skip_dim": 32, "inner_dim": 128, "depth": 2, "token_dim": 8}}))

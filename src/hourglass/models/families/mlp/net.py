@@ -15,9 +15,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hourglass.models.families.mlp.spec import MLPConfig
 from hourglass.models.layers.blocks import draw_keep, fixed_projection, make_block
 from hourglass.models.layers.blocks_config import parse_block
+
+from .spec import MLPConfig
 
 
 class ResidualMLP(nn.Module):

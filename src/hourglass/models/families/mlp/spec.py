@@ -13,6 +13,8 @@ from hourglass.core.limits import MAX_PARAMS, MAX_WIDTH
 from hourglass.models.family import Dim, Family, check_shape, register, shape_of
 from hourglass.models.layers.blocks_config import block_counts, check_block, parse_block
 
+from .spaces import SPACES, compare_space
+
 InputProj = Literal["learned", "fixed", "identity"]
 HEADS = ("sigmoid", "none")
 # Limits no real network meets (the paper's largest is about 100M parameters, depth 40)
@@ -146,6 +148,7 @@ MLP = register(Family(
     tasks=IMAGE_TASKS, make_config=make_config, config_from_dict=lambda d: MLPConfig(**d),
     counts=count_params, module=f"{__package__}.net:ResidualMLP",
     options={"input_proj": INPUT_PROJS, "block": parse_block},
+    spaces=SPACES, compare_space=compare_space, embeddings=False,
     recipe=lambda task, dataset, version: {"norm": "batch", "act": "relu", "augment": "none"},
     examples={"hourglass": {"skip_dim": 48, "inner_dim": 8, "depth": 2},
               "conventional": {"skip_dim": 32, "inner_dim": 64, "depth": 1}}))

@@ -7,10 +7,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hourglass.models.families.vit.spec import ViTConfig
 from hourglass.models.layers.ffn import ResidualFFN
 from hourglass.models.layers.norm_act import ACTS, NORMS
 from hourglass.models.layers.patches import output, to_patches
+
+from .spec import ViTConfig
 
 
 class Attention(nn.Module):

@@ -26,6 +26,8 @@ from hourglass.models.layers.patch_config import (
     patch_recipe,
 )
 
+from .spaces import SPACES, compare_space
+
 
 @dataclass
 class ViTConfig(PatchConfig):
@@ -95,7 +97,7 @@ VIT = register(Family(
     make_config=make_config, config_from_dict=_from_dict, counts=count_params,
     module=f"{__package__}.net:VisionTransformer",
     default_task="classify",
-    recipe=patch_recipe,
+    recipe=patch_recipe, spaces=SPACES, compare_space=compare_space,
     examples={"hourglass": {"skip_dim": 48, "inner_dim": 12, "depth": 2, "sub_blocks": 2,
                             "attn_dim": 32, "heads": 2},
               "conventional": {"skip_dim": 32, "inner_dim": 128, "depth": 2, "heads": 2}}),
