@@ -1,5 +1,7 @@
 import csv
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -175,3 +177,31 @@ def test_the_mlp_numbers_are_pinned(task, proj, norm, tmp_path):
     finally:
         torch.set_num_threads(threads)
     assert got["test_accuracy" if task == "classify" else "test_psnr"] == PINNED[task, proj, norm]
+
+
+def test_a_run_written_before_the_plug_in_layout_resumes_to_the_same_result(tmp_path):
+    """tests/fixtures/run-0ade527: a digits run stopped after epoch 1 of 3 by the package at
+    commit 0ade527 (before the core/tasks/families layout and TrainState), on one thread. It
+    resumes here and ends where an uninterrupted one-thread run of today's code ends, bit for
+    bit (a thread count changes float sums, so both take the fixture's)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _resume_the_fixture(tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _resume_the_fixture(tmp_path):
+    fixture = Path(__file__).parent / "fixtures" / "run-0ade527"
+    cfg = TrainConfig.from_dict(json.loads((fixture / "config.json").read_text()))
+    cut = tmp_path / "cut"
+    shutil.copytree(fixture, cut)
+    resumed = train(cfg, cut, resume=True, progress=False)
+    whole = train(cfg, tmp_path / "whole", progress=False)
+    assert resumed["test_accuracy"] == whole["test_accuracy"]
+    assert resumed["test_loss"] == whole["test_loss"]
+    assert resumed["best_epoch"] == whole["best_epoch"] and resumed["epochs"] == 3
+    rows = list(csv.DictReader((cut / "history.csv").read_text().splitlines()))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert rows[0]["eval_loss"] == "1.4487158060073853"  # epoch 1 is the old run's

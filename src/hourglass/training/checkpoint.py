@@ -21,6 +21,7 @@ from hourglass.core.files import write_bytes_atomic
 from hourglass.models.family import DEFAULT_FAMILY, get_family
 from hourglass.tasks.base import TrainingTask
 from hourglass.tasks.build import task_from_meta
+from hourglass.training.state import TrainState
 
 FORMAT = "hourglass-mlp/1"
 DIGEST_KEY = "sha256"  # the tensors'
@@ -111,21 +112,22 @@ def load_model(path: Path) -> tuple[torch.nn.Module, TrainingTask]:
 
 
 def save_trainer(path: Path, model: torch.nn.Module, optimizer_state: dict[str, torch.Tensor],
-                 counters: dict) -> None:
+                 state: TrainState) -> None:
     """``optimizer_state``: AdamW's per-parameter state as {"<param index>.<name>": tensor}."""
     tensors = {f"model.{k}": v for k, v in _state(model).items()}
     tensors.update({f"optim.{k}": v.contiguous() for k, v in optimizer_state.items()})
-    _write(path, tensors, {"format": FORMAT, "counters": json.dumps(counters)})
+    _write(path, tensors, {"format": FORMAT, "counters": state.to_json()})
 
 
-def load_trainer(path: Path, model: torch.nn.Module) -> tuple[dict[str, torch.Tensor], dict]:
-    """Loads the weights into ``model``; returns the optimizer state and the counters."""
+def load_trainer(path: Path, model: torch.nn.Module
+                 ) -> tuple[dict[str, torch.Tensor], TrainState]:
+    """Loads the weights into ``model``; returns the optimizer state and the run's state."""
     tensors, meta = _read(path)
     if meta.get("format") != FORMAT or "counters" not in meta:
         raise UserError(f"{path}: not an hourglass-mlp trainer checkpoint")
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     optim = {k[6:]: v for k, v in tensors.items() if k.startswith("optim.")}
-    return optim, json.loads(meta["counters"])
+    return optim, TrainState.from_json(meta["counters"], str(path))
 
 
 def read_json(path: Path, what: str) -> dict:

@@ -25,6 +25,7 @@ from hourglass.training import parallel
 from hourglass.training.config import TrainConfig
 from hourglass.training.evaluate import forward_all
 from hourglass.training.feed import batch, epoch_generator, steps_per_epoch, train_cache
+from hourglass.training.state import TrainState
 
 # An epoch whose mean loss is this far above the untrained model's first-batch loss diverged:
 # with a sigmoid head MSE is bounded, so a too-high lr saturates instead of giving NaN.
@@ -38,12 +39,6 @@ class Diverged(Exception):
     def __init__(self, what: str) -> None:
         super().__init__(what)
         self.what = what
-
-
-def new_counters() -> dict:
-    """Where a run stands: saved with every checkpoint, so a resumed run continues exactly."""
-    return {"epoch": 0, "step": 0, "best_epoch": 0, "best_eval_loss": math.inf,
-            "train_seconds": 0.0, "history": []}
 
 
 def learning_rate(cfg: TrainConfig, step: int, per_epoch: int) -> float:
@@ -110,10 +105,10 @@ OnEpoch = Callable[[dict, Callable[[], dict[str, torch.Tensor]], bool], None]
 
 
 def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_split: Split,
-        cfg: TrainConfig, counters: dict, optim: dict[str, torch.Tensor],
+        cfg: TrainConfig, state: TrainState, optim: dict[str, torch.Tensor],
         device: torch.device, on_epoch: OnEpoch, progress: bool = False) -> None:
-    """Train ``model`` from where ``counters`` say (a fresh run: ``new_counters()``) to the
-    end of ``cfg``'s epochs. After each epoch ``on_epoch(counters, optimizer_state, best)``
+    """Train ``model`` from where ``state`` says (a fresh run: ``TrainState()``) to the
+    end of ``cfg``'s epochs. After each epoch ``on_epoch(state, optimizer_state, best)``
     is called, ``best`` telling whether this epoch's model is the one to test (the lowest eval
     loss, or with test_checkpoint "last" every epoch). Raises Diverged."""
     net = model
@@ -133,11 +128,11 @@ def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_spl
         with torch.no_grad():
             x_eval = model.lift(x_eval)
     metric = task.metric
-    bar = tqdm(total=cfg.epochs * per_epoch, initial=counters["step"], unit="step",
+    bar = tqdm(total=cfg.epochs * per_epoch, initial=state.step, unit="step",
                disable=not (progress and parallel.is_main()), dynamic_ncols=True,
                mininterval=0.5, desc=f"{cfg.task}/{cfg.dataset}")
     try:
-        for epoch in range(counters["epoch"] + 1, cfg.epochs + 1):
+        for epoch in range(state.epoch + 1, cfg.epochs + 1):
             t0 = time.perf_counter()
             gen = epoch_generator(cfg.seed, epoch)
             perm = torch.randperm(n, generator=gen)
@@ -146,29 +141,30 @@ def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_spl
                 x, y, lifted = batch(task, train_split, cache,
                                      perm[s * cfg.batch_size:(s + 1) * cfg.batch_size], gen,
                                      device, cfg.augment)
-                lr = learning_rate(cfg, counters["step"], per_epoch)
+                lr = learning_rate(cfg, state.step, per_epoch)
                 loss = train_step(net, optimizer, task, x, y, lifted, lr, world)
                 loss_sum += loss
-                counters.setdefault("first_loss", loss)
-                counters["step"] += 1
+                if state.first_loss is None:
+                    state.first_loss = loss
+                state.step += 1
                 if not math.isfinite(loss):
                     raise Diverged(f"loss {loss} at epoch {epoch}, step {s + 1}")
                 bar.update(1)
             ev = task.metrics(forward_all(model, x_eval, lifts), y_eval)
             train_loss = loss_sum / per_epoch
-            if train_loss > DIVERGENCE_FACTOR * counters["first_loss"]:
+            if train_loss > DIVERGENCE_FACTOR * state.first_loss:
                 raise Diverged(f"mean loss {train_loss:.4g} rose above {DIVERGENCE_FACTOR}x the "
-                               f"untrained model's {counters['first_loss']:.4g}")
-            counters["train_seconds"] += time.perf_counter() - t0
-            counters["history"].append({
+                               f"untrained model's {state.first_loss:.4g}")
+            state.train_seconds += time.perf_counter() - t0
+            state.history.append({
                 "epoch": epoch, "train_loss": train_loss, "eval_loss": ev["loss"],
                 f"eval_{metric}": ev[metric], "lr": lr,
-                "seconds": round(counters["train_seconds"], 3)})
-            best = ev["loss"] < counters["best_eval_loss"] or cfg.test_checkpoint == "last"
+                "seconds": round(state.train_seconds, 3)})
+            best = ev["loss"] < state.best_eval_loss or cfg.test_checkpoint == "last"
             if best:
-                counters["best_eval_loss"], counters["best_epoch"] = ev["loss"], epoch
-            counters["epoch"] = epoch
-            on_epoch(counters, lambda: optimizer_state(optimizer), best)
+                state.best_eval_loss, state.best_epoch = ev["loss"], epoch
+            state.epoch = epoch
+            on_epoch(state, lambda: optimizer_state(optimizer), best)
             bar.set_postfix_str(f"epoch {epoch}/{cfg.epochs} loss {train_loss:.4g} "
                                 f"eval {metric} {ev[metric]:.4g}")
     finally:

@@ -32,8 +32,9 @@ from hourglass.training.checkpoint import (
 )
 from hourglass.training.config import TrainConfig, model_config
 from hourglass.training.evaluate import Prepared, prepare, test_metrics
-from hourglass.training.fit import Diverged, fit, new_counters
+from hourglass.training.fit import Diverged, fit
 from hourglass.training.samples import write_samples
+from hourglass.training.state import TrainState
 
 HISTORY_FILE = "history.csv"
 SAMPLES_FILE = "samples.png"
@@ -108,29 +109,29 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
         write_json_atomic(out / CONFIG_FILE, cfg.to_dict())
         if not (out / DATA_FILE).is_file():
             write_json_atomic(out / DATA_FILE, data_fingerprint)
-    counters, optim = new_counters(), {}
+    state, optim = TrainState(), {}
     if (out / TRAINER_FILE).exists():
-        optim, counters = load_trainer(out / TRAINER_FILE, model)
-    parallel.same_everywhere(counters["step"], "the step a resumed run continues from")
+        optim, state = load_trainer(out / TRAINER_FILE, model)
+    parallel.same_everywhere(state.step, "the step a resumed run continues from")
     model.to(dev)
     train_split = flip4(prep.data.train) if cfg.augment == "flip4" else prep.data.train
     if len(train_split) < 2:
         raise UserError(f"{cfg.dataset}: only {len(train_split)} training images; need at "
                         "least 2")
 
-    def checkpoint(counters: dict, optim_state, best: bool) -> None:
+    def checkpoint(state: TrainState, optim_state, best: bool) -> None:
         if parallel.is_main():
             if best:
                 save_model(out / MODEL_FILE, model, prep.task, cfg.family)
-            write_text_atomic(out / HISTORY_FILE, _history_csv(counters["history"]))
-            save_trainer(out / TRAINER_FILE, model, optim_state(), counters)
+            write_text_atomic(out / HISTORY_FILE, _history_csv(state.history))
+            save_trainer(out / TRAINER_FILE, model, optim_state(), state)
 
     try:
-        fit(model, prep.task, train_split, prep.data.eval, cfg, counters, optim, dev,
+        fit(model, prep.task, train_split, prep.data.eval, cfg, state, optim, dev,
             checkpoint, progress)
     except Diverged as e:
-        raise DivergedError(_diverged_message(out, e.what, counters, cfg)) from None
-    return _finish_everywhere(out, cfg, prep, counters)
+        raise DivergedError(_diverged_message(out, e.what, state, cfg)) from None
+    return _finish_everywhere(out, cfg, prep, state)
 
 
 def check_data(out: Path, cfg: TrainConfig) -> dict:
@@ -145,13 +146,13 @@ def check_data(out: Path, cfg: TrainConfig) -> dict:
     return now
 
 
-def _diverged_message(out: Path, what: str, counters: dict, cfg: TrainConfig) -> str:
-    kept = (f"the last good checkpoint (epoch {counters['best_epoch']}) is kept in "
-            f"{out / MODEL_FILE}") if counters["best_epoch"] else "no epoch finished"
+def _diverged_message(out: Path, what: str, state: TrainState, cfg: TrainConfig) -> str:
+    kept = (f"the last good checkpoint (epoch {state.best_epoch}) is kept in "
+            f"{out / MODEL_FILE}") if state.best_epoch else "no epoch finished"
     return f"training diverged: {what}; {kept}; try a lower --lr than {cfg.lr:g}"
 
 
-def _finish_everywhere(out: Path, cfg: TrainConfig, prep: Prepared, counters: dict) -> dict:
+def _finish_everywhere(out: Path, cfg: TrainConfig, prep: Prepared, state: TrainState) -> dict:
     """Rank 0 finishes the run; under torchrun the others get its metrics, or its error."""
     if not parallel.is_main():
         got = parallel.broadcast_json(None)
@@ -159,22 +160,22 @@ def _finish_everywhere(out: Path, cfg: TrainConfig, prep: Prepared, counters: di
             raise UserError(got["error"])
         return got["metrics"]
     try:
-        metrics = finish(out, cfg, prep, counters)
+        metrics = finish(out, cfg, prep, state)
     except Exception as e:
         parallel.broadcast_json({"error": f"rank 0 could not finish the run: {e}"})
         raise
     return parallel.broadcast_json({"metrics": metrics})["metrics"]
 
 
-def finish(out: Path, cfg: TrainConfig, prep: Prepared, counters: dict) -> dict:
+def finish(out: Path, cfg: TrainConfig, prep: Prepared, state: TrainState) -> dict:
     """Test the best-eval checkpoint, write metrics.json and samples.png, drop trainer state."""
     model, _ = load_model(out / MODEL_FILE)
-    best = counters["history"][counters["best_epoch"] - 1]
+    best = state.history[state.best_epoch - 1]
     metric = prep.task.metric
     metrics = {**get_family(cfg.family).counts(model.cfg), **test_metrics(model, prep),
                f"eval_{metric}": best[f"eval_{metric}"], "eval_loss": best["eval_loss"],
-               "best_epoch": counters["best_epoch"], "epochs": cfg.epochs,
-               "train_seconds": round(counters["train_seconds"], 3), "seed": cfg.seed,
+               "best_epoch": state.best_epoch, "epochs": cfg.epochs,
+               "train_seconds": round(state.train_seconds, 3), "seed": cfg.seed,
                "shape": model.cfg.shape}
     if prep.task.image_target:
         write_samples(out / SAMPLES_FILE, model, prep.task, prep.data.test)
