@@ -12,7 +12,7 @@ from hourglass.core.errors import UserError
 from hourglass.data import ImageDataset, Split, load_dataset
 from hourglass.data.fingerprint import changes, fingerprint
 from hourglass.data.text import TextCorpus, TextSplit
-from hourglass.models.layers.blocks_config import parse_block
+from hourglass.models.contract import CutsPrefix
 from hourglass.tasks.base import TrainingTask
 from hourglass.training.checkpoint import CONFIG_FILE, DATA_FILE, MODEL_FILE, load_model, read_json
 from hourglass.training.config import TrainConfig, build_task, count_run_params
@@ -110,11 +110,11 @@ def evaluate_run(run_dir: str | Path, data_dir: str | None = None, *,
     for value, kind, what in ((inner_dim, "nested", "--inner-dim"), (rank, "lowrank", "--rank")):
         if value is None:
             continue
-        have = getattr(model.cfg, "block", "plain")
-        have_kind, n = parse_block(have)
-        if have_kind != kind:
-            raise UserError(f"{what} cuts a --block {kind} model; {run_dir} holds block {have}")
-        top = min(model.cfg.inner_dims) if kind == "nested" else n
+        cuts = model.prefix_cuts() if isinstance(model, CutsPrefix) else {}
+        if kind not in cuts:
+            raise UserError(f"{what} cuts a --block {kind} model; {run_dir} holds one that "
+                            f"takes {' or '.join(cuts) or 'no'} cuts")
+        top = cuts[kind]
         if not 1 <= value <= top:
             raise UserError(f"{what} {value}: between 1 and {top}")
         model.set_keep(value)

@@ -19,6 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from hourglass.data import Split
+from hourglass.models.contract import CachesInputs, ListsNoDecay
 from hourglass.models.layers.sync_norm import sync_batchnorm
 from hourglass.tasks.base import TrainingTask
 from hourglass.training import parallel
@@ -77,15 +78,15 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer,
 def frozen_lift(model: torch.nn.Module) -> bool:
     """Whether the model's first layer is frozen (a fixed W_in): its output for a fixed input
     never changes, so inputs that do not change between epochs are lifted once."""
-    return bool(getattr(model, "lift_is_frozen", False))
+    return isinstance(model, CachesInputs) and bool(model.lift_is_frozen)
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float, decay: str = "all") -> list[dict]:
     """AdamW's groups: with ``decay`` "all" every trainable parameter decays; with "matrices"
     every one except those the model lists in ``no_decay()`` (norm gains, biases, positions:
     nanoGPT, Megatron and timm leave them undecayed)."""
-    listed = getattr(model, "no_decay", None)  # a model without the list: its vectors
-    undecayed = listed() if listed else [p for p in model.parameters() if p.ndim < 2]
+    undecayed = (model.no_decay() if isinstance(model, ListsNoDecay)
+                 else [p for p in model.parameters() if p.ndim < 2])  # without a list: vectors
     keep = {id(p) for p in undecayed} if decay == "matrices" else set()
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if id(p) not in keep],

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from hourglass.core.errors import UserError
+from hourglass.models.contract import Generates
 from hourglass.training.checkpoint import MODEL_FILE, load_model
 
 MAX_TOKENS = 100_000
@@ -20,7 +21,7 @@ def load_language_model(run_dir: str | Path):
     if not path.is_file():
         raise UserError(f"{run_dir} is not a finished training run (no {MODEL_FILE})")
     model, task = load_model(path)
-    if not task.reads_text:
+    if not isinstance(model, Generates):
         raise UserError(f"{run_dir} holds a {task.name} model; `hourglass sample` needs a "
                         "language model (--family lm), `hourglass predict` applies this one")
     return model, task

@@ -46,6 +46,14 @@ class ResidualMLP(nn.Module):
         ``keep``); None: the whole model."""
         self.keep = None if keep is None else [keep] * self.cfg.depth
 
+    def prefix_cuts(self) -> dict[str, int]:
+        """The cuts ``set_keep`` takes (models/contract.py, CutsPrefix): a nested model's
+        inner width up to its narrowest block's, a low-rank one's rank up to its own."""
+        kind, n = parse_block(self.cfg.block)
+        if kind == "nested":
+            return {kind: min(self.cfg.inner_dims)}
+        return {kind: n} if kind == "lowrank" else {}
+
     @property
     def lift_is_frozen(self) -> bool:
         """A fixed W_in: z_0 of a fixed input never changes, so training may cache it."""
