@@ -14,11 +14,16 @@ from hourglass.core.errors import UserError
 from hourglass.models import ResidualFFN, families, get_family
 from hourglass.models.family import SHAPES
 from hourglass.models.layers.patches import from_patches
-from hourglass.tasks.base import LMShape, TaskShape
+from hourglass.models.registry import load_plugin
+from hourglass.tasks.base import LMShape, TaskShape, task_spec
 from hourglass.training import TrainConfig
 from hourglass.training.config import model_config
 
 ROOT = Path(__file__).resolve().parents[1]
+# the worked plug-in example (README, Your own model) goes through every test a built-in
+# family goes through
+EXAMPLE_PLUGIN = ROOT / "examples" / "convnext-family" / "convnext_family"
+load_plugin(str(EXAMPLE_PLUGIN))
 CASES = [(f, s, t) for f in sorted(families()) for s in SHAPES
          for t in ("classify", "superres", "denoise", "lm") if t in families()[f].tasks]
 VOCAB, CONTEXT = 11, 16  # a small text task
@@ -76,13 +81,16 @@ def test_counts_match_the_module_and_the_flop_counter(family, shape, task):
 @torch.no_grad()
 def by_hand(model: torch.nn.Module, cfg: TrainConfig) -> float:
     """A run's test score from its model: PSNR as the authors pool it (mean squared error per
-    batch of 128, then a weighted mean), or bits per character; no evaluate.py code."""
+    batch of 128, then a weighted mean), accuracy, or bits per character; no evaluate.py
+    code."""
     from hourglass.training.evaluate import prepare
 
     prep = prepare(cfg)
     x, y = prep.task.split_xy(prep.data.test, "test")
     model.eval()
     pred = model(x)
+    if task_spec(cfg.task).classifies:
+        return float((pred.argmax(1) == y).double().mean())
     if cfg.task == "lm":
         nats = -torch.log_softmax(pred.double(), -1).gather(-1, y.long()[..., None]).mean()
         return float(nats) / math.log(2)
@@ -102,12 +110,13 @@ def test_every_family_trains_and_reloads_bit_exactly(family, tmp_path):
     if family == "vit":
         cfg.arch["patch"] = 2  # digits are 8x8
     metrics = train(cfg, tmp_path / "run", progress=False)
-    metric = "bpc" if task == "lm" else "psnr"
-    assert math.isfinite(metrics[f"test_{metric}"]) and math.isfinite(metrics[f"baseline_{metric}"])
+    spec = task_spec(task)
+    metric = spec.metric.key
+    assert math.isfinite(metrics[metric]) and math.isfinite(metrics[spec.baseline_key])
     _, model = load_run(tmp_path / "run")
     # the test score recomputed here, by hand, from the reloaded weights (a network that does
     # not learn still matches itself, but not a score computed before its weights were saved)
-    assert by_hand(model, cfg.resolved()) == pytest.approx(metrics[f"test_{metric}"], abs=1e-5)
+    assert by_hand(model, cfg.resolved()) == pytest.approx(metrics[metric], abs=1e-5)
     x = some_input(task, 2) if task == "lm" else torch.rand(2, 64)
     assert torch.equal(model(x), load_run(tmp_path / "run")[1](x))
 

@@ -12,7 +12,7 @@ from hourglass.cli.main import main
 from hourglass.core.errors import UserError
 from hourglass.data import load_dataset
 from hourglass.data.text import TextSplit
-from hourglass.models.family import get_family
+from hourglass.models.registry import get_family
 from hourglass.tasks.text import LMTask
 from hourglass.training import TrainConfig, train
 from hourglass.training.config import model_config

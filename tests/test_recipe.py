@@ -158,7 +158,7 @@ def test_bad_recipe_3_values_are_one_clear_error(settings, match):
 
 
 def test_weight_decay_on_matrices_leaves_norms_biases_and_positions_alone():
-    from hourglass.models.family import get_family
+    from hourglass.models.registry import get_family
     from hourglass.training.config import build_task, model_config
     from hourglass.training.fit import param_groups
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from hourglass.core.choices import COMPARE_MINUTES
 from hourglass.core.errors import UserError
 from hourglass.data import dataset_shape
-from hourglass.models.family import DEFAULT_FAMILY, get_family
+from hourglass.models.family import DEFAULT_FAMILY
+from hourglass.models.registry import get_family
 from hourglass.report import write_report
 from hourglass.search import SearchOptions, search
 from hourglass.search.builtins import BUILTINS, toml

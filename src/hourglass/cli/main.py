@@ -13,7 +13,8 @@ from typing import NoReturn
 
 from hourglass.cli.parser import build_parser
 from hourglass.core.errors import UserError
-from hourglass.models.family import DEFAULT_FAMILY, VARIANTS, get_family
+from hourglass.models.family import DEFAULT_FAMILY, VARIANTS
+from hourglass.models.registry import get_family, load_plugin
 
 
 def search_options(args: argparse.Namespace):
@@ -198,8 +199,26 @@ def closing_line(result: dict, out: str, report) -> str:
             f"all; {where}")
 
 
+def plugins_named(argv: list[str]) -> list[str]:
+    """The values of every --plugin in ``argv`` (``--plugin X`` or ``--plugin=X``)."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg == "--plugin" and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith("--plugin="):
+            found.append(arg.split("=", 1)[1])
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    try:  # before the parser: a plug-in's family is then one of --family's choices
+        for plugin in plugins_named(argv):
+            load_plugin(plugin)
+        parser = build_parser()
+    except UserError as e:
+        print(f"hourglass: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if args.command is None:  # a bare `hourglass`: the list of commands
         parser.print_help()

@@ -21,7 +21,8 @@ from hourglass.core.choices import (
     TEST_CHECKPOINTS,
 )
 from hourglass.core.version import __version__
-from hourglass.models.family import DEFAULT_FAMILY, VARIANTS, families  # no PyTorch
+from hourglass.models.family import DEFAULT_FAMILY, VARIANTS  # no PyTorch
+from hourglass.models.registry import families
 
 
 class Parser(argparse.ArgumentParser):
@@ -43,8 +44,14 @@ class Help(argparse.RawDescriptionHelpFormatter):
 
 
 def command(sub, name: str, summary: str, examples: str, description: str = "") -> Parser:
-    return sub.add_parser(name, help=summary, description=description or summary,
-                          epilog="examples:\n" + examples, formatter_class=Help)
+    p = sub.add_parser(name, help=summary, description=description or summary,
+                       epilog="examples:\n" + examples, formatter_class=Help)
+    # read before the parser is built (cli/main.py, plugins), so that the plug-in's family
+    # is among --family's choices; listed here for the help and so argparse accepts it
+    p.add_argument("--plugin", action="append", metavar="MODULE_OR_PATH",
+                   help="load a model family from a module, a .py file or a package folder "
+                        "(repeatable; search workers load it too)")
+    return p
 
 
 def inner_dims(value: str) -> int | list[int]:

@@ -15,7 +15,6 @@ start from by name.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,8 +80,23 @@ class Family:
         return tuple(d for d in self.dims if d.name not in ("skip_dim", "inner_dim", "depth"))
 
     def build(self, cfg):
+        """The module for ``cfg``, its trainable parameters checked against ``counts``: a
+        family whose arithmetic and module disagree is refused before it trains."""
         module, cls = self.module.split(":")
-        return getattr(importlib.import_module(module), cls)(cfg)
+        try:
+            model = getattr(importlib.import_module(module), cls)(cfg)
+        except UserError:
+            raise
+        except Exception as e:  # a plug-in's module: one line that names it
+            raise UserError(f"family {self.name} ({ORIGINS.get(self.name, 'built-in')}): "
+                            f"building {self.module} failed: {type(e).__name__}: {e}") from e
+        declared = self.counts(cfg)["params"]
+        actual = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        if declared != actual:
+            raise UserError(f"family {self.name} ({ORIGINS.get(self.name, 'built-in')}): its "
+                            f"counts declare {declared:,} trainable parameters for this "
+                            f"config, its module {self.module} has {actual:,}; fix one")
+        return model
 
     def check_task(self, task: str) -> None:
         if task not in self.tasks:
@@ -92,34 +106,25 @@ class Family:
 
 FAMILIES: dict[str, Family] = {}
 VARIANTS: dict[str, dict] = {}  # name -> TrainConfig settings (family, dims, recipe)
+ORIGINS: dict[str, str] = {}  # family name -> "built-in" or the plug-in that registered it
+LOADING: list[str] = []  # the plug-in being imported now (models/registry.py sets it)
 
 
 def register(family: Family, variants: dict[str, dict] | None = None) -> Family:
+    """Make ``family`` (and its named variants) known: a family's spec module calls it when
+    imported, built-in or plug-in alike."""
+    origin = f"plug-in {LOADING[-1]}" if LOADING else "built-in"
+    if family.name in FAMILIES and ORIGINS.get(family.name) != origin:
+        raise UserError(f"{origin} registers the family {family.name!r}, which "
+                        f"{ORIGINS[family.name]} registered; give it another name")
+    if tuple(family.dim_names[:3]) != ("skip_dim", "inner_dim", "depth"):
+        raise UserError(f"family {family.name} ({origin}): its dims must begin with skip_dim, "
+                        f"inner_dim and depth, got {', '.join(family.dim_names)}")
+    ORIGINS[family.name] = origin
     FAMILIES[family.name] = family
     for name, settings in (variants or {}).items():
         VARIANTS[name] = {"family": family.name, **settings}
     return family
-
-
-def _load_builtin() -> None:
-    # every folder of models/families is a family: its spec.py registers it on import
-    import hourglass.models.families as builtin
-
-    for info in sorted(pkgutil.iter_modules(builtin.__path__), key=lambda m: m.name):
-        if info.ispkg:
-            importlib.import_module(f"{builtin.__name__}.{info.name}.spec")
-
-
-def get_family(name: str) -> Family:
-    _load_builtin()
-    if name not in FAMILIES:
-        raise UserError(f"unknown model family {name!r}; choose one of {', '.join(FAMILIES)}")
-    return FAMILIES[name]
-
-
-def families() -> dict[str, Family]:
-    _load_builtin()
-    return FAMILIES
 
 
 def non_embedding(counts: dict) -> int:

@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 
 from hourglass.core.errors import UserError
-from hourglass.models.family import families
+from hourglass.models.registry import families
 
 
 class _Builtins(Mapping[str, Callable[[], dict]]):

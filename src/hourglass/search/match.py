@@ -16,7 +16,8 @@ import dataclasses
 from dataclasses import dataclass
 
 from hourglass.core.errors import UserError
-from hourglass.models.family import get_family, non_embedding
+from hourglass.models.family import non_embedding
+from hourglass.models.registry import get_family
 from hourglass.training import TrainConfig, count_run_params
 
 BUDGETS = ("params", "flops")

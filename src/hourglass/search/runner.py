@@ -23,7 +23,8 @@ from hourglass.core.files import FolderLock, write_json_atomic, write_text_atomi
 from hourglass.core.provenance import provenance, resumed
 from hourglass.data import ImageDataset, load_dataset
 from hourglass.data.fingerprint import changes, fingerprint
-from hourglass.models.family import get_family, non_embedding
+from hourglass.models.family import non_embedding
+from hourglass.models.registry import get_family
 from hourglass.search import journal
 from hourglass.search.frontier import metric_name, summarize
 from hourglass.search.progress import Progress, finished

@@ -8,7 +8,8 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
-from hourglass.models.family import DEFAULT_FAMILY, SHAPES, get_family, non_embedding
+from hourglass.models.family import DEFAULT_FAMILY, SHAPES, non_embedding
+from hourglass.models.registry import get_family
 from hourglass.training import TrainConfig, count_run_params
 
 # As TrainConfig's, absent: the recipe's. recipe: its version (training/config.py, RECIPES;

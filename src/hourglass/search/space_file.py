@@ -35,7 +35,8 @@ from pathlib import Path
 
 from hourglass.core.choices import TASKS
 from hourglass.core.errors import UserError
-from hourglass.models.family import DEFAULT_FAMILY, SHAPES, Family, get_family
+from hourglass.models.family import DEFAULT_FAMILY, SHAPES, Family
+from hourglass.models.registry import get_family
 from hourglass.search.builtins import BUILTINS
 from hourglass.search.space import RECIPE_KEYS, TOP_KEYS, Arch, SearchSpace, ShapeSpace, Unit
 from hourglass.training import count_run_params

@@ -28,7 +28,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from hourglass.core.errors import UserError
-from hourglass.models.family import get_family
+from hourglass.models.registry import get_family
 from hourglass.search.frontier import DIRECTIONS, metric_name
 from hourglass.search.space import Arch, SearchSpace, Unit, extends
 

@@ -18,7 +18,8 @@ from safetensors.torch import save
 
 from hourglass.core.errors import UserError
 from hourglass.core.files import write_bytes_atomic
-from hourglass.models.family import DEFAULT_FAMILY, get_family
+from hourglass.models.family import DEFAULT_FAMILY
+from hourglass.models.registry import get_family
 from hourglass.tasks.base import TrainingTask
 from hourglass.tasks.build import task_from_meta
 from hourglass.training.state import TrainState

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from hourglass.core.choices import AUGMENTS, LR_SCHEDULES, SPLIT_RNGS, TEST_CHECKPOINTS
 from hourglass.core.errors import UserError
 from hourglass.data import dataset_shape
-from hourglass.models.family import DEFAULT_FAMILY, get_family
+from hourglass.models.family import DEFAULT_FAMILY
+from hourglass.models.registry import get_family
 from hourglass.tasks.base import LMShape, TaskShape, task_spec
 from hourglass.tasks.build import make_task
 

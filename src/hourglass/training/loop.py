@@ -16,7 +16,7 @@ from hourglass.core.errors import DivergedError, UserError
 from hourglass.core.files import FolderLock, write_json_atomic, write_text_atomic
 from hourglass.data import ImageDataset, flip4
 from hourglass.data.fingerprint import changes, fingerprint
-from hourglass.models.family import get_family
+from hourglass.models.registry import get_family
 from hourglass.training import parallel
 from hourglass.training.checkpoint import (
     CONFIG_FILE,
