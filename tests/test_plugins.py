@@ -126,8 +126,8 @@ def test_a_family_folder_dropped_into_the_package_needs_no_other_edit(tmp_path):
 @pytest.mark.integration
 def test_the_example_installed_in_a_clean_venv_searches_and_reports(tmp_path):
     """README, Your own model, as a user follows it: a fresh virtual environment, the package
-    and the example installed with pip, then a 2-worker search and its report with both shapes
-    on the frontier, and a checkpoint of the plug-in family reloaded by `hourglass eval`."""
+    and the example installed with pip; then `match`, a 2-worker search and its report with
+    both shapes on the frontier, and a checkpoint of the plug-in family reloaded by `eval`."""
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     bin_dir = env_dir / "bin"
@@ -137,6 +137,10 @@ def test_the_example_installed_in_a_clean_venv_searches_and_reports(tmp_path):
     run([*pip, "-e", str(ROOT)], env)
     run([*pip, "-e", str(EXAMPLE)], env)
     hourglass = str(bin_dir / "hourglass")
+    r = run([hourglass, "match", "--family", "convnext", "--task", "classify", "--skip-dim", "24",
+             "--inner-dim", "96", "--depth", "1", "--kernel", "3", "--json"], env, cwd=tmp_path)
+    matched = json.loads(r.stdout)
+    assert matched and all(m["shape"] == "hourglass" for m in matched)
     space = tmp_path / "space.toml"
     space.write_text(SPACE)
     out = tmp_path / "search"
