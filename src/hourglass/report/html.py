@@ -13,8 +13,11 @@ from hourglass.core.errors import UserError
 from hourglass.core.files import write_bytes_atomic, write_text_atomic
 from hourglass.report.latency import frontier_latency
 from hourglass.report.markdown import render_markdown
-from hourglass.report.plot import frontier_png
+from hourglass.report.plot import frontier_png, scaling_png
+from hourglass.report.scaling import scaling_fits
 from hourglass.report.tables import Table, fmt, intro, label, quality, tables
+
+SCALING_PLOT = "scaling.png"  # written with a scaling fit (3 or more budgets per shape)
 
 FRONTIER_FILE = "frontier.json"
 PROVENANCE_FILE = "provenance.json"  # search/runner.py writes it
@@ -77,12 +80,14 @@ def _best_samples(summary: dict, out: Path) -> str:
         '<p class="note">no samples (classification, or no finished run)</p>'
 
 
-def render(summary: dict, out: Path, plot: bytes) -> str:
+def render(summary: dict, out: Path, plot: bytes, scaling: bytes | None = None) -> str:
     space = summary["space"]
     sections = [f"<h1>Hourglass vs conventional: {html.escape(space['task'])} on "
                 f"{html.escape(space['dataset'])}</h1>",
                 f'<p class="note">{html.escape(intro(summary))}</p>',
                 _png_tag(plot, "frontier plot")]
+    if scaling:
+        sections.append(_png_tag(scaling, "scaling fits"))
     sections += [_table(t) for t in tables(summary)]
     sections.append("<h2>Samples from the best model of each shape</h2>" +
                     _best_samples(summary, out))
@@ -111,6 +116,11 @@ def write_report(out: str | Path) -> Path:
     summary["threads"] = torch.get_num_threads()
     plot = frontier_png(summary)
     write_bytes_atomic(out / "frontier.png", plot)
-    write_text_atomic(out / "report.html", render(summary, out, plot))
+    summary["scaling_fit"] = scaling_fits(summary)  # None: under 3 budgets per shape
+    scaling = None
+    if summary["scaling_fit"]:
+        scaling = scaling_png(summary["scaling_fit"], summary)
+        write_bytes_atomic(out / SCALING_PLOT, scaling)
+    write_text_atomic(out / "report.html", render(summary, out, plot, scaling))
     write_text_atomic(out / "summary.md", render_markdown(summary))
     return out / "report.html"

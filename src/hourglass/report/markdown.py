@@ -15,6 +15,8 @@ def render_markdown(summary: dict) -> str:
         else f"{next(iter(summary['frontiers']))} only"
     lines = [f"# {space.get('name', 'search')}: {title}, {space['task']} on "
              f"{space['dataset']}", "", intro(summary), "", "![frontier](frontier.png)", ""]
+    if summary.get("scaling_fit"):
+        lines += ["![scaling fits](scaling.png)", ""]
     for t in tables(summary):
         lines += [f"## {t.title}", "", "| " + " | ".join(t.header) + " |",
                   "|" + "---|" * len(t.header)]

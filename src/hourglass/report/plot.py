@@ -114,3 +114,33 @@ def _place_labels(fig, ax, labels: list[tuple[str, float, float, str]]) -> None:
 def _annotate(ax, text: str, xy: tuple[float, float], color: str, offset: tuple[int, int]):
     return ax.annotate(text, xy, textcoords="offset points", xytext=offset, fontsize=7,
                        color=color, ha="left" if offset[0] > 0 else "right")
+
+
+def scaling_png(fitted: dict, summary: dict) -> bytes:
+    """scaling.png: each shape's frontier points (mean loss) and its fitted law, one axis per
+    size measure, N on a log scale up to twice the largest budget."""
+    import numpy as np
+
+    axes = list(fitted["axes"].items())
+    fig, row = plt.subplots(1, len(axes), figsize=(7 * len(axes), 4.5), dpi=110, squeeze=False)
+    for ax, (axis, result) in zip(row[0], axes, strict=True):
+        sizes = [n for f in result["fits"] for n, _ in f.points]
+        grid = np.geomspace(min(sizes), 2 * max(sizes), 200)
+        for f in result["fits"]:
+            color = COLORS.get(f.shape, PALETTE[0])
+            ax.scatter(*zip(*f.points, strict=True), color=color, s=28, zorder=3)
+            ax.plot(grid, f.law(grid), color=color, lw=2,
+                    label=f"{f.shape}: {f.law.e:.3g} + {f.law.a:.3g} N^-{f.law.alpha:.3f}")
+        ax.set_xscale("log")
+        ax.set_xlabel("trainable non-embedding parameters" if axis == "params"
+                      else "forward FLOPs per sample")
+        ax.set_ylabel(fitted["loss"])
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    row[0][0].set_title(f"Scaling fits ({summary['space']['task']} on "
+                        f"{summary['space']['dataset']})", loc="left")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()

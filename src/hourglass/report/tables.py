@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from hourglass.core.provenance import describe
+from hourglass.report.stats import difference
 from hourglass.tasks.base import METRICS
 
 
@@ -156,4 +157,58 @@ def tables(summary: dict) -> list[Table]:
         [[r["budget"]] + [label(r[s]) if r.get(s) else None for s in shapes]
          + [quality(summary, r[s]["mean"]) if r.get(s) else None for s in shapes]
          for r in summary["scaling"]]))
+    differences = _differences(summary)
+    return out + ([differences] if differences.rows else []) + _fit_tables(summary)
+
+
+def _differences(summary: dict) -> Table:
+    """At each budget, the two shapes' best networks set against each other over seeds."""
+    sign = METRICS[summary["metric"]].sign
+    rows = []
+    for r in summary["scaling"]:
+        a, b = (r.get(s) for s in ("hourglass", "conventional"))
+        if not (a and b and a.get("seed_scores") and b.get("seed_scores")):
+            continue
+        d = difference({s: sign * v for s, v in a["seed_scores"]},
+                       {s: sign * v for s, v in b["seed_scores"]})
+        ahead = "a tie" if d.tie else "hourglass" if d.mean > 0 else "conventional"
+        rows.append([r["budget"], label(a), label(b),
+                     d.words(lambda v: quality(summary, v, True)), ahead])
+    return Table("Hourglass against conventional at each budget, over seeds",
+                 ["budget (params)", f"hourglass {label_heading(summary)}",
+                  f"conventional {label_heading(summary)}",
+                  "difference (+: hourglass better), 95% interval", "ahead"], rows,
+                 note="Paired by seed where both networks ran the same seeds (they then saw "
+                      "the same data order); a difference whose interval holds 0 is a tie.")
+
+
+def _fit_tables(summary: dict) -> list[Table]:
+    """The scaling fits (report/scaling.py), when the report computed them."""
+    fitted = summary.get("scaling_fit")
+    if not fitted:
+        return []
+    out = []
+    for axis, result in fitted["axes"].items():
+        unit = "non-embedding parameters" if axis == "params" else "forward FLOPs per sample"
+
+        def ci(f, key):
+            iv = f.intervals[key]
+            return None if iv is None else f"[{iv[0]:.3g}, {iv[1]:.3g}]"
+
+        rows = [[f.shape, len(f.points), f"{f.law.e:.4g}", ci(f, "e"), f"{f.law.a:.4g}",
+                 ci(f, "a"), f"{f.law.alpha:.3f}", ci(f, "alpha")] for f in result["fits"]]
+        c = result["crossing"]
+        note = ""
+        if c is not None:
+            where = "do not cross" if c.at is None else f"cross at N = {c.at:,.0f}"
+            spread = "" if c.share is None else (
+                f"; {100 * c.share:.0f}% of bootstrap draws cross in range"
+                + (f", 95% of those between {c.interval[0]:,.0f} and {c.interval[1]:,.0f}"
+                   if c.interval else ""))
+            note = f"The fitted curves {where} within twice the largest budget{spread}."
+        out.append(Table(
+            f"Scaling fit against {unit}: {fitted['loss']} = E + A N^-alpha",
+            ["shape", "budgets", "E", "95% interval", "A", "95% interval", "alpha",
+             "95% interval"], rows, [f.shape for f in result["fits"]],
+            note=(note + " Intervals: a bootstrap over seeds (— with one seed).").strip()))
     return out

@@ -45,7 +45,9 @@ def configurations(rows: list[dict], metric: str, epochs: int,
                 if runs[0].get("flops_per_sample") not in (None, "") else None,
                 "mean": statistics.fmean(scores),
                 "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
-                "seeds": len(scores)}
+                "seeds": len(scores),
+                # [seed, score] pairs: differences between networks pair by seed
+                "seed_scores": sorted([int(r.get("seed", 0)), float(r[metric])] for r in runs)}
         arch = (shape, *values)
         if arch not in best or sign * cand["mean"] > sign * best[arch]["mean"]:
             best[arch] = cand
@@ -104,7 +106,7 @@ def scaling_table(fronts: dict[str, list[dict]], dims: list[str] = MLP_DIMS,
             fit = [c for c in front if c["params"] <= b]
             best = max(fit, key=lambda c: sign * c["mean"]) if fit else None
             row[shape] = None if best is None else {
-                k: best[k] for k in (*dims, "label", "lr", "params", "mean")}
+                k: best[k] for k in (*dims, "label", "lr", "params", "mean", "seed_scores")}
         rows.append(row)
     return rows
 
