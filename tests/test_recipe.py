@@ -5,12 +5,13 @@ import csv
 import dataclasses
 
 import pytest
+import torch
 
 from hourglass.core.errors import UserError
 from hourglass.data import load_dataset
 from hourglass.search.space_file import space_from_dict
 from hourglass.training import TrainConfig, train
-from hourglass.training.config import RECIPE_V1
+from hourglass.training.config import RECIPE_V1, build_task
 from hourglass.training.feed import steps_per_epoch
 from hourglass.training.fit import learning_rate
 
@@ -112,15 +113,20 @@ VIT = {"family": "vit", "task": "classify", "dataset": "digits", "skip_dim": 32,
        "inner_dim": 128, "depth": 2, "arch": {"heads": 2, "patch": 2}}
 
 
-def test_recipe_3_is_the_default_and_gives_vit_classification_its_fast_recipe():
+def test_recipe_4_is_the_default_and_gives_vit_classification_its_fast_recipe():
     new = TrainConfig(**VIT).resolved()
     assert (new.recipe, new.lr_schedule, new.warmup, new.label_smoothing, new.weight_decay,
-            new.decay) == (3, "cosine", 250, 0.1, 0.05, "matrices")
+            new.decay, new.input_norm) == (4, "cosine", 250, 0.1, 0.05, "matrices", "channel")
+    three = TrainConfig(**VIT, recipe=3).resolved()
+    assert three.to_dict() == {**new.to_dict(), "recipe": 3, "input_norm": "none"}
     old = TrainConfig(**VIT, recipe=2).resolved()
     assert (old.lr_schedule, old.warmup, old.label_smoothing, old.weight_decay,
             old.decay) == ("step", 0, 0.0, 0.01, "all")
     denoise = TrainConfig(**{**VIT, "task": "denoise"}).resolved()  # classification only
-    assert (denoise.label_smoothing, denoise.decay) == (0.0, "all")
+    assert (denoise.label_smoothing, denoise.decay, denoise.input_norm) == (0.0, "all", "none")
+    with pytest.raises(UserError, match="standardised inputs are for classification"):
+        build_task(TrainConfig(**{**VIT, "task": "denoise", "input_norm": "channel"})
+                   .resolved(), (1, 8, 8), 10)
     mlp = TrainConfig(dataset="mnist").resolved()  # the MLP's recipe is 2's
     assert {k: v for k, v in mlp.to_dict().items() if k != "recipe"} == \
         {k: v for k, v in TrainConfig(dataset="mnist", recipe=2).resolved().to_dict().items()
@@ -143,7 +149,8 @@ def test_a_config_stored_before_recipe_versions_names_the_one_it_ran_on():
 
 
 @pytest.mark.parametrize("settings, match", [
-    ({"recipe": 4}, "--recipe 4"),
+    ({"recipe": 5}, "--recipe 5"),
+    ({"input_norm": "batch"}, "--input-norm"),
     ({"label_smoothing": -0.1}, "--label-smoothing"),
     ({"label_smoothing": 1.0}, "--label-smoothing"),
     ({"dropout": 1.0, "family": "lm", "task": "lm", "dataset": "moby-dick", "arch": {}},
@@ -208,3 +215,31 @@ def test_lm_dropout_acts_in_training_only_and_leaves_a_dropout_free_model_as_it_
     assert not torch.allclose(plain(ids), dropped(ids))
     with pytest.raises(UserError, match="dropout"):
         LMConfig(**dims, dropout=1.0)
+
+
+def test_standardised_inputs_are_the_training_split_s_and_travel_with_the_checkpoint(tmp_path):
+    """Recipe 4's ViT classifier reads each channel standardised by the training split's mean
+    and std; the checkpoint keeps them, so `eval` scores the reloaded model the same and
+    `predict` feeds it the same inputs."""
+    import numpy as np
+    from PIL import Image
+
+    from hourglass.training import evaluate_run
+    from hourglass.training.checkpoint import load_model
+    from hourglass.training.predict import predict
+
+    cfg = TrainConfig(**VIT, epochs=2, batch_size=64)
+    metrics = train(cfg, tmp_path / "run", progress=False)
+    model, task = load_model(tmp_path / "run" / "model.safetensors")
+    images = load_dataset("digits").train.images.double() / 255
+    assert task.input_norm == "channel"
+    assert task.channel_mean == pytest.approx([images.mean().item()])
+    assert task.channel_std == pytest.approx([images.std(correction=0).item()])
+    assert evaluate_run(tmp_path / "run")["test_accuracy"] == metrics["test_accuracy"]
+    digit = load_dataset("digits").test.images[0, 0].numpy()
+    Image.fromarray(digit).save(tmp_path / "digit.png")
+    x = task.normalize(torch.from_numpy(digit).float()[None, None] / 255).flatten(1)
+    expected = torch.softmax(model(x)[0], 0)
+    got = predict(tmp_path / "run", tmp_path / "digit.png")["probabilities"]
+    assert got == pytest.approx(expected.tolist(), abs=1e-5)
+    assert np.argmax(got) == int(expected.argmax())

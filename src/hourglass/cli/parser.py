@@ -11,6 +11,7 @@ from hourglass.core.choices import (
     AUGMENTS,
     COMPARE_MINUTES,
     DATASETS,
+    INPUT_NORMS,
     INPUT_PROJS,
     LR_SCHEDULES,
     MODEL_ACTS,
@@ -123,7 +124,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", type=int,
                    help="the recipe version the unset settings come from: 1 (this tool's "
                         "first), 2 (the paper's MNIST code path), 3 (2, with fast ViT "
-                        "classification and LM recipes) (default: the latest, 3)")
+                        "classification and LM recipes), 4 (3, with a ViT's or Mixer's "
+                        "classification inputs standardised) (default: the latest, 4)")
     p.add_argument("--label-smoothing", type=float,
                    help="classify: smooth the training labels by this much (default: 0; from "
                         "recipe 3, vit and mixer 0.1)")
@@ -134,6 +136,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="the parameters weight decay pulls: all, or the matrices only (not "
                         "norms, biases, positions) (default: all; lm, and from recipe 3 vit "
                         "and mixer classification, matrices)")
+    p.add_argument("--input-norm", choices=INPUT_NORMS,
+                   help="classify: none (images in [0, 1]) or channel (each channel standardised "
+                        "by the training split's mean and std) (default: none; from recipe 4, "
+                        "vit and mixer channel)")
     p.add_argument("--noise-std", type=float, default=0.25, help="denoise: noise level")
     p.add_argument("--augment", choices=AUGMENTS,
                    help="flip4: the authors' x4 copy of the training set (identity, h, v, "

@@ -16,6 +16,9 @@ AUGMENTS = ("none", "flip4", "crop-flip")
 # numpy: the authors' NumPy RandomState(seed).permutation (PROTOCOL.md, Data). torch: the
 # torch.randperm split this tool used before (recipe v1).
 SPLIT_RNGS = ("numpy", "torch")
+# none: images in [0, 1], as the paper feeds them; channel: each channel standardised by the
+# training split's mean and standard deviation (classification)
+INPUT_NORMS = ("none", "channel")
 LR_SCHEDULES = ("epoch", "step", "cosine")  # linear decay stepped once per epoch, or per optimizer
 # step; or warm-up then cosine decay to a tenth (the language model's)
 TEST_CHECKPOINTS = ("last", "best")  # the final model, or the one with the lowest eval loss

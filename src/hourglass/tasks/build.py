@@ -9,7 +9,8 @@ from hourglass.tasks.base import LMShape, TaskShape, task_spec
 
 def make_task(name: str, dataset: str, image_shape: tuple[int, int, int] | None,
               num_classes: int, *, context: int | None = None, noise_std: float = 0.25,
-              label_smoothing: float = 0.0, tensors: bool = True, chars: str = ""):
+              label_smoothing: float = 0.0, input_norm: str = "none", tensors: bool = True,
+              chars: str = ""):
     """The task ``name`` on ``dataset`` (an image shape, or None for a text whose vocabulary
     is ``num_classes`` characters, ``chars``): with ``tensors`` its runtime object (PyTorch),
     else just its sizes (TaskShape or LMShape)."""
@@ -26,6 +27,9 @@ def make_task(name: str, dataset: str, image_shape: tuple[int, int, int] | None,
     if image_shape is None:
         raise UserError(f"{dataset} is a text: the {name} task needs images (a text trains "
                         "language models: --task lm --family lm)")
+    if input_norm != "none" and not spec.classifies:
+        raise UserError(f"--input-norm {input_norm}: standardised inputs are for "
+                        f"classification; the {name} task's inputs and targets share a scale")
     if num_classes < spec.min_classes:
         raise UserError(f"{dataset}: {num_classes} class; {name} needs at least "
                         f"{spec.min_classes} (a single class scores 100% against a 100% "
@@ -35,7 +39,7 @@ def make_task(name: str, dataset: str, image_shape: tuple[int, int, int] | None,
     from hourglass.tasks.image import Task
 
     return Task(name, image_shape, num_classes, noise_std=noise_std,
-                label_smoothing=label_smoothing)
+                label_smoothing=label_smoothing, input_norm=input_norm)
 
 
 def task_from_meta(t: dict, cfg):
@@ -54,7 +58,8 @@ def task_from_meta(t: dict, cfg):
     from hourglass.tasks.image import Task
 
     task = Task(t["name"], tuple(int(d) for d in t["image_shape"]), t["num_classes"],
-                t["noise_std"])
+                t["noise_std"], input_norm=t.get("input_norm", "none"),
+                channel_mean=t.get("channel_mean"), channel_std=t.get("channel_std"))
     if (task.in_dim, task.out_dim) != (cfg.in_dim, cfg.out_dim):
         raise UserError(f"task {task.name} on images {list(task.image_shape)} takes "
                         f"{task.in_dim} inputs and {task.out_dim} outputs, the model "

@@ -45,6 +45,23 @@ def image_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
             psnr_per_image(mse)}
 
 
+def channel_stats(train: Split) -> tuple[list[float], list[float]]:
+    """Each channel's mean and standard deviation over the training images, summed in float64
+    a chunk at a time (a large split is never converted whole)."""
+    c = train.images.shape[1]
+    total = torch.zeros(c, dtype=torch.float64)
+    squares = torch.zeros(c, dtype=torch.float64)
+    count = 0
+    for i in range(0, len(train), BASELINE_CHUNK):
+        x = to_float(train.images[i:i + BASELINE_CHUNK]).double().transpose(0, 1).flatten(1)
+        total += x.sum(1)
+        squares += x.square().sum(1)
+        count += x.shape[1]
+    mean = total / count
+    std = (squares / count - mean.square()).clamp_min(1e-12).sqrt()
+    return mean.tolist(), std.tolist()
+
+
 @dataclass
 class Task(TaskShape):
     """A task over images of ``image_shape`` (C, H, W) with ``num_classes`` classes: its shapes
@@ -52,10 +69,17 @@ class Task(TaskShape):
 
     prototypes: torch.Tensor | None = None  # (classes, C*H*W), set by fit() for `prototype`
     label_smoothing: float = 0.0  # classify's training loss only; metrics score plain labels
+    input_norm: str = "none"  # channel: inputs standardised per channel (core/choices.py)
+    channel_mean: list[float] | None = None  # set by fit() (or a checkpoint) for "channel"
+    channel_std: list[float] | None = None
 
     # ---- data ---------------------------------------------------------------------------
     def fit(self, train: Split) -> None:
-        """Prototype targets: the first training-split image of each class."""
+        """What the task learns from the training split before training: the per-channel mean
+        and standard deviation of its images for ``input_norm`` "channel"; the prototype
+        targets (the first training image of each class)."""
+        if self.input_norm == "channel" and self.channel_mean is None:
+            self.channel_mean, self.channel_std = channel_stats(train)
         if self.name != "prototype":
             return
         labels = train.labels
@@ -73,6 +97,15 @@ class Task(TaskShape):
         return F.interpolate(x, size=(h, w), mode="bicubic", align_corners=False,
                              antialias=False)
 
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Float images (B, C, H, W) as the model reads them: standardised per channel under
+        ``input_norm`` "channel", else as they are."""
+        if self.channel_mean is None:
+            return x
+        mean = torch.tensor(self.channel_mean, dtype=x.dtype)[:, None, None]
+        std = torch.tensor(self.channel_std, dtype=x.dtype)[:, None, None]
+        return (x - mean) / std
+
     def inputs(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """Model inputs (B, in_dim) from float images; denoise adds ``noise`` (std 1)."""
         if self.name == "denoise":
@@ -81,7 +114,7 @@ class Task(TaskShape):
             x = (x + self.noise_std * noise).clamp(0.0, 1.0)
         elif self.name == "superres":
             x = self.downsample(x)
-        return x.flatten(1)
+        return self.normalize(x).flatten(1)
 
     def train_inputs(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Training inputs: denoise draws fresh noise for every batch from ``generator``."""
@@ -149,8 +182,12 @@ class Task(TaskShape):
 
     def to_meta(self) -> dict:
         """What a checkpoint stores of the task (tasks/build.py reads it back)."""
-        return {"name": self.name, "image_shape": list(self.image_shape),
+        meta = {"name": self.name, "image_shape": list(self.image_shape),
                 "num_classes": self.num_classes, "noise_std": self.noise_std}
+        if self.channel_mean is not None:  # a checkpoint without them: inputs as they are
+            meta.update(input_norm=self.input_norm, channel_mean=self.channel_mean,
+                        channel_std=self.channel_std)
+        return meta
 
     def baseline(self, train: Split, split: Split, which: str) -> dict[str, float]:
         """Doing nothing clever: the noisy input (denoise), bicubic upsampling (superres),

@@ -6,7 +6,13 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from hourglass.core.choices import AUGMENTS, LR_SCHEDULES, SPLIT_RNGS, TEST_CHECKPOINTS
+from hourglass.core.choices import (
+    AUGMENTS,
+    INPUT_NORMS,
+    LR_SCHEDULES,
+    SPLIT_RNGS,
+    TEST_CHECKPOINTS,
+)
 from hourglass.core.errors import UserError
 from hourglass.data import dataset_shape
 from hourglass.models.family import DEFAULT_FAMILY
@@ -32,8 +38,9 @@ RECIPE_V1 = {"split_rng": "torch", "lr_schedule": "step", "test_checkpoint": "be
 # reproduces after the defaults change. 1: this tool's first recipe (RECIPE_V1); 2: the
 # paper's MNIST code path (the settings above); 3: fast Transformer recipes (the ViT
 # classifying: warm-up and cosine per step, label smoothing, weight decay 0.05 on matrices
-# only; the LM: dropout). The MLP's recipe is the same in 2 and 3.
-RECIPES = (1, 2, 3)
+# only; the LM: dropout); 4: 3, with a ViT or Mixer classifier's inputs standardised per
+# channel (input_norm). The MLP's recipe is the same from 2 on.
+RECIPES = (1, 2, 3, 4)
 LATEST_RECIPE = RECIPES[-1]
 DECAY = ("all", "matrices")  # which parameters weight decay pulls towards 0
 
@@ -65,6 +72,7 @@ class TrainConfig:
     label_smoothing: float | None = None  # classify: cross-entropy against smoothed labels
     dropout: float | None = None  # families with dropout (lm): attention and residual
     decay: str | None = None  # all | matrices (not norms, biases or positions)
+    input_norm: str | None = None  # classify: none | channel (standardised per channel)
     seed: int = 0
     proj_seed: int | None = None  # seeds a fixed W_in; None: the run's seed
     noise_std: float = 0.25  # denoise
@@ -101,7 +109,7 @@ class TrainConfig:
         defaults = {**recipe, "split_rng": "numpy", "lr_schedule": "epoch" if mnist else "step",
                     "test_checkpoint": "last" if mnist else "best", "weight_decay": 0.01,
                     "adam_beta2": 0.999, "warmup": 0, "label_smoothing": 0.0, "dropout": 0.0,
-                    "decay": "all", **(RECIPE_V1 if version == 1 else {}),
+                    "decay": "all", "input_norm": "none", **(RECIPE_V1 if version == 1 else {}),
                     **family.recipe(task, self.dataset, version), "recipe": version}
         cfg = dataclasses.replace(self, **{k: v if getattr(self, k) is None else getattr(self, k)
                                            for k, v in defaults.items()})
@@ -132,6 +140,7 @@ class TrainConfig:
                 raise UserError(f"--{name.replace('_', '-')} must be between 0 and {MAX_SEED}, "
                                 f"got {value}")
         for name, allowed in (("augment", AUGMENTS), ("split_rng", SPLIT_RNGS), ("decay", DECAY),
+                              ("input_norm", INPUT_NORMS),
                               ("lr_schedule", LR_SCHEDULES),
                               ("test_checkpoint", TEST_CHECKPOINTS)):
             if getattr(cfg, name) not in allowed:
@@ -165,6 +174,7 @@ def build_task(cfg: TrainConfig, image_shape: tuple[int, int, int] | None, num_c
     ``num_classes`` is its vocabulary, ``chars`` it."""
     return make_task(cfg.task, cfg.dataset, image_shape, num_classes, context=cfg.context,
                      noise_std=cfg.noise_std, label_smoothing=cfg.label_smoothing or 0.0,
+                     input_norm=cfg.input_norm or "none",
                      tensors=tensors, chars=chars)
 
 

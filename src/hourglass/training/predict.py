@@ -33,7 +33,8 @@ def predict(run_dir: str | Path, image: str | Path, out: str | Path | None = Non
     c, h, w = task.input_image_shape
     size, channels, bits = describe_image(image)
     converted = _conversions(size, channels, bits, (h, w), c)
-    x = to_float(torch.from_numpy(decode_image(image, (h, w), c))).flatten()[None]
+    x = task.normalize(to_float(torch.from_numpy(decode_image(image, (h, w), c)))[None])
+    x = x.flatten(1)
     y = model(x)
     about = {"image_size": list(size), "image_channels": channels, "image_bits": bits,
              "model_input_size": [h, w], "converted": converted}
