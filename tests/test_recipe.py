@@ -118,7 +118,9 @@ def test_recipe_4_is_the_default_and_gives_vit_classification_its_fast_recipe():
     assert (new.recipe, new.lr_schedule, new.warmup, new.label_smoothing, new.weight_decay,
             new.decay, new.input_norm) == (4, "cosine", 250, 0.1, 0.05, "matrices", "channel")
     three = TrainConfig(**VIT, recipe=3).resolved()
-    assert three.to_dict() == {**new.to_dict(), "recipe": 3, "input_norm": "none"}
+    assert three.to_dict() == {**new.to_dict(), "recipe": 3, "input_norm": "none",
+                               "batch_size": 128}
+    assert new.batch_size == 64
     old = TrainConfig(**VIT, recipe=2).resolved()
     assert (old.lr_schedule, old.warmup, old.label_smoothing, old.weight_decay,
             old.decay) == ("step", 0, 0.0, 0.01, "all")

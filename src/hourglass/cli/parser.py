@@ -125,7 +125,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="the recipe version the unset settings come from: 1 (this tool's "
                         "first), 2 (the paper's MNIST code path), 3 (2, with fast ViT "
                         "classification and LM recipes), 4 (3, with a ViT's or Mixer's "
-                        "classification inputs standardised) (default: the latest, 4)")
+                        "classification inputs standardised, batches of 64) (default: the "
+                        "latest, 4)")
     p.add_argument("--label-smoothing", type=float,
                    help="classify: smooth the training labels by this much (default: 0; from "
                         "recipe 3, vit and mixer 0.1)")
