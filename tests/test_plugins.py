@@ -205,7 +205,8 @@ def test_compare_runs_the_mixer_on_cifar10(small_cifar, tmp_path):
     out = tmp_path / "compare"
     r = subprocess.run([sys.executable, "-m", "hourglass", "compare", "--family", "mixer",
                         "--dataset", "cifar10", "--data-dir", str(small_cifar),
-                        "--budget-minutes", "0.1", "--out", str(out), "--quiet"],
+                        "--budget-minutes", "0.1", "--workers", "2", "--out", str(out),
+                        "--quiet"],
                        capture_output=True, text=True, env=clean_env(), timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads((out / "frontier.json").read_text())

@@ -30,7 +30,7 @@ def compared(request, tmp_path_factory):
     out = tmp_path_factory.mktemp("compare") / "out"
     minutes = "60" if request.param == "mlp" else "1"
     family = [] if request.param == "mlp" else ["--family", request.param]
-    family += ["--budget-minutes", minutes]
+    family += ["--budget-minutes", minutes, "--workers", "2"]  # CI has 2 cores
     r = subprocess.run([sys.executable, "-m", "hourglass", "compare", *family, "--out", str(out),
                         "--quiet"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr

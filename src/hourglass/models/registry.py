@@ -25,11 +25,13 @@ _done: set[str] = set()  # "builtin", "entry points" and each plug-in loaded
 
 
 def _builtin() -> None:
+    # models/families is a namespace package: the folder holds the families and nothing else
     import hourglass.models.families as builtin
 
-    for folder in sorted(Path(builtin.__path__[0]).iterdir()):
-        if (folder / "spec.py").is_file():
-            importlib.import_module(f"{builtin.__name__}.{folder.name}.spec")
+    for root in builtin.__path__:
+        for folder in sorted(Path(root).iterdir()):
+            if (folder / "spec.py").is_file():
+                importlib.import_module(f"{builtin.__name__}.{folder.name}.spec")
 
 
 def _import_file(path: Path) -> None:
