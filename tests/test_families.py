@@ -244,3 +244,27 @@ def test_match_finds_the_conventional_partner_of_an_hourglass():
     assert all(m.config.shape == "conventional" and m.config.arch["sub_blocks"] == 1
                for m in found)
     assert (128, 4) in {(m.config.skip_dim, m.config.depth) for m in found}
+
+
+@pytest.mark.parametrize("task,stages", [("classify", 1), ("classify", 2), ("superres", 1)])
+def test_the_vit_conv_tokenizer_counts_match_its_module_and_the_flop_counter(task, stages):
+    """CCT's tokenizer in place of the patch embedding: its parameters are embedding, its
+    convolutions are in the FLOPs, and the token grid is the patch grid (patch = 2^stages)."""
+    fam = get_family("vit")
+    run = run_config("vit", "conventional", task)
+    run.arch.update(conv=stages, patch=2 ** stages)
+    mcfg = model_config(run, task_shape(task, (3, 16, 16)))
+    model = fam.build(mcfg)
+    counts = fam.counts(mcfg)
+    embedding = sum(p.numel() for n, p in model.named_parameters()
+                    if n.startswith(("tokenizer.", "pos")))
+    assert counts["embedding_params"] == embedding
+    assert counts["params"] == sum(p.numel() for p in model.parameters())
+    x = some_input(task, 3)
+    with FlopCounterMode(display=False) as counter, sdpa_kernel([SDPBackend.MATH]):
+        y = model.eval()(x)
+    assert counter.get_total_flops() == 3 * counts["flops_per_sample"]
+    assert y.shape == ((3, 10) if task == "classify" else (3, mcfg.out_dim))
+    run.arch["patch"] = 2 ** (stages + 1)
+    with pytest.raises(UserError, match=f"set patch {2 ** stages}, not {2 ** (stages + 1)}"):
+        model_config(run, task_shape(task, (3, 16, 16)))

@@ -46,12 +46,32 @@ class Layer(nn.Module):
         return self.ffn(x + self.attn(self.norm(x)))
 
 
+class ConvTokenizer(nn.Module):
+    """CCT's tokenizer (arXiv 2104.05704): ``stages`` x (3x3 conv, ReLU, 3x3 max-pool at
+    stride 2), then each position of the map is a token, in row-major order."""
+
+    def __init__(self, channels: int, width: int, stages: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i in range(stages):
+            layers += [nn.Conv2d(channels if i == 0 else width, width, 3, padding=1,
+                                 bias=False),
+                       nn.ReLU(), nn.MaxPool2d(3, stride=2, padding=1)]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, N, width)
+        return self.layers(x).flatten(2).transpose(1, 2)
+
+
 class VisionTransformer(nn.Module):
     def __init__(self, cfg: ViTConfig) -> None:
         super().__init__()
         self.cfg = cfg
         c, p = cfg.image_shape[0], cfg.patch
-        self.embed = nn.Linear(c * p * p, cfg.skip_dim)
+        if cfg.conv:
+            self.tokenizer = ConvTokenizer(c, cfg.skip_dim, cfg.conv)
+        else:
+            self.embed = nn.Linear(c * p * p, cfg.skip_dim)
         self.pos = nn.Parameter(torch.randn(cfg.tokens, cfg.skip_dim) * 0.02)
         self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg.depth))
         self.norm = NORMS[cfg.norm](cfg.skip_dim)
@@ -63,7 +83,10 @@ class VisionTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.cfg
-        z = self.embed(to_patches(x, cfg.image_shape, cfg.patch)) + self.pos
+        if cfg.conv:
+            z = self.tokenizer(x.view(len(x), *cfg.image_shape)) + self.pos
+        else:
+            z = self.embed(to_patches(x, cfg.image_shape, cfg.patch)) + self.pos
         for layer in self.layers:
             z = layer(z)
         return output(self.head, self.norm(z), cfg.classify, cfg.image_shape, cfg.patch)

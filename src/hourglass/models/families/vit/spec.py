@@ -35,12 +35,21 @@ class ViTConfig(PatchConfig):
 
     attn_dim: int = 0  # heads x head dim; 0: d_model
     heads: int = 4
+    conv: int = 0  # conv tokenizer stages (CCT's) in place of the linear patch embedding
 
     FAMILY = "ViT"
     POSITIVE = (*PatchConfig.POSITIVE, "heads")
     WIDTHS = ("attn_dim",)
 
     def check(self) -> None:
+        if not isinstance(self.conv, int) or isinstance(self.conv, bool) or \
+                not 0 <= self.conv <= MAX_CONV:
+            raise UserError(f"conv {self.conv!r}: 0 (a linear patch embedding) to {MAX_CONV} "
+                            "tokenizer stages")
+        if self.conv and self.patch != 2 ** self.conv:
+            raise UserError(f"conv {self.conv}: each stage halves the image, so a token covers "
+                            f"{2 ** self.conv} pixels a side; set patch {2 ** self.conv}, "
+                            f"not {self.patch}")
         if self.attention % self.heads:
             raise UserError(f"attention width {self.attention} is not a multiple of "
                             f"{self.heads} heads")
@@ -53,12 +62,35 @@ class ViTConfig(PatchConfig):
         return self.attn_dim or self.skip_dim
 
 
+MAX_CONV = 4
+
+
+def conv_tokenizer_counts(image_shape: tuple[int, int, int], stages: int,
+                          width: int) -> tuple[int, int]:
+    """(parameters, forward FLOPs) of CCT's convolutional tokenizer (arXiv 2104.05704): each
+    stage a 3x3 convolution without bias at stride 1 (``width`` channels out), a ReLU and a
+    3x3 max-pool at stride 2. The pools and ReLUs are left out of the FLOPs."""
+    c, h, w = image_shape
+    params = flops = 0
+    for _ in range(stages):
+        params += c * 9 * width
+        flops += 2 * h * w * c * 9 * width
+        c, h, w = width, (h + 1) // 2, (w + 1) // 2
+    return params, flops
+
+
 def count_params(cfg: ViTConfig) -> dict[str, int]:
-    """Trainable parameters (the embedding, patch projection and positions, apart) and forward
-    FLOPs per sample: 2 x multiply-adds of every matmul, attention's two included (2 N^2 a
-    each); norms, softmax, activations, biases and the mean pool are left out."""
+    """Trainable parameters (the embedding, patch projection or conv tokenizer and positions,
+    apart) and forward FLOPs per sample: 2 x multiply-adds of every matmul and convolution,
+    attention's two included (2 N^2 a each); norms, softmax, activations, biases and the pools
+    are left out."""
     d, n, a, f = cfg.skip_dim, cfg.tokens, cfg.attention, cfg.inner_dim
     io = io_counts(cfg.image_shape, cfg.patch, d, cfg.out_dim, cfg.classify, positions=True)
+    if cfg.conv:  # the tokenizer in place of the linear patch projection (positions kept)
+        c, p = cfg.image_shape[0], cfg.patch
+        conv_params, conv_flops = conv_tokenizer_counts(cfg.image_shape, cfg.conv, d)
+        io = {**io, "embedding": io["embedding"] - (c * p * p * d + d) + conv_params,
+              "flops": io["flops"] - 2 * n * c * p * p * d + conv_flops}
     norm = 2 * d if cfg.norm == "layer" else d
     up = 2 * f if cfg.act == "swiglu" else f  # SwiGLU: gate and value projections
     ffn = norm + d * up + up + f * d + d
@@ -92,7 +124,10 @@ VIT = register(Family(
           Dim("sub_blocks", "K", "K: feed-forward sub-blocks per layer", 1),
           Dim("attn_dim", "a", "attention width, heads x head dim (0: d_model)", 0),
           Dim("heads", "nh", "attention heads", 4),
-          Dim("patch", "p", "patch side in pixels", 4)),
+          Dim("patch", "p", "patch side in pixels", 4),
+          Dim("conv", "cv", "conv tokenizer stages (CCT: 3x3 conv, ReLU, max-pool /2 each) in "
+                            "place of the linear patch embedding; patch = 2^conv (0: linear)",
+              0)),
     tasks=("classify", "denoise", "superres", "prototype"),
     make_config=make_config, config_from_dict=_from_dict, counts=count_params,
     module=f"{__package__}.net:VisionTransformer",
