@@ -245,3 +245,23 @@ def test_standardised_inputs_are_the_training_split_s_and_travel_with_the_checkp
     got = predict(tmp_path / "run", tmp_path / "digit.png")["probabilities"]
     assert got == pytest.approx(expected.tolist(), abs=1e-5)
     assert np.argmax(got) == int(expected.argmax())
+
+
+def test_test_flip_scores_the_mean_of_each_image_and_its_mirror(tmp_path):
+    from hourglass.training.checkpoint import load_model
+    from hourglass.training.evaluate import prepare
+
+    cfg = TrainConfig(**VIT, epochs=1, batch_size=64, test_flip=True)
+    metrics = train(cfg, tmp_path / "run", progress=False)
+    model, task = load_model(tmp_path / "run" / "model.safetensors")
+    x, y = prepare(cfg.resolved()).task.split_xy(load_dataset("digits").test, "test")
+    images = x.view(len(x), 1, 8, 8)
+    with torch.no_grad():
+        logits = (model.eval()(x) + model(images.flip(-1).flatten(1))) / 2
+    assert metrics["test_accuracy"] == pytest.approx(
+        (logits.argmax(1) == y).double().mean().item())
+    plain = train(dataclasses.replace(cfg, test_flip=False), tmp_path / "plain", progress=False)
+    assert plain["test_accuracy"] != metrics["test_accuracy"] or \
+        plain["test_loss"] != metrics["test_loss"]
+    with pytest.raises(UserError, match="--test-flip: the denoise task is not classification"):
+        TrainConfig(**{**VIT, "task": "denoise", "test_flip": True}).resolved()

@@ -141,6 +141,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="classify: none (images in [0, 1]) or channel (each channel standardised "
                         "by the training split's mean and std) (default: none; from recipe 4, "
                         "vit and mixer channel)")
+    p.add_argument("--test-flip", action="store_true", default=None,
+                   help="classify: score eval and test on the mean of each image's and its "
+                        "horizontal mirror's logits (default: off)")
     p.add_argument("--noise-std", type=float, default=0.25, help="denoise: noise level")
     p.add_argument("--augment", choices=AUGMENTS,
                    help="flip4: the authors' x4 copy of the training set (identity, h, v, "

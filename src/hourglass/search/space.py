@@ -16,9 +16,10 @@ from hourglass.training import TrainConfig, count_run_params
 # absent: the latest), which every committed study names; the studies run before recipe v2
 # also name v1's split_rng, lr_schedule and test_checkpoint. context and warmup: the lm
 # task's windows and lr warm-up; label_smoothing, dropout, decay: the regularisers;
-# input_norm: how a classifier's inputs are scaled.
+# input_norm, test_flip: how a classifier's inputs are scaled, and whether it is scored on
+# each image and its mirror image.
 RECIPE_KEYS = ("split_rng", "lr_schedule", "test_checkpoint", "context", "warmup", "recipe",
-               "label_smoothing", "dropout", "decay", "input_norm")
+               "label_smoothing", "dropout", "decay", "input_norm", "test_flip")
 TOP_KEYS = {"task", "dataset", "family", "epochs", "batch_size", "seeds", "max_params",
             "train_limit", "eval_limit", "augment", "name", *RECIPE_KEYS, *SHAPES}
 CORE_DIMS = ("skip_dim", "inner_dim", "depth")

@@ -152,6 +152,10 @@ class Task(TaskShape):
         xf = to_float(images)
         return (self.train_inputs(xf, gen) if inputs else None), self.targets(xf, labels)
 
+    def mirrored(self, x: torch.Tensor) -> torch.Tensor:
+        """Model inputs (B, in_dim) of the horizontally flipped images (test-time flip)."""
+        return x.view(len(x), *self.input_image_shape).flip(-1).flatten(1)
+
     def example_inputs(self, n: int) -> torch.Tensor:
         """``n`` random inputs of the model's size (latency timing)."""
         return torch.rand(n, self.in_dim)

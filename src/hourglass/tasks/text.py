@@ -35,6 +35,9 @@ class LMTask(LMShape):
         w = split.windows(idx, shift)
         return w[:, :-1], w[:, 1:]
 
+    def mirrored(self, x: torch.Tensor) -> torch.Tensor:
+        raise ValueError("a text has no mirror image (--test-flip is classification's)")
+
     def example_inputs(self, n: int) -> torch.Tensor:
         """``n`` random windows of the model's context (latency timing)."""
         return torch.randint(self.vocab, (n, self.context))

@@ -73,6 +73,8 @@ class TrainConfig:
     dropout: float | None = None  # families with dropout (lm): attention and residual
     decay: str | None = None  # all | matrices (not norms, biases or positions)
     input_norm: str | None = None  # classify: none | channel (standardised per channel)
+    test_flip: bool | None = None  # classify: eval and test score the mean of each image's
+    # and its mirror image's logits
     seed: int = 0
     proj_seed: int | None = None  # seeds a fixed W_in; None: the run's seed
     noise_std: float = 0.25  # denoise
@@ -109,7 +111,8 @@ class TrainConfig:
         defaults = {**recipe, "split_rng": "numpy", "lr_schedule": "epoch" if mnist else "step",
                     "test_checkpoint": "last" if mnist else "best", "weight_decay": 0.01,
                     "adam_beta2": 0.999, "warmup": 0, "label_smoothing": 0.0, "dropout": 0.0,
-                    "decay": "all", "input_norm": "none", **(RECIPE_V1 if version == 1 else {}),
+                    "decay": "all", "input_norm": "none",
+                    "test_flip": False, **(RECIPE_V1 if version == 1 else {}),
                     **family.recipe(task, self.dataset, version), "recipe": version}
         cfg = dataclasses.replace(self, **{k: v if getattr(self, k) is None else getattr(self, k)
                                            for k, v in defaults.items()})
@@ -130,6 +133,9 @@ class TrainConfig:
             value = getattr(cfg, name)
             if not (isinstance(value, int | float) and 0 <= value < 1):
                 raise UserError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
+        if cfg.test_flip and not task.classifies:
+            raise UserError(f"--test-flip: the {cfg.task} task is not classification (a "
+                            "mirrored input has a mirrored target)")
         if cfg.label_smoothing and not task.classifies:
             raise UserError(f"--label-smoothing: the {cfg.task} task has no labels to smooth")
         if cfg.dropout and not family.takes_dropout:

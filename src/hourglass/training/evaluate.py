@@ -68,16 +68,27 @@ def forward_all(model: nn.Module, x: torch.Tensor, lifted: bool = False) -> torc
     return out
 
 
-def evaluate_split(model: nn.Module, task: TrainingTask, split: Split,
-                   which: str) -> dict[str, float]:
+def forward_views(model: nn.Module, views: list[torch.Tensor],
+                  lifted: bool = False) -> torch.Tensor:
+    """The mean of the model's outputs over views of the same rows (the inputs, and with
+    --test-flip their mirror images): one view, its outputs."""
+    return torch.stack([forward_all(model, v, lifted) for v in views]).mean(0)
+
+
+def eval_views(task: TrainingTask, x: torch.Tensor, test_flip: bool) -> list[torch.Tensor]:
+    return [x, task.mirrored(x)] if test_flip else [x]
+
+
+def evaluate_split(model: nn.Module, task: TrainingTask, split: Split, which: str,
+                   test_flip: bool = False) -> dict[str, float]:
     x, y = task.split_xy(split, which)
-    return task.metrics(forward_all(model, x), y)
+    return task.metrics(forward_views(model, eval_views(task, x, test_flip)), y)
 
 
 def test_metrics(model: nn.Module, prep: Prepared) -> dict[str, float]:
     """The test-split numbers of metrics.json, with the do-nothing-clever baseline."""
     data, task = prep.data, prep.task
-    m = evaluate_split(model, task, data.test, "test")
+    m = evaluate_split(model, task, data.test, "test", bool(prep.cfg.test_flip))
     base = task.baseline(data.train, data.test, "test")
     return task.test_numbers(m, base)
 

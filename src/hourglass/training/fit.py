@@ -24,7 +24,7 @@ from hourglass.models.layers.sync_norm import sync_batchnorm
 from hourglass.tasks.base import TrainingTask
 from hourglass.training import parallel
 from hourglass.training.config import TrainConfig
-from hourglass.training.evaluate import forward_all
+from hourglass.training.evaluate import eval_views, forward_views
 from hourglass.training.feed import batch, epoch_generator, steps_per_epoch, train_cache
 from hourglass.training.state import TrainState
 
@@ -125,9 +125,10 @@ def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_spl
     lifts = frozen_lift(model)
     cache = train_cache(task, train_split, device, model if lifts else None, cfg.augment)
     x_eval, y_eval = (t.to(device) for t in task.split_xy(eval_split, "eval"))  # fixed noise
+    views = eval_views(task, x_eval, bool(cfg.test_flip))
     if lifts:
         with torch.no_grad():
-            x_eval = model.lift(x_eval)
+            views = [model.lift(v) for v in views]
     metric = task.metric
     bar = tqdm(total=cfg.epochs * per_epoch, initial=state.step, unit="step",
                disable=not (progress and parallel.is_main()), dynamic_ncols=True,
@@ -151,7 +152,7 @@ def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_spl
                 if not math.isfinite(loss):
                     raise Diverged(f"loss {loss} at epoch {epoch}, step {s + 1}")
                 bar.update(1)
-            ev = task.metrics(forward_all(model, x_eval, lifts), y_eval)
+            ev = task.metrics(forward_views(model, views, lifts), y_eval)
             train_loss = loss_sum / per_epoch
             if train_loss > DIVERGENCE_FACTOR * state.first_loss:
                 raise Diverged(f"mean loss {train_loss:.4g} rose above {DIVERGENCE_FACTOR}x the "
