@@ -198,3 +198,16 @@ def test_compare_has_a_language_model_space_for_any_text(tmp_path):
     text.write_text("to be or not to be, that is the question. " * 200)
     name, space = compare_space("lm", f"text:{text}", None, "lm")
     assert space.dataset == f"text:{text}" and space.units()
+
+
+def test_a_dim_added_later_keeps_earlier_keys_and_names_itself_when_set():
+    """The ViT's conv (optional): at its default it is in no key, label or column, so searches
+    run before it existed keep theirs; set, it names the architecture."""
+    space = space_from_dict({**VIT, "hourglass": {**VIT["hourglass"], "conv": [0, 2]}}, "v")
+    keys = [u.key for u in space.units()]
+    assert "hourglass-z96-h24-L4-K2-a64-nh4-p4-lr0.002" in keys
+    assert "hourglass-z96-h24-L4-K2-a64-nh4-p4-cv2-lr0.002" in keys
+    assert all("cv" not in k for k in keys if k.startswith("conventional"))
+    conv = next(u.arch for u in space.units() if "cv2" in u.key)
+    plain = next(u.arch for u in space.units() if u.arch.shape == "conventional")
+    assert (conv.conv, plain.conv, conv.label.endswith("cv2")) == (2, 0, True)

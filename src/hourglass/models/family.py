@@ -34,6 +34,14 @@ class Dim:
     short: str
     help: str
     default: int | None = None  # None: a search space must list it
+    # added after the family's first searches: at its default it stays out of trial keys,
+    # labels, trials.csv and the search's parameters, so those searches keep theirs
+    optional: bool = False
+
+    def keyed(self, value: int) -> bool:
+        """Whether ``value`` of this dim names an architecture (it always does, but an
+        optional dim's default)."""
+        return not (self.optional and value == self.default)
 
 
 @dataclass(frozen=True)

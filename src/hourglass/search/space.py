@@ -35,13 +35,18 @@ class Arch:
 
     @classmethod
     def of(cls, shape: str, family: str, values: dict) -> Arch:
-        return cls(shape, tuple((d.name, int(values[d.name])) for d in get_family(family).dims),
-                   family)
+        dims = get_family(family).dims
+        picked = ((d, int(values.get(d.name, d.default))) for d in dims)
+        return cls(shape, tuple((d.name, v) for d, v in picked if d.keyed(v)), family)
 
     def __getattr__(self, name: str) -> int:  # arch.skip_dim, arch.sub_blocks, ...
         for dim, value in self.__dict__.get("dims", ()):
             if dim == name:
                 return value
+        if "family" in self.__dict__:  # an optional dim at its default
+            for dim in get_family(self.__dict__["family"]).dims:
+                if dim.name == name:
+                    return dim.default
         raise AttributeError(name)
 
     @property
@@ -53,11 +58,13 @@ class Arch:
         """skip/inner/depth, then the family's other dims: '288/72/6 K2 a192 nh3 p4'."""
         fam = get_family(self.family)
         core = "/".join(str(self.values[d]) for d in CORE_DIMS)
-        return " ".join([core] + [f"{d.short}{self.values[d.name]}" for d in fam.extra_dims])
+        return " ".join([core] + [f"{d.short}{self.values[d.name]}" for d in fam.extra_dims
+                                  if d.name in self.values])
 
     @property
     def slug(self) -> str:
-        return "-".join(f"{d.short}{self.values[d.name]}" for d in get_family(self.family).dims)
+        return "-".join(f"{d.short}{self.values[d.name]}" for d in get_family(self.family).dims
+                        if d.name in self.values)
 
 
 @dataclass(frozen=True, order=True)
@@ -148,7 +155,7 @@ class SearchSpace:
         out = []
         for shape, s in self.shapes.items():
             for values in s.combinations():
-                arch = Arch(shape, tuple(values.items()), self.family)
+                arch = Arch.of(shape, self.family, values)
                 if self.max_params is None or self.size(arch) <= self.max_params:
                     out.append(arch)
         return out

@@ -52,7 +52,9 @@ def _number(where: str, key: str, value, kind: type):
     return kind(value)
 
 
-def _values(where: str, key: str, value, kind: type) -> list:
+def _values(where: str, key: str, value, kind: type, zero_ok: bool = False) -> list:
+    """A list of values (or a range of them); positive, or with ``zero_ok`` at least 0 (a
+    dim whose 0 means its default: attn_dim, token_dim, conv)."""
     if isinstance(value, dict):
         extra = set(value) - {"low", "high", "step", "num", "log"}
         if extra or "low" not in value or "high" not in value:
@@ -84,7 +86,7 @@ def _values(where: str, key: str, value, kind: type) -> list:
     if len(value) > MAX_VALUES:
         raise UserError(f"{where}.{key}: {len(value):,} values; at most {MAX_VALUES:,}")
     out = [_number(where, key, v, kind) for v in value]
-    if any(v <= 0 for v in out):
+    if any(v < 0 or (v == 0 and not zero_ok) for v in out):
         raise UserError(f"{where}.{key}: values must be positive, got {value}")
     return sorted(set(out))
 
@@ -109,10 +111,14 @@ def _shape_space(name: str, shape: str, d: dict, family: Family) -> ShapeSpace:
     if missing:
         raise UserError(f"{where}: missing {', '.join(sorted(missing))}")
     if configs:
-        values = {k: sorted({c[k] for c in configs}) for k in dims}
+        values = {dim.name: sorted({c.get(dim.name, dim.default) for c in configs})
+                  for dim in family.dims}
     else:
-        values = {dim.name: _values(where, dim.name, d[dim.name], int) if dim.name in d
-                  else [dim.default] for dim in family.dims}
+        values = {dim.name: _values(where, dim.name, d[dim.name], int, dim.default == 0)
+                  if dim.name in d else [dim.default] for dim in family.dims}
+    # an optional dim only at its default is no parameter of the search (Dim.optional)
+    values = {dim.name: values[dim.name] for dim in family.dims
+              if values[dim.name] != [dim.default] or not dim.optional}
     options = {}
     for key, choices in family.options.items():
         if callable(choices):  # open-ended (mlp: block = "hash:8"); left out when not given
@@ -159,8 +165,10 @@ def _configs(where: str, d: dict, family: Family) -> list[dict[str, int]]:
             raise UserError(f"{where}.configs[{i}]: missing {', '.join(missing)}")
         full = {dim.name: _number(f"{where}.configs[{i}]", dim.name, c.get(dim.name, dim.default),
                                   int) for dim in family.dims}
-        if any(v < 0 or (v == 0 and k != "attn_dim") for k, v in full.items()):
+        zero_ok = {dim.name for dim in family.dims if dim.default == 0}  # 0 means "its default"
+        if any(v < 0 or (v == 0 and k not in zero_ok) for k, v in full.items()):
             raise UserError(f"{where}.configs[{i}]: dims must be positive, got {c!r}")
+        full = {d.name: full[d.name] for d in family.dims if d.keyed(full[d.name])}
         if full not in out:
             out.append(full)
     return out

@@ -127,7 +127,7 @@ VIT = register(Family(
           Dim("patch", "p", "patch side in pixels", 4),
           Dim("conv", "cv", "conv tokenizer stages (CCT: 3x3 conv, ReLU, max-pool /2 each) in "
                             "place of the linear patch embedding; patch = 2^conv (0: linear)",
-              0)),
+              0, optional=True)),
     tasks=("classify", "denoise", "superres", "prototype"),
     make_config=make_config, config_from_dict=_from_dict, counts=count_params,
     module=f"{__package__}.net:VisionTransformer",
