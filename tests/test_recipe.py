@@ -265,3 +265,35 @@ def test_test_flip_scores_the_mean_of_each_image_and_its_mirror(tmp_path):
         plain["test_loss"] != metrics["test_loss"]
     with pytest.raises(UserError, match="--test-flip: the denoise task is not classification"):
         TrainConfig(**{**VIT, "task": "denoise", "test_flip": True}).resolved()
+
+
+def test_a_weight_average_is_what_is_evaluated_saved_and_resumed(tmp_path, monkeypatch):
+    """--ema: the saved model is the average (not the trained weights), the eval and test
+    scores are the average's, and a run stopped after epoch 1 resumes to the same result."""
+    from hourglass.training import loop
+    from hourglass.training.checkpoint import load_model
+
+    cfg = TrainConfig(**VIT, epochs=2, batch_size=64, ema=0.99)
+    whole = train(cfg, tmp_path / "whole", progress=False)
+    model, _ = load_model(tmp_path / "whole" / "model.safetensors")
+    plain = train(dataclasses.replace(cfg, ema=0.0), tmp_path / "plain", progress=False)
+    trained, _ = load_model(tmp_path / "plain" / "model.safetensors")
+    # the same seed and batches: the average differs from the weights it averages
+    assert not torch.equal(model.head.weight, trained.head.weight)
+    assert whole["test_loss"] != plain["test_loss"]
+
+    real = loop.save_trainer
+
+    def save_then_stop(*args, **kwargs):
+        real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_trainer", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "cut", progress=False)
+    monkeypatch.setattr(loop, "save_trainer", real)
+    resumed = train(cfg, tmp_path / "cut", resume=True, progress=False)
+    assert (resumed["test_accuracy"], resumed["test_loss"]) == \
+        (whole["test_accuracy"], whole["test_loss"])
+    with pytest.raises(UserError, match="--ema must be in"):
+        TrainConfig(**VIT, ema=1.0).resolved()

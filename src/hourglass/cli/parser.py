@@ -144,6 +144,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test-flip", action="store_true", default=None,
                    help="classify: score eval and test on the mean of each image's and its "
                         "horizontal mirror's logits (default: off)")
+    p.add_argument("--ema", type=float, metavar="DECAY",
+                   help="evaluate, test and save an exponential moving average of the weights "
+                        "with this decay per step, e.g. 0.999 (default: 0, none)")
     p.add_argument("--noise-std", type=float, default=0.25, help="denoise: noise level")
     p.add_argument("--augment", choices=AUGMENTS,
                    help="flip4: the authors' x4 copy of the training set (identity, h, v, "

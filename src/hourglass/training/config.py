@@ -75,6 +75,7 @@ class TrainConfig:
     input_norm: str | None = None  # classify: none | channel (standardised per channel)
     test_flip: bool | None = None  # classify: eval and test score the mean of each image's
     # and its mirror image's logits
+    ema: float | None = None  # decay of a weight average evaluated, tested and saved (0: none)
     seed: int = 0
     proj_seed: int | None = None  # seeds a fixed W_in; None: the run's seed
     noise_std: float = 0.25  # denoise
@@ -112,7 +113,7 @@ class TrainConfig:
                     "test_checkpoint": "last" if mnist else "best", "weight_decay": 0.01,
                     "adam_beta2": 0.999, "warmup": 0, "label_smoothing": 0.0, "dropout": 0.0,
                     "decay": "all", "input_norm": "none",
-                    "test_flip": False, **(RECIPE_V1 if version == 1 else {}),
+                    "test_flip": False, "ema": 0.0, **(RECIPE_V1 if version == 1 else {}),
                     **family.recipe(task, self.dataset, version), "recipe": version}
         cfg = dataclasses.replace(self, **{k: v if getattr(self, k) is None else getattr(self, k)
                                            for k, v in defaults.items()})
@@ -129,7 +130,7 @@ class TrainConfig:
             value = getattr(cfg, name)
             if not (math.isfinite(value) and value >= 0):
                 raise UserError(f"--{name.replace('_', '-')} must be a number >= 0, got {value}")
-        for name in ("adam_beta2", "label_smoothing", "dropout"):
+        for name in ("adam_beta2", "label_smoothing", "dropout", "ema"):
             value = getattr(cfg, name)
             if not (isinstance(value, int | float) and 0 <= value < 1):
                 raise UserError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")

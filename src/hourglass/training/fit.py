@@ -24,6 +24,7 @@ from hourglass.models.layers.sync_norm import sync_batchnorm
 from hourglass.tasks.base import TrainingTask
 from hourglass.training import parallel
 from hourglass.training.config import TrainConfig
+from hourglass.training.ema import WeightAverage, split_state
 from hourglass.training.evaluate import eval_views, forward_views
 from hourglass.training.feed import batch, epoch_generator, steps_per_epoch, train_cache
 from hourglass.training.state import TrainState
@@ -102,16 +103,20 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Adam
                              betas=(0.9, cfg.adam_beta2))
 
 
-OnEpoch = Callable[[dict, Callable[[], dict[str, torch.Tensor]], bool], None]
+# (state, the optimizer's (and average's) tensors, whether this epoch's model is the one to
+# test, that model: the trained one, or its weight average)
+OnEpoch = Callable[[TrainState, Callable[[], dict[str, torch.Tensor]], bool, torch.nn.Module],
+                   None]
 
 
 def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_split: Split,
         cfg: TrainConfig, state: TrainState, optim: dict[str, torch.Tensor],
         device: torch.device, on_epoch: OnEpoch, progress: bool = False) -> None:
     """Train ``model`` from where ``state`` says (a fresh run: ``TrainState()``) to the
-    end of ``cfg``'s epochs. After each epoch ``on_epoch(state, optimizer_state, best)``
-    is called, ``best`` telling whether this epoch's model is the one to test (the lowest eval
-    loss, or with test_checkpoint "last" every epoch). Raises Diverged."""
+    end of ``cfg``'s epochs. After each epoch ``on_epoch(state, optimizer_state, best,
+    evaluated)`` is called, ``best`` telling whether this epoch's model is the one to test (the
+    lowest eval loss, or with test_checkpoint "last" every epoch), ``evaluated`` the model the
+    eval scored (with --ema, the weight average). Raises Diverged."""
     net = model
     world = parallel.world()[1]
     if world > 1:
@@ -119,7 +124,12 @@ def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_spl
         # running statistics stay equal on every rank: no buffer broadcast at each step
         net = DistributedDataParallel(model, forward_sync_buffers=False)
     optimizer = make_optimizer(model, cfg)
+    optim, averaged = split_state(optim)
     load_optimizer_state(optimizer, optim)
+    average = WeightAverage(model, cfg.ema) if cfg.ema else None
+    if average is not None:
+        average.load(averaged)
+    evaluated = model if average is None else average.model
     n = len(train_split)
     per_epoch = steps_per_epoch(n, cfg.batch_size)
     lifts = frozen_lift(model)
@@ -145,6 +155,8 @@ def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_spl
                                      device, cfg.augment)
                 lr = learning_rate(cfg, state.step, per_epoch)
                 loss = train_step(net, optimizer, task, x, y, lifted, lr, world)
+                if average is not None:
+                    average.update(model, state.step)
                 loss_sum += loss
                 if state.first_loss is None:
                     state.first_loss = loss
@@ -152,7 +164,7 @@ def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_spl
                 if not math.isfinite(loss):
                     raise Diverged(f"loss {loss} at epoch {epoch}, step {s + 1}")
                 bar.update(1)
-            ev = task.metrics(forward_views(model, views, lifts), y_eval)
+            ev = task.metrics(forward_views(evaluated, views, lifts), y_eval)
             train_loss = loss_sum / per_epoch
             if train_loss > DIVERGENCE_FACTOR * state.first_loss:
                 raise Diverged(f"mean loss {train_loss:.4g} rose above {DIVERGENCE_FACTOR}x the "
@@ -166,7 +178,8 @@ def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_spl
             if best:
                 state.best_eval_loss, state.best_epoch = ev["loss"], epoch
             state.epoch = epoch
-            on_epoch(state, lambda: optimizer_state(optimizer), best)
+            on_epoch(state, lambda: {**optimizer_state(optimizer),
+                                     **(average.state() if average else {})}, best, evaluated)
             bar.set_postfix_str(f"epoch {epoch}/{cfg.epochs} loss {train_loss:.4g} "
                                 f"eval {metric} {ev[metric]:.4g}")
     finally:

@@ -119,10 +119,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
         raise UserError(f"{cfg.dataset}: only {len(train_split)} training images; need at "
                         "least 2")
 
-    def checkpoint(state: TrainState, optim_state, best: bool) -> None:
+    def checkpoint(state: TrainState, optim_state, best: bool, evaluated) -> None:
         if parallel.is_main():
-            if best:
-                save_model(out / MODEL_FILE, model, prep.task, cfg.family)
+            if best:  # the evaluated model: with --ema, the weight average
+                save_model(out / MODEL_FILE, evaluated, prep.task, cfg.family)
             write_text_atomic(out / HISTORY_FILE, _history_csv(state.history))
             save_trainer(out / TRAINER_FILE, model, optim_state(), state)
 
