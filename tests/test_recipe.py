@@ -297,3 +297,16 @@ def test_a_weight_average_is_what_is_evaluated_saved_and_resumed(tmp_path, monke
         (whole["test_accuracy"], whole["test_loss"])
     with pytest.raises(UserError, match="--ema must be in"):
         TrainConfig(**VIT, ema=1.0).resolved()
+
+
+def test_mixed_batches_train_on_soft_targets_and_only_for_classification(tmp_path):
+    cfg = TrainConfig(**VIT, epochs=1, batch_size=64, mixup=0.2, cutmix=1.0)
+    metrics = train(cfg, tmp_path / "run", progress=False)  # cross-entropy on soft targets
+    plain = train(dataclasses.replace(cfg, mixup=0.0, cutmix=0.0), tmp_path / "plain",
+                  progress=False)
+    assert 0 < metrics["test_loss"] < 10 and metrics["test_loss"] != plain["test_loss"]
+    with pytest.raises(UserError, match="--mixup and --cutmix mix labels; the denoise task"):
+        build_task(TrainConfig(**{**VIT, "task": "denoise", "mixup": 0.2}).resolved(),
+                   (1, 8, 8), 10)
+    with pytest.raises(UserError, match="--cutmix must be a number >= 0"):
+        TrainConfig(**VIT, cutmix=-1.0).resolved()

@@ -94,3 +94,24 @@ def test_classify_metrics():
 def test_unknown_task_is_refused():
     with pytest.raises(UserError, match="unknown task 'inpaint'"):
         Task("inpaint", (1, 4, 4), 3)
+
+
+def test_mixup_and_cutmix_mix_a_batch_with_its_reverse_and_say_how_much():
+    from hourglass.data.augment import mix_batch
+
+    x = torch.rand(6, 3, 8, 8)
+    labels = torch.tensor([0, 1, 2, 3, 4, 5])
+    gen = torch.Generator().manual_seed(3)
+    mixed, soft = mix_batch(x, labels, 10, gen, mixup=0.4)
+    lam = float(soft[0, 0])
+    assert torch.allclose(mixed, lam * x + (1 - lam) * x.flip(0))
+    assert torch.allclose(soft.sum(1), torch.ones(6))
+    assert float(soft[0, 5]) == pytest.approx(1 - lam)
+    again = mix_batch(x, labels, 10, torch.Generator().manual_seed(3), mixup=0.4)
+    assert torch.equal(again[0], mixed)  # every draw from the generator
+    cut, soft = mix_batch(x, labels, 10, torch.Generator().manual_seed(5), cutmix=1.0)
+    pasted = (cut != x).any(1)  # pixels taken from the partner
+    kept = 1 - pasted[0].double().mean().item()
+    assert float(soft[0, 0]) == pytest.approx(kept)
+    assert torch.equal(cut[pasted[:, None].expand_as(cut)], x.flip(0)[pasted[:, None]
+                                                                     .expand_as(cut)])

@@ -147,6 +147,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ema", type=float, metavar="DECAY",
                    help="evaluate, test and save an exponential moving average of the weights "
                         "with this decay per step, e.g. 0.999 (default: 0, none)")
+    p.add_argument("--mixup", type=float, metavar="ALPHA",
+                   help="classify: blend each training batch with itself reversed, lam ~ "
+                        "Beta(ALPHA, ALPHA), soft targets (default: 0, none)")
+    p.add_argument("--cutmix", type=float, metavar="ALPHA",
+                   help="classify: paste a box of the reversed batch, area 1 - lam, lam ~ "
+                        "Beta(ALPHA, ALPHA); with --mixup, each batch takes one (default: 0)")
     p.add_argument("--noise-std", type=float, default=0.25, help="denoise: noise level")
     p.add_argument("--augment", choices=AUGMENTS,
                    help="flip4: the authors' x4 copy of the training set (identity, h, v, "

@@ -1,5 +1,6 @@
 """Batched augmentation of uint8 image batches, drawn from the run's epoch generator.
 
+``mix_batch``: Mixup and CutMix of a float batch with soft targets (classification).
 ``crop_flip``: the standard CIFAR recipe, a random crop of the image zero-padded by ``pad``
 pixels on every side, then a horizontal flip with probability 1/2; every image of the batch
 gets its own offsets and flip, computed for the whole batch at once (one gather, one where).
@@ -7,6 +8,9 @@ gets its own offsets and flip, computed for the whole batch at once (one gather,
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -28,3 +32,31 @@ def crop_flip(images: torch.Tensor, gen: torch.Generator, pad: int = CROP_PAD) -
 
 
 BATCH_AUGMENTS = {"crop-flip": crop_flip}  # drawn per batch (flip4 copies the split once)
+
+
+def mix_batch(x: torch.Tensor, labels: torch.Tensor, classes: int, gen: torch.Generator,
+              mixup: float = 0.0, cutmix: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup or CutMix of a float batch (B, C, H, W) with itself in reverse order, as timm's
+    Mixup does: lam ~ Beta(alpha, alpha) once per batch; with both alphas set, each batch takes
+    one of the two at even odds. Mixup blends whole images; CutMix pastes a box of area
+    1 - lam (clipped to the image; lam is then the area kept). Returns the batch and its soft
+    targets (B, classes), lam x one-hot + (1 - lam) x the partner's. Every draw comes from
+    ``gen``: the seed is a torch draw, and the Beta comes from NumPy seeded with it."""
+    use_cutmix = cutmix > 0 and (mixup <= 0 or bool(torch.rand(1, generator=gen) < 0.5))
+    alpha = cutmix if use_cutmix else mixup
+    rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=gen)))
+    lam = float(rng.beta(alpha, alpha))
+    partner = x.flip(0)
+    if use_cutmix:
+        _, _, h, w = x.shape
+        cut_h, cut_w = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
+        cy, cx = int(rng.integers(h)), int(rng.integers(w))
+        y0, y1 = max(cy - cut_h // 2, 0), min(cy + cut_h // 2, h)
+        x0, x1 = max(cx - cut_w // 2, 0), min(cx + cut_w // 2, w)
+        x = x.clone()
+        x[:, :, y0:y1, x0:x1] = partner[:, :, y0:y1, x0:x1]
+        lam = 1 - (y1 - y0) * (x1 - x0) / (h * w)
+    else:
+        x = lam * x + (1 - lam) * partner
+    onehot = F.one_hot(labels.long(), classes).to(x.dtype)
+    return x, lam * onehot + (1 - lam) * onehot.flip(0)

@@ -9,8 +9,8 @@ from hourglass.tasks.base import LMShape, TaskShape, task_spec
 
 def make_task(name: str, dataset: str, image_shape: tuple[int, int, int] | None,
               num_classes: int, *, context: int | None = None, noise_std: float = 0.25,
-              label_smoothing: float = 0.0, input_norm: str = "none", tensors: bool = True,
-              chars: str = ""):
+              label_smoothing: float = 0.0, input_norm: str = "none", mixup: float = 0.0,
+              cutmix: float = 0.0, tensors: bool = True, chars: str = ""):
     """The task ``name`` on ``dataset`` (an image shape, or None for a text whose vocabulary
     is ``num_classes`` characters, ``chars``): with ``tensors`` its runtime object (PyTorch),
     else just its sizes (TaskShape or LMShape)."""
@@ -27,6 +27,8 @@ def make_task(name: str, dataset: str, image_shape: tuple[int, int, int] | None,
     if image_shape is None:
         raise UserError(f"{dataset} is a text: the {name} task needs images (a text trains "
                         "language models: --task lm --family lm)")
+    if (mixup or cutmix) and not spec.classifies:
+        raise UserError(f"--mixup and --cutmix mix labels; the {name} task has none")
     if input_norm != "none" and not spec.classifies:
         raise UserError(f"--input-norm {input_norm}: standardised inputs are for "
                         f"classification; the {name} task's inputs and targets share a scale")
@@ -39,7 +41,8 @@ def make_task(name: str, dataset: str, image_shape: tuple[int, int, int] | None,
     from hourglass.tasks.image import Task
 
     return Task(name, image_shape, num_classes, noise_std=noise_std,
-                label_smoothing=label_smoothing, input_norm=input_norm)
+                label_smoothing=label_smoothing, input_norm=input_norm, mixup=mixup,
+                cutmix=cutmix)
 
 
 def task_from_meta(t: dict, cfg):

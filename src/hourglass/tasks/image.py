@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from hourglass.core.errors import UserError
 from hourglass.data import Split
-from hourglass.data.augment import BATCH_AUGMENTS
+from hourglass.data.augment import BATCH_AUGMENTS, mix_batch
 from hourglass.tasks.base import TaskShape
 
 METRIC_BATCH = 128  # the authors' eval batch: it sets how MSE is pooled for `psnr`
@@ -72,6 +72,8 @@ class Task(TaskShape):
     input_norm: str = "none"  # channel: inputs standardised per channel (core/choices.py)
     channel_mean: list[float] | None = None  # set by fit() (or a checkpoint) for "channel"
     channel_std: list[float] | None = None
+    mixup: float = 0.0  # classify's training batches: Beta(alpha, alpha) blends; 0: none
+    cutmix: float = 0.0  # ... pasted boxes; with both, each batch takes one at even odds
 
     # ---- data ---------------------------------------------------------------------------
     def fit(self, train: Split) -> None:
@@ -150,7 +152,17 @@ class Task(TaskShape):
         if augment in BATCH_AUGMENTS:
             images = BATCH_AUGMENTS[augment](images, gen)
         xf = to_float(images)
-        return (self.train_inputs(xf, gen) if inputs else None), self.targets(xf, labels)
+        x, y = (self.train_inputs(xf, gen) if inputs else None), self.targets(xf, labels)
+        if self.mixup or self.cutmix:  # static_inputs is False: there is no cache
+            mixed, y = mix_batch(x.view(len(x), *self.input_image_shape), y, self.num_classes,
+                                 gen, self.mixup, self.cutmix)
+            x = mixed.flatten(1)
+        return x, y
+
+    @property
+    def static_inputs(self) -> bool:
+        """Inputs that do not change between epochs: no fresh noise, no mixing."""
+        return super().static_inputs and not (self.mixup or self.cutmix)
 
     def mirrored(self, x: torch.Tensor) -> torch.Tensor:
         """Model inputs (B, in_dim) of the horizontally flipped images (test-time flip)."""
@@ -163,7 +175,8 @@ class Task(TaskShape):
     # ---- loss and metrics ---------------------------------------------------------------
     def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The training loss: cross-entropy for classify (against labels smoothed by
-        ``label_smoothing``), else MSE over pixels and batch."""
+        ``label_smoothing``, or the soft targets of mixed batches), else MSE over pixels and
+        batch."""
         if self.name == "classify":
             return F.cross_entropy(pred, target, label_smoothing=self.label_smoothing)
         return (pred - target).square().mean()

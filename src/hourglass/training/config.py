@@ -76,6 +76,8 @@ class TrainConfig:
     test_flip: bool | None = None  # classify: eval and test score the mean of each image's
     # and its mirror image's logits
     ema: float | None = None  # decay of a weight average evaluated, tested and saved (0: none)
+    mixup: float | None = None  # classify: Mixup's Beta alpha (0: none)
+    cutmix: float | None = None  # classify: CutMix's Beta alpha (0: none)
     seed: int = 0
     proj_seed: int | None = None  # seeds a fixed W_in; None: the run's seed
     noise_std: float = 0.25  # denoise
@@ -112,8 +114,8 @@ class TrainConfig:
         defaults = {**recipe, "split_rng": "numpy", "lr_schedule": "epoch" if mnist else "step",
                     "test_checkpoint": "last" if mnist else "best", "weight_decay": 0.01,
                     "adam_beta2": 0.999, "warmup": 0, "label_smoothing": 0.0, "dropout": 0.0,
-                    "decay": "all", "input_norm": "none",
-                    "test_flip": False, "ema": 0.0, **(RECIPE_V1 if version == 1 else {}),
+                    "decay": "all", "input_norm": "none", "test_flip": False, "ema": 0.0,
+                    "mixup": 0.0, "cutmix": 0.0, **(RECIPE_V1 if version == 1 else {}),
                     **family.recipe(task, self.dataset, version), "recipe": version}
         cfg = dataclasses.replace(self, **{k: v if getattr(self, k) is None else getattr(self, k)
                                            for k, v in defaults.items()})
@@ -126,7 +128,7 @@ class TrainConfig:
                                 f"got {getattr(cfg, name)}")
         if not (math.isfinite(cfg.lr) and cfg.lr > 0):
             raise UserError(f"--lr must be positive and finite, got {cfg.lr}")
-        for name in ("weight_decay", "noise_std", "warmup"):
+        for name in ("weight_decay", "noise_std", "warmup", "mixup", "cutmix"):
             value = getattr(cfg, name)
             if not (math.isfinite(value) and value >= 0):
                 raise UserError(f"--{name.replace('_', '-')} must be a number >= 0, got {value}")
@@ -181,7 +183,8 @@ def build_task(cfg: TrainConfig, image_shape: tuple[int, int, int] | None, num_c
     ``num_classes`` is its vocabulary, ``chars`` it."""
     return make_task(cfg.task, cfg.dataset, image_shape, num_classes, context=cfg.context,
                      noise_std=cfg.noise_std, label_smoothing=cfg.label_smoothing or 0.0,
-                     input_norm=cfg.input_norm or "none",
+                     input_norm=cfg.input_norm or "none", mixup=cfg.mixup or 0.0,
+                     cutmix=cfg.cutmix or 0.0,
                      tensors=tensors, chars=chars)
 
 
