@@ -205,3 +205,17 @@ def _resume_the_fixture(tmp_path):
     rows = list(csv.DictReader((cut / "history.csv").read_text().splitlines()))
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
     assert rows[0]["eval_loss"] == "1.4487158060073853"  # epoch 1 is the old run's
+
+
+def test_a_resumed_run_with_dropout_draws_the_masks_an_uninterrupted_one_draws(tmp_path,
+                                                                                monkeypatch):
+    """Dropout takes PyTorch's global generator, which every epoch reseeds from the run's
+    seed: a language model killed after epoch 2 and resumed ends bit-exactly where the
+    uninterrupted run ends (before the reseeding the resumed epochs drew other masks)."""
+    cfg = TrainConfig(family="lm", task="lm", dataset="moby-dick", skip_dim=32, inner_dim=64,
+                      depth=1, arch={"heads": 2}, context=32, epochs=3, batch_size=16,
+                      train_limit=64, eval_limit=16, dropout=0.2, warmup=0)
+    whole = train(cfg, tmp_path / "whole", progress=False)
+    kill_after_epoch_2(monkeypatch, cfg, tmp_path / "cut")
+    resumed = train(cfg, tmp_path / "cut", resume=True, progress=False)
+    assert (resumed["test_bpc"], resumed["eval_bpc"]) == (whole["test_bpc"], whole["eval_bpc"])

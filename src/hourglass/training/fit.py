@@ -147,6 +147,11 @@ def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_spl
         for epoch in range(state.epoch + 1, cfg.epochs + 1):
             t0 = time.perf_counter()
             gen = epoch_generator(cfg.seed, epoch)
+            # dropout draws from PyTorch's global generator: seeded per epoch too (from a copy
+            # of this epoch's generator), so a run resumed at an epoch draws the masks an
+            # uninterrupted one would
+            torch.manual_seed(int(torch.randint(2**62, (1,),
+                                                generator=epoch_generator(cfg.seed, epoch))))
             perm = torch.randperm(n, generator=gen)
             loss_sum = 0.0
             for s in range(per_epoch):
