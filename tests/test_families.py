@@ -268,3 +268,23 @@ def test_the_vit_conv_tokenizer_counts_match_its_module_and_the_flop_counter(tas
     run.arch["patch"] = 2 ** (stages + 1)
     with pytest.raises(UserError, match=f"set patch {2 ** stages}, not {2 ** (stages + 1)}"):
         model_config(run, task_shape(task, (3, 16, 16)))
+
+
+def test_stochastic_depth_drops_whole_samples_grows_with_depth_and_only_while_training():
+    from hourglass.models.layers.ffn import DropPath
+
+    torch.manual_seed(0)
+    drop = DropPath(0.5).train()
+    y = drop(torch.ones(4000, 3, 5))
+    per_sample = y.flatten(1)
+    assert set(per_sample.unique().tolist()) == {0.0, 2.0}  # all or nothing, scaled by 1/(1-p)
+    assert (per_sample == per_sample[:, :1]).all()
+    assert abs(float((per_sample[:, 0] == 0).double().mean()) - 0.5) < 0.05
+    assert torch.equal(drop.eval()(torch.ones(4, 3)), torch.ones(4, 3))
+    _, mcfg, model = build("vit", "hourglass", "classify", drop_path=0.2)
+    rates = [getattr(layer.drop_path, "p", 0.0) for layer in model.layers]
+    assert rates == pytest.approx([0.2 * i / (mcfg.depth - 1) for i in range(mcfg.depth)])
+    x = some_input("classify", 3)
+    assert torch.equal(model.eval()(x), model(x))  # eval: no drop
+    with pytest.raises(UserError, match="--drop-path: the mlp family has no stochastic depth"):
+        TrainConfig(drop_path=0.1).resolved()

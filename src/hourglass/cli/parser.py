@@ -147,6 +147,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ema", type=float, metavar="DECAY",
                    help="evaluate, test and save an exponential moving average of the weights "
                         "with this decay per step, e.g. 0.999 (default: 0, none)")
+    p.add_argument("--drop-path", type=float, metavar="P",
+                   help="vit: stochastic depth, P at the last layer, 0 at the first, linear "
+                        "between; each residual branch dropped per sample (default: 0)")
     p.add_argument("--mixup", type=float, metavar="ALPHA",
                    help="classify: blend each training batch with itself reversed, lam ~ "
                         "Beta(ALPHA, ALPHA), soft targets (default: 0, none)")

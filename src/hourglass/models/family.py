@@ -64,6 +64,7 @@ class Family:
     # weight decay): the recipe a config states it reaches (training/config.py, RECIPES)
     recipe: Callable[[Any, str, int], dict] = lambda task, dataset, version: {}
     takes_dropout: bool = False  # whether the module has dropout (TrainConfig.dropout)
+    takes_drop_path: bool = False  # whether it has stochastic depth (TrainConfig.drop_path)
     # whether some parameters are embeddings (tokens, patches, positions), counted apart:
     # frontiers are then drawn against non-embedding parameters, and trials.csv says so
     embeddings: bool = True

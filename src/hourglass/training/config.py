@@ -76,6 +76,7 @@ class TrainConfig:
     test_flip: bool | None = None  # classify: eval and test score the mean of each image's
     # and its mirror image's logits
     ema: float | None = None  # decay of a weight average evaluated, tested and saved (0: none)
+    drop_path: float | None = None  # stochastic depth (vit): its rate at the last layer
     mixup: float | None = None  # classify: Mixup's Beta alpha (0: none)
     cutmix: float | None = None  # classify: CutMix's Beta alpha (0: none)
     seed: int = 0
@@ -115,7 +116,8 @@ class TrainConfig:
                     "test_checkpoint": "last" if mnist else "best", "weight_decay": 0.01,
                     "adam_beta2": 0.999, "warmup": 0, "label_smoothing": 0.0, "dropout": 0.0,
                     "decay": "all", "input_norm": "none", "test_flip": False, "ema": 0.0,
-                    "mixup": 0.0, "cutmix": 0.0, **(RECIPE_V1 if version == 1 else {}),
+                    "mixup": 0.0, "cutmix": 0.0, "drop_path": 0.0,
+                    **(RECIPE_V1 if version == 1 else {}),
                     **family.recipe(task, self.dataset, version), "recipe": version}
         cfg = dataclasses.replace(self, **{k: v if getattr(self, k) is None else getattr(self, k)
                                            for k, v in defaults.items()})
@@ -132,7 +134,7 @@ class TrainConfig:
             value = getattr(cfg, name)
             if not (math.isfinite(value) and value >= 0):
                 raise UserError(f"--{name.replace('_', '-')} must be a number >= 0, got {value}")
-        for name in ("adam_beta2", "label_smoothing", "dropout", "ema"):
+        for name in ("adam_beta2", "label_smoothing", "dropout", "ema", "drop_path"):
             value = getattr(cfg, name)
             if not (isinstance(value, int | float) and 0 <= value < 1):
                 raise UserError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
@@ -143,6 +145,8 @@ class TrainConfig:
             raise UserError(f"--label-smoothing: the {cfg.task} task has no labels to smooth")
         if cfg.dropout and not family.takes_dropout:
             raise UserError(f"--dropout: the {family.name} family has no dropout layers")
+        if cfg.drop_path and not family.takes_drop_path:
+            raise UserError(f"--drop-path: the {family.name} family has no stochastic depth")
         for name in ("seed", "proj_seed"):
             value = getattr(cfg, name)
             if value is not None and not 0 <= value <= MAX_SEED:

@@ -104,8 +104,9 @@ class PatchConfig:
         return asdict(self)
 
 
-def patch_make_config(cls: type, family, run, task) -> PatchConfig:
-    """A patch family's config for a run (a TrainConfig) on a task (its TaskShape)."""
+def patch_make_config(cls: type, family, run, task, **own) -> PatchConfig:
+    """A patch family's config for a run (a TrainConfig) on a task (its TaskShape); ``own``:
+    the family's fields that come from run settings rather than dims."""
     if run.input_proj != "learned" or run.proj_seed is not None:
         raise UserError(f"--input-proj and --proj-seed are the MLP's; the {cls.FAMILY}'s patch "
                         "embedding is always learned")
@@ -114,7 +115,7 @@ def patch_make_config(cls: type, family, run, task) -> PatchConfig:
     return cls(image_shape=task.input_image_shape, out_dim=task.out_dim, skip_dim=run.skip_dim,
                inner_dim=run.inner_dim, depth=run.depth, norm=run.norm, act=run.act,
                classify=not task.image_target,
-               **{d.name: run.arch.get(d.name, d.default) for d in family.extra_dims})
+               **{d.name: run.arch.get(d.name, d.default) for d in family.extra_dims}, **own)
 
 
 def io_counts(image_shape: tuple[int, int, int], patch: int, width: int, out_dim: int,

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hourglass.models.layers.ffn import ResidualFFN
+from hourglass.models.layers.ffn import ResidualFFN, make_drop_path
 from hourglass.models.layers.norm_act import ACTS, NORMS
 from hourglass.models.layers.patches import output, to_patches
 
@@ -31,19 +31,21 @@ class Attention(nn.Module):
 
 
 class Layer(nn.Module):
-    """x + Attn(Norm(x)), then K residual feed-forward sub-blocks."""
+    """x + Attn(Norm(x)), then K residual feed-forward sub-blocks; ``drop_path``: stochastic
+    depth on every residual branch of the layer."""
 
-    def __init__(self, cfg: ViTConfig) -> None:
+    def __init__(self, cfg: ViTConfig, drop_path: float = 0.0) -> None:
         super().__init__()
         norm = NORMS[cfg.norm]
         act, gated = ACTS[cfg.act]
         self.norm = norm(cfg.skip_dim)
         self.attn = Attention(cfg.skip_dim, cfg.attention, cfg.heads)
         self.ffn = ResidualFFN(cfg.skip_dim, cfg.inner_dim, cfg.sub_blocks, norm_layer=norm,
-                               act_layer=act, gated=gated)
+                               act_layer=act, gated=gated, drop_path=drop_path)
+        self.drop_path = make_drop_path(drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.ffn(x + self.attn(self.norm(x)))
+        return self.ffn(x + self.drop_path(self.attn(self.norm(x))))
 
 
 class ConvTokenizer(nn.Module):
@@ -73,7 +75,9 @@ class VisionTransformer(nn.Module):
         else:
             self.embed = nn.Linear(c * p * p, cfg.skip_dim)
         self.pos = nn.Parameter(torch.randn(cfg.tokens, cfg.skip_dim) * 0.02)
-        self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg.depth))
+        # stochastic depth grows linearly with depth, from 0 to drop_path at the last layer
+        rates = [cfg.drop_path * i / max(1, cfg.depth - 1) for i in range(cfg.depth)]
+        self.layers = nn.ModuleList(Layer(cfg, rate) for rate in rates)
         self.norm = NORMS[cfg.norm](cfg.skip_dim)
         self.head = nn.Linear(cfg.skip_dim, cfg.out_dim if cfg.classify else cfg.out_patch)
 

@@ -36,6 +36,7 @@ class ViTConfig(PatchConfig):
     attn_dim: int = 0  # heads x head dim; 0: d_model
     heads: int = 4
     conv: int = 0  # conv tokenizer stages (CCT's) in place of the linear patch embedding
+    drop_path: float = 0.0  # stochastic depth at the last layer (0 at the first, linear)
 
     FAMILY = "ViT"
     POSITIVE = (*PatchConfig.POSITIVE, "heads")
@@ -105,7 +106,7 @@ def count_params(cfg: ViTConfig) -> dict[str, int]:
 
 def make_config(run, task) -> ViTConfig:
     """The ViT a run trains (``run``: a TrainConfig; ``task``: its TaskShape)."""
-    cfg = patch_make_config(ViTConfig, VIT, run, task)
+    cfg = patch_make_config(ViTConfig, VIT, run, task, drop_path=run.drop_path or 0.0)
     check_shape(run.shape, cfg.shape, cfg.skip_dim, cfg.inner_dim)
     return cfg
 
@@ -132,7 +133,7 @@ VIT = register(Family(
     make_config=make_config, config_from_dict=_from_dict, counts=count_params,
     module=f"{__package__}.net:VisionTransformer",
     default_task="classify",
-    recipe=patch_recipe, spaces=SPACES, compare_space=compare_space,
+    recipe=patch_recipe, spaces=SPACES, compare_space=compare_space, takes_drop_path=True,
     examples={"hourglass": {"skip_dim": 48, "inner_dim": 12, "depth": 2, "sub_blocks": 2,
                             "attn_dim": 32, "heads": 2},
               "conventional": {"skip_dim": 32, "inner_dim": 128, "depth": 2, "heads": 2}}),
