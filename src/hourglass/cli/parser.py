@@ -160,7 +160,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", choices=AUGMENTS,
                    help="flip4: the authors' x4 copy of the training set (identity, h, v, "
                         "both); crop-flip: random 4-pixel-padded crops and horizontal flips, "
-                        "drawn per batch (default: none; vit classification: crop-flip)")
+                        "drawn per batch; crop-flip-trivial: then one TrivialAugment operation "
+                        "per image (default: none; vit classification: crop-flip)")
     p.add_argument("--split-rng", choices=SPLIT_RNGS,
                    help="permutation the eval split is cut from (default numpy, the authors'; "
                         "torch: this tool's split before recipe v2)")

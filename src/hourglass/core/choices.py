@@ -11,8 +11,9 @@ NORMS = ("batch", "layer", "rms", "none")
 ACTS = ("relu", "gelu")  # the MLP's
 MODEL_ACTS = ("relu", "gelu", "swiglu")  # any family's (the ViT takes swiglu too)
 # flip4: the authors' x4 flip copy of the training set; crop-flip: a random crop of the
-# 4-pixel zero-padded image and a random horizontal flip, drawn per batch
-AUGMENTS = ("none", "flip4", "crop-flip")
+# 4-pixel zero-padded image and a random horizontal flip, drawn per batch; crop-flip-trivial:
+# then one TrivialAugment operation per image
+AUGMENTS = ("none", "flip4", "crop-flip", "crop-flip-trivial")
 # numpy: the authors' NumPy RandomState(seed).permutation (PROTOCOL.md, Data). torch: the
 # torch.randperm split this tool used before (recipe v1).
 SPLIT_RNGS = ("numpy", "torch")

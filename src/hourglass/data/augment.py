@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hourglass.data.trivial_augment import trivial_augment
+
 CROP_PAD = 4
 
 
@@ -31,7 +33,13 @@ def crop_flip(images: torch.Tensor, gen: torch.Generator, pad: int = CROP_PAD) -
     return torch.where(flips[:, None, None, None], out.flip(-1), out)
 
 
-BATCH_AUGMENTS = {"crop-flip": crop_flip}  # drawn per batch (flip4 copies the split once)
+def crop_flip_trivial(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """crop-flip, then TrivialAugment (Wide): torchvision's order for CIFAR recipes."""
+    return trivial_augment(crop_flip(images, gen), gen)
+
+
+# drawn per batch (flip4 copies the split once)
+BATCH_AUGMENTS = {"crop-flip": crop_flip, "crop-flip-trivial": crop_flip_trivial}
 
 
 def mix_batch(x: torch.Tensor, labels: torch.Tensor, classes: int, gen: torch.Generator,
