@@ -21,6 +21,10 @@
     python studies/tables.py nested RUNS_DIR
         a nested run (RUNS_DIR/nested-eE) at each prefix width beside the network of that
         width trained apart (RUNS_DIR/plain-hN-eE): studies/mnist-nested/run.sh
+    python studies/tables.py ablation RUNS_DIR
+        each recipe knob's runs (RUNS_DIR/SHAPE-KNOB-sSEED, studies/vit-recipe-ablation/run.sh)
+        beside the base: eval accuracy over seeds, the difference paired by seed with its 95%
+        interval, ties written as such
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from collections import defaultdict
 from operator import itemgetter
 from pathlib import Path
 
+from hourglass.report.stats import difference
 from hourglass.report.tables import quality
 from hourglass.search.frontier import DIRECTIONS, configurations, frontier
 
@@ -252,19 +257,52 @@ def nested(runs: Path) -> str:
                    "nested checkpoint cut to it", "nested - apart (dB)"], out)
 
 
+def ablation(runs: Path) -> str:
+    found: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+    knobs: list[str] = []
+    for m in sorted(runs.glob("*/metrics.json"), key=lambda m: m.stat().st_mtime):
+        shape, rest = m.parent.name.split("-", 1)
+        knob, seed = rest.rsplit("-s", 1)
+        found[(shape, knob)][int(seed)] = json.loads(m.read_text())["eval_accuracy"]
+        if knob not in knobs:
+            knobs.append(knob)
+    shapes = sorted({s for s, _ in found})
+    rows = []
+    for knob in knobs:
+        row: list = [knob]
+        for shape in shapes:
+            scores, base = found.get((shape, knob), {}), found.get((shape, "base"), {})
+            if not scores:
+                row += ["—", "—"]
+                continue
+            mean = statistics.fmean(scores.values())
+            row.append(f"{100 * mean:.2f} ({len(scores)})")
+            common = {s: v for s, v in scores.items() if s in base}
+            if knob == "base" or not common:
+                row.append("—")
+                continue
+            d = difference(common, {s: base[s] for s in common})
+            row.append(d.words(lambda v: f"{100 * v:+.2f}"))
+        rows.append(row)
+    header = ["knob"] + [h for s in shapes for h in (f"{s}: eval % (seeds)",
+                                                        f"{s}: against base, points")]
+    return _table(header, rows)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("table", choices=("full-recipe", "projection", "runs-csv", "seeds",
-                                      "nested", "budgets", "variants"))
+                                      "nested", "budgets", "variants", "ablation"))
     p.add_argument("paths", type=Path, nargs="+")
     a = p.parse_args()
     if a.table == "runs-csv":
         print(runs_csv(a.paths))
     elif a.table == "seeds":
         print(seeds(a.paths[0]))
-    elif a.table in ("nested", "budgets", "variants"):
-        print({"nested": nested, "budgets": budgets, "variants": variants}[a.table](a.paths[0]))
+    elif a.table in ("nested", "budgets", "variants", "ablation"):
+        print({"nested": nested, "budgets": budgets, "variants": variants,
+               "ablation": ablation}[a.table](a.paths[0]))
     else:
         if len(a.paths) != 2:
             p.error(f"{a.table} takes two folders")
