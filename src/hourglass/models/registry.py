@@ -17,7 +17,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from hourglass.core.errors import UserError
-from hourglass.models.family import FAMILIES, LOADING, Family
+from hourglass.models.family import FAMILIES, LOADING, Family, register
 
 ENTRY_POINT_GROUP = "hourglass.families"
 PLUGIN_ENV = "HOURGLASS_PLUGINS"  # os.pathsep-separated modules or paths
@@ -43,8 +43,12 @@ def _import_file(path: Path) -> None:
     spec = importlib.util.spec_from_file_location(
         name, init, submodule_search_locations=None if path.is_file() else [str(path)])
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+    sys.modules[name] = module  # before it runs: its relative imports look it up
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
 
 
 def _load(what: str, load: Callable[[], object]) -> None:
@@ -53,8 +57,6 @@ def _load(what: str, load: Callable[[], object]) -> None:
     try:
         loaded = load()
         if isinstance(loaded, Family):  # an entry point may name the Family itself
-            from hourglass.models.family import register
-
             register(loaded)
     except UserError:
         raise
