@@ -390,3 +390,19 @@ def test_a_claimed_trial_trains_what_it_is_even_if_another_was_enqueued_first(tm
                           SearchOptions(progress=False))
     (job, key), = trained
     assert key == trial_key(a, 1, 2) == trial_key(job.unit, job.seed, job.epochs)
+
+
+def test_a_vit_search_records_its_trials_though_a_later_dim_is_in_none_of_them(tmp_path):
+    """The ViT's conv dim is optional (Dim.optional): at its default it is no parameter of
+    the search, and the store must still read those trials back (it once skipped them all,
+    so a ViT search recorded nothing)."""
+    space = tmp_path / "vit.toml"
+    space.write_text('name = "vit-one"\ntask = "classify"\ndataset = "digits"\nfamily = "vit"\n'
+                     'epochs = 1\nbatch_size = 64\nseeds = [0]\n'
+                     '[hourglass]\nskip_dim = [32]\ninner_dim = [8]\ndepth = [1]\nheads = [2]\n'
+                     'patch = [2]\nlr = [3e-3]\n')
+    search(str(space), load_space(str(space)), tmp_path / "s",
+           SearchOptions(progress=False, max_trials=1, time_budget_min=0.5))
+    rows = list(csv.DictReader((tmp_path / "s" / "trials.csv").open()))
+    assert [(r["status"], r["key"]) for r in rows] == [
+        ("complete", "hourglass-z32-h8-L1-K1-a0-nh2-p2-lr0.003-s0-e1")]

@@ -169,7 +169,8 @@ class Store:
 
     def records(self) -> list[Record]:
         out = []
-        names = {*get_family(self.space.family).dim_names, "lr"}
+        # every trial's parameters: each dim but an optional one at its default, and lr
+        names = {d.name for d in get_family(self.space.family).dims if not d.optional} | {"lr"}
         offset = dict.fromkeys(self.studies, 0)  # numbers run on across generations
         for shape, study in self._all():
             trials = study.get_trials(deepcopy=False)
