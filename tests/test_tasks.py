@@ -115,3 +115,11 @@ def test_mixup_and_cutmix_mix_a_batch_with_its_reverse_and_say_how_much():
     assert float(soft[0, 0]) == pytest.approx(kept)
     assert torch.equal(cut[pasted[:, None].expand_as(cut)], x.flip(0)[pasted[:, None]
                                                                      .expand_as(cut)])
+
+
+def test_every_task_the_command_line_offers_is_declared():
+    from hourglass.core.choices import IMAGE_TASKS, TASKS
+    from hourglass.tasks.base import TASK_SPECS
+
+    assert tuple(TASK_SPECS) == TASKS
+    assert tuple(t for t, s in TASK_SPECS.items() if not s.reads_text) == IMAGE_TASKS

@@ -3,9 +3,8 @@ compare --family mixer`'s space on any image dataset."""
 
 from __future__ import annotations
 
+from hourglass.core.choices import IMAGE_TASKS
 from hourglass.models.family import space_name
-
-IMAGE_TASKS = ("prototype", "denoise", "superres", "classify")
 
 
 def quick(task: str) -> dict:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 
+from hourglass.core.choices import IMAGE_TASKS
 from hourglass.models.family import space_name
 
 # task: (epochs, augmentation) of the authors' MNIST protocol (superres trains on the x4 flip
 # copy of the training set)
 PAPER = {"prototype": (50, "none"), "denoise": (30, "none"), "superres": (50, "flip4")}
-IMAGE_TASKS = ("prototype", "denoise", "superres", "classify")
 
 
 def paper(task: str) -> dict:
