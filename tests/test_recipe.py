@@ -263,6 +263,13 @@ def test_test_flip_scores_the_mean_of_each_image_and_its_mirror(tmp_path):
     plain = train(dataclasses.replace(cfg, test_flip=False), tmp_path / "plain", progress=False)
     assert plain["test_accuracy"] != metrics["test_accuracy"] or \
         plain["test_loss"] != metrics["test_loss"]
+    from hourglass.training import evaluate_run
+
+    # one epoch: both runs keep the same weights, so `eval --test-flip` of the plain run scores
+    # what the flipped run tested
+    flipped = evaluate_run(tmp_path / "plain", test_flip=True)
+    assert (flipped["test_accuracy"], flipped["test_loss"]) == \
+        (metrics["test_accuracy"], metrics["test_loss"])
     with pytest.raises(UserError, match="--test-flip: the denoise task is not classification"):
         TrainConfig(**{**VIT, "task": "denoise", "test_flip": True}).resolved()
 

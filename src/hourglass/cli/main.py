@@ -114,7 +114,8 @@ def run(args: argparse.Namespace) -> None:
         from hourglass.training import evaluate_run
 
         print_json(evaluate_run(args.run_dir, args.data_dir, inner_dim=args.inner_dim,
-                                rank=args.rank, data_changed_ok=args.data_changed_ok))
+                                rank=args.rank, data_changed_ok=args.data_changed_ok,
+                                test_flip=args.test_flip))
     elif args.command == "predict":
         from hourglass.training.predict import predict
 

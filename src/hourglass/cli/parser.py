@@ -266,6 +266,9 @@ def build_parser() -> Parser:
     p.add_argument("--data-changed-ok", action="store_true",
                    help="score the run even though its data changed since it trained (the "
                         "output says what changed; by default refused)")
+    p.add_argument("--test-flip", action="store_true",
+                   help="classify: score each image and its mirror image (the mean of their "
+                        "logits), whatever the run trained with")
 
     p = command(sub, "predict", "apply a trained model to an image file",
                 "  hourglass predict runs/a noisy.png -o clean.png\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,13 +105,17 @@ def load_run(run_dir: str | Path) -> tuple[TrainConfig, nn.Module]:
 
 def evaluate_run(run_dir: str | Path, data_dir: str | None = None, *,
                  inner_dim: int | None = None, rank: int | None = None,
-                 data_changed_ok: bool = False) -> dict:
+                 data_changed_ok: bool = False, test_flip: bool = False) -> dict:
     """`hourglass eval`: reload the checkpoint and recompute the test metrics; a nested model
-    at its first ``inner_dim`` bottleneck units, a low-rank one at ``rank``. Data that changed
-    since the run trained is refused, or with ``data_changed_ok`` scored and said so."""
+    at its first ``inner_dim`` bottleneck units, a low-rank one at ``rank``; with
+    ``test_flip`` a classifier scored on each image and its mirror image (the checkpoint is
+    the one its run chose, by its own eval). Data that changed since the run trained is
+    refused, or with ``data_changed_ok`` scored and said so."""
     cfg, model = load_run(run_dir)
     if data_dir is not None:
         cfg.data_dir = data_dir
+    if test_flip:
+        cfg = dataclasses.replace(cfg, test_flip=True).resolved()
     changed = None
     if (Path(run_dir) / DATA_FILE).is_file():  # runs from before fingerprints have none
         changed = changes(read_json(Path(run_dir) / DATA_FILE, "data fingerprint"),
@@ -131,4 +136,5 @@ def evaluate_run(run_dir: str | Path, data_dir: str | None = None, *,
         model.set_keep(value)
     metrics = test_metrics(model, prepare(cfg))
     return {**metrics, **({"inner_dim": inner_dim} if inner_dim else {}),
+            **({"test_flip": True} if test_flip else {}),
             **({"rank": rank} if rank else {}), **({"data_changed": changed} if changed else {})}
