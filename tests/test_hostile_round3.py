@@ -167,7 +167,7 @@ CASES = {
                                     "--label-smoothing", "1", "--out", "r"],
                              "--label-smoothing must be in [0, 1)", False),
     "label smoothing to denoise": (None, [*TRAIN, "--label-smoothing", "0.1", "--out", "r"],
-                                   "classify task's", False),
+                                   "denoise task has no labels", False),
     "dropout of 1": (None, ["train", *LM, "--dataset", "moby-dick", "--dropout", "1", "--out",
                             "r"], "--dropout must be in [0, 1)", False),
     "dropout on the mlp": (None, [*TRAIN, "--dropout", "0.1", "--out", "r"],
