@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import tiny
 
-KILLS = int(os.environ.get("HOURGLASS_KILLS", "10"))
+KILLS = int(os.environ.get("HOURGLASS_KILLS", "6"))
 SEED = 20261130
 pytestmark = pytest.mark.integration
 

@@ -9,6 +9,7 @@ import pytest
 from hourglass.report.markdown import render_markdown
 from hourglass.report.scaling import Law, crossing, fit_law, scaling_fits
 from hourglass.report.stats import difference
+from hourglass.report.tables import agreement, pairs
 from hourglass.search.frontier import summarize
 
 T_975_DF2 = 4.302652729911275  # Student's t, 97.5th percentile, 2 degrees of freedom
@@ -112,9 +113,39 @@ def test_the_report_fits_each_shape_and_finds_the_crossing():
     assert "## Scaling fit against non-embedding parameters: error rate = E + A N^-alpha" in text
     assert "## Scaling fit against forward FLOPs per sample" in text
     assert "The fitted curves cross at N = " in text
-    assert "## Hourglass against conventional at each budget, over seeds" in text
+    assert "## Hourglass against conventional at each budget of non-embedding parameters" in text
     assert "paired, 3 seeds" in text
 
 
 def test_under_three_budgets_there_is_no_fit():
     assert scaling_fits(synthetic_summary(budgets=(2_000, 8_000))) is None
+
+
+def test_the_verdict_is_read_on_parameters_and_on_training_flops():
+    # the hourglass is 0.01 better at equal parameters, at 4x the conventional's FLOPs per
+    # parameter: at equal FLOPs it loses at two budgets of three
+    rng = np.random.default_rng(1)
+    rows = []
+    for shape, flops_per_param, gain in (("hourglass", 8, 0.01), ("conventional", 2, 0.0)):
+        for i, (p, error) in enumerate(((1_000, 0.30), (4_000, 0.20), (16_000, 0.10))):
+            for s in (0, 1, 2):
+                rows.append({"status": "complete", "epochs": 5, "shape": shape,
+                             "skip_dim": 10 + i, "inner_dim": 4, "depth": 1, "lr": 1e-3,
+                             "seed": s, "params": p, "flops_per_sample": flops_per_param * p,
+                             "test_accuracy": 1 - error + gain + rng.normal(0, 0.001),
+                             "baseline": 0.1})
+    summary = summarize(rows, "classify", 5, 16_000)
+    on_params, on_flops = pairs(summary, "params"), pairs(summary, "flops")
+    assert [p.ahead for p in on_params] == ["hourglass"] * 3
+    assert [(p.budget, p.ahead) for p in on_flops] == [
+        (8_000, "conventional"), (32_000, "conventional"), (128_000, "hourglass")]
+    assert agreement({"params": on_params, "flops": on_flops}) == (
+        "Ahead, by budget: on parameters hourglass at 3; on training FLOPs conventional at 2, "
+        "hourglass at 1: the two axes disagree.")
+    summary.update({"space": {"name": "flops", "task": "classify", "dataset": "digits",
+                              "epochs": 5, "seeds": [0, 1, 2]},
+                    "finished": len(rows), "failed": 0, "compute": 1, "grid_compute": 1})
+    text = render_markdown(summary)
+    assert "## Hourglass against conventional at each budget of training FLOPs" in text
+    assert "| 4.000 |" in text  # the hourglass's FLOPs over the conventional's, per budget
+    assert "the two axes disagree" in text

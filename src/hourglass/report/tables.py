@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from hourglass.core.provenance import describe
-from hourglass.report.stats import difference
+from hourglass.report.stats import Difference, difference
 from hourglass.tasks.base import METRICS
 
 
@@ -157,29 +157,81 @@ def tables(summary: dict) -> list[Table]:
         [[r["budget"]] + [label(r[s]) if r.get(s) else None for s in shapes]
          + [quality(summary, r[s]["mean"]) if r.get(s) else None for s in shapes]
          for r in summary["scaling"]]))
-    differences = _differences(summary)
-    return out + ([differences] if differences.rows else []) + _fit_tables(summary)
+    return out + _difference_tables(summary) + _fit_tables(summary)
 
 
-def _differences(summary: dict) -> Table:
-    """At each budget, the two shapes' best networks set against each other over seeds."""
+# the two budgets a verdict is read on: non-embedding parameters, and training compute (every
+# network of a search trains on the same samples, so training FLOPs = forward FLOPs per sample
+# x 3 x the same count, and rank as forward FLOPs do)
+AXES = {"params": ("scaling", "non-embedding parameters"),
+        "flops": ("scaling_by_flops", "training FLOPs")}
+
+
+@dataclass
+class Pair:
+    budget: int
+    hourglass: dict
+    conventional: dict
+    gap: Difference  # hourglass minus conventional, + where the hourglass is better
+
+    @property
+    def ahead(self) -> str:
+        return "a tie" if self.gap.tie else "hourglass" if self.gap.mean > 0 else "conventional"
+
+
+def pairs(summary: dict, axis: str) -> list[Pair]:
+    """At each budget of ``axis``, the two shapes' best networks set against each other over
+    seeds (networks with seed scores on both sides only)."""
     sign = METRICS[summary["metric"]].sign
-    rows = []
-    for r in summary["scaling"]:
-        a, b = (r.get(s) for s in ("hourglass", "conventional"))
-        if not (a and b and a.get("seed_scores") and b.get("seed_scores")):
+    out = []
+    for r in summary.get(AXES[axis][0]) or []:  # frontier.json before FLOPs: no FLOPs rows
+        a, b = r.get("hourglass"), r.get("conventional")
+        if a and b and a.get("seed_scores") and b.get("seed_scores"):
+            out.append(Pair(r["budget"], a, b,
+                            difference({s: sign * v for s, v in a["seed_scores"]},
+                                       {s: sign * v for s, v in b["seed_scores"]})))
+    return out
+
+
+def _ratio(a: dict, b: dict, key: str) -> str | None:
+    return f"{a[key] / b[key]:.3f}" if a.get(key) and b.get(key) else None
+
+
+def agreement(by_axis: dict[str, list[Pair]]) -> str:
+    """Whether the verdict read on parameters is the one read on training FLOPs."""
+    counts = {axis: Counter(p.ahead for p in found) for axis, found in by_axis.items()}
+    words = {axis: ", ".join(f"{who} at {n}" for who, n in sorted(c.items()))
+             for axis, c in counts.items()}
+    same = len({frozenset(c.items()) for c in counts.values()}) == 1
+    return (f"Ahead, by budget: on parameters {words['params']}; on training FLOPs "
+            f"{words['flops']}: the two axes {'agree' if same else 'disagree'}.")
+
+
+def _difference_tables(summary: dict) -> list[Table]:
+    by_axis = {axis: pairs(summary, axis) for axis in AXES}
+    out = []
+    for axis, found in by_axis.items():
+        if not found:
             continue
-        d = difference({s: sign * v for s, v in a["seed_scores"]},
-                       {s: sign * v for s, v in b["seed_scores"]})
-        ahead = "a tie" if d.tie else "hourglass" if d.mean > 0 else "conventional"
-        rows.append([r["budget"], label(a), label(b),
-                     d.words(lambda v: quality(summary, v, True)), ahead])
-    return Table("Hourglass against conventional at each budget, over seeds",
-                 ["budget (params)", f"hourglass {label_heading(summary)}",
-                  f"conventional {label_heading(summary)}",
-                  "difference (+: hourglass better), 95% interval", "ahead"], rows,
-                 note="Paired by seed where both networks ran the same seeds (they then saw "
-                      "the same data order); a difference whose interval holds 0 is a tie.")
+        other = "flops" if axis == "params" else "params"
+        note = ("Paired by seed where both networks ran the same seeds (they then saw the "
+                "same data order); a difference whose interval holds 0 is a tie.")
+        if axis == "flops":
+            note += (" Training FLOPs: forward FLOPs per sample x 3 x samples seen, the same "
+                     "samples for every network of the search.")
+            if by_axis["params"]:
+                note += " " + agreement(by_axis)
+        out.append(Table(
+            f"Hourglass against conventional at each budget of {AXES[axis][1]}, over seeds",
+            ["budget (" + ("params" if axis == "params" else "forward FLOPs per sample") + ")",
+             f"hourglass {label_heading(summary)}", f"conventional {label_heading(summary)}",
+             f"{AXES[other][1]}, hourglass / conventional",
+             "difference (+: hourglass better), 95% interval", "ahead"],
+            [[p.budget, label(p.hourglass), label(p.conventional),
+              _ratio(p.hourglass, p.conventional, other),
+              p.gap.words(lambda v: quality(summary, v, True)), p.ahead] for p in found],
+            note=note))
+    return out
 
 
 def _fit_tables(summary: dict) -> list[Table]:

@@ -96,17 +96,19 @@ def comparison(fronts: dict[str, list[dict]], sign: int = 1) -> list[dict]:
 
 
 def scaling_table(fronts: dict[str, list[dict]], dims: list[str] = MLP_DIMS,
-                  sign: int = 1) -> list[dict]:
-    """For budgets along the frontiers: the best architecture of each shape within budget."""
-    budgets = sorted({c["params"] for f in fronts.values() for c in f})
+                  sign: int = 1, axis: str = "params") -> list[dict]:
+    """For budgets along the frontiers (of ``axis``: non-embedding params, or forward FLOPs
+    per sample): the best architecture of each shape within budget."""
+    budgets = sorted({c[axis] for f in fronts.values() for c in f})
     rows = []
     for b in budgets:
         row: dict = {"budget": b}
         for shape, front in fronts.items():
-            fit = [c for c in front if c["params"] <= b]
+            fit = [c for c in front if c[axis] <= b]
             best = max(fit, key=lambda c: sign * c["mean"]) if fit else None
             row[shape] = None if best is None else {
-                k: best[k] for k in (*dims, "label", "lr", "params", "mean", "seed_scores")}
+                k: best.get(k) for k in (*dims, "label", "lr", "params", "flops", "mean",
+                                         "seed_scores")}
         rows.append(row)
     return rows
 
@@ -154,6 +156,7 @@ def summarize(rows: list[dict], task: str, epochs: int, max_params: int,
                         for s, f in fronts.items()},
         "comparison": comparison(fronts, sign),
         "scaling": scaling_table(fronts, dims, sign),
+        "scaling_by_flops": scaling_table(by_flops, dims, sign, "flops"),
         "configurations": configs,
         "below_baseline": below_baseline(rows, metric, baseline, epochs),
         # lower rungs of a multi-fidelity search: 1-3 epochs often end there, and say little
