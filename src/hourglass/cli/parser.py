@@ -156,6 +156,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cutmix", type=float, metavar="ALPHA",
                    help="classify: paste a box of the reversed batch, area 1 - lam, lam ~ "
                         "Beta(ALPHA, ALPHA); with --mixup, each batch takes one (default: 0)")
+    p.add_argument("--optimizer", choices=("adamw", "muon"),
+                   help="adamw, or muon: Muon's orthogonalised momentum on the hidden weight "
+                        "matrices (lm, vit), AdamW on the rest (default: adamw)")
+    p.add_argument("--muon-lr", type=float,
+                   help="--optimizer muon: Muon's peak lr, scheduled as --lr is (default: 0.02)")
     p.add_argument("--noise-std", type=float, default=0.25, help="denoise: noise level")
     p.add_argument("--augment", choices=AUGMENTS,
                    help="flip4: the authors' x4 copy of the training set (identity, h, v, "

@@ -46,6 +46,14 @@ class ListsNoDecay(Protocol):
 
 
 @runtime_checkable
+class ListsHiddenMatrices(Protocol):
+    """A model that names its hidden weight matrices: every 2-D weight between the input
+    embedding and the output layer. ``--optimizer muon`` orthogonalises their updates."""
+
+    def hidden_matrices(self) -> list[nn.Parameter]: ...
+
+
+@runtime_checkable
 class CutsPrefix(Protocol):
     """A model trained to work cut to a prefix of its widths (nested d_h, low rank):
     ``prefix_cuts()`` maps each kind of cut it takes to its largest value, and

@@ -88,12 +88,20 @@ class Family:
         """Dims beyond the three every family has (they live in TrainConfig.arch)."""
         return tuple(d for d in self.dims if d.name not in ("skip_dim", "inner_dim", "depth"))
 
+    def module_class(self) -> type:
+        module, cls = self.module.split(":")
+        try:
+            return getattr(importlib.import_module(module), cls)
+        except Exception as e:  # a plug-in's module: one line that names it
+            raise UserError(f"family {self.name} ({ORIGINS.get(self.name, 'built-in')}): "
+                            f"importing {self.module} failed: {type(e).__name__}: {e}") from e
+
     def build(self, cfg):
         """The module for ``cfg``, its trainable parameters checked against ``counts``: a
         family whose arithmetic and module disagree is refused before it trains."""
-        module, cls = self.module.split(":")
+        cls = self.module_class()
         try:
-            model = getattr(importlib.import_module(module), cls)(cfg)
+            model = cls(cfg)
         except UserError:
             raise
         except Exception as e:  # a plug-in's module: one line that names it

@@ -43,6 +43,8 @@ RECIPE_V1 = {"split_rng": "torch", "lr_schedule": "step", "test_checkpoint": "be
 RECIPES = (1, 2, 3, 4)
 LATEST_RECIPE = RECIPES[-1]
 DECAY = ("all", "matrices")  # which parameters weight decay pulls towards 0
+OPTIMIZERS = ("adamw", "muon")
+MUON_LR = 0.02  # Keller Jordan's default for Muon's peak lr
 
 
 @dataclass
@@ -79,6 +81,9 @@ class TrainConfig:
     drop_path: float | None = None  # stochastic depth (vit): its rate at the last layer
     mixup: float | None = None  # classify: Mixup's Beta alpha (0: none)
     cutmix: float | None = None  # classify: CutMix's Beta alpha (0: none)
+    optimizer: str | None = None  # adamw | muon (Muon on the hidden matrices, AdamW on the
+    # rest: training/muon.py)
+    muon_lr: float | None = None  # Muon's peak lr (the schedule scales it as it scales lr)
     seed: int = 0
     proj_seed: int | None = None  # seeds a fixed W_in; None: the run's seed
     noise_std: float = 0.25  # denoise
@@ -116,7 +121,8 @@ class TrainConfig:
                     "test_checkpoint": "last" if mnist else "best", "weight_decay": 0.01,
                     "adam_beta2": 0.999, "warmup": 0, "label_smoothing": 0.0, "dropout": 0.0,
                     "decay": "all", "input_norm": "none", "test_flip": False, "ema": 0.0,
-                    "mixup": 0.0, "cutmix": 0.0, "drop_path": 0.0,
+                    "mixup": 0.0, "cutmix": 0.0, "drop_path": 0.0, "optimizer": "adamw",
+                    "muon_lr": MUON_LR,
                     **(RECIPE_V1 if version == 1 else {}),
                     **family.recipe(task, self.dataset, version), "recipe": version}
         cfg = dataclasses.replace(self, **{k: v if getattr(self, k) is None else getattr(self, k)
@@ -130,6 +136,8 @@ class TrainConfig:
                                 f"got {getattr(cfg, name)}")
         if not (math.isfinite(cfg.lr) and cfg.lr > 0):
             raise UserError(f"--lr must be positive and finite, got {cfg.lr}")
+        if not (math.isfinite(cfg.muon_lr) and cfg.muon_lr > 0):
+            raise UserError(f"--muon-lr must be positive and finite, got {cfg.muon_lr}")
         for name in ("weight_decay", "noise_std", "warmup", "mixup", "cutmix"):
             value = getattr(cfg, name)
             if not (math.isfinite(value) and value >= 0):
@@ -143,6 +151,9 @@ class TrainConfig:
                             "mirrored input has a mirrored target)")
         if cfg.label_smoothing and not task.classifies:
             raise UserError(f"--label-smoothing: the {cfg.task} task has no labels to smooth")
+        if cfg.optimizer == "muon" and not hasattr(family.module_class(), "hidden_matrices"):
+            raise UserError(f"--optimizer muon: the {family.name} family's model does not name "
+                            "its hidden matrices (hidden_matrices())")
         if cfg.dropout and not family.takes_dropout:
             raise UserError(f"--dropout: the {family.name} family has no dropout layers")
         if cfg.drop_path and not family.takes_drop_path:
@@ -153,6 +164,7 @@ class TrainConfig:
                 raise UserError(f"--{name.replace('_', '-')} must be between 0 and {MAX_SEED}, "
                                 f"got {value}")
         for name, allowed in (("augment", AUGMENTS), ("split_rng", SPLIT_RNGS), ("decay", DECAY),
+                              ("optimizer", OPTIMIZERS),
                               ("input_norm", INPUT_NORMS),
                               ("lr_schedule", LR_SCHEDULES),
                               ("test_checkpoint", TEST_CHECKPOINTS)):

@@ -19,7 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from hourglass.data import Split
-from hourglass.models.contract import CachesInputs, ListsNoDecay
+from hourglass.models.contract import CachesInputs, ListsHiddenMatrices, ListsNoDecay
 from hourglass.models.layers.sync_norm import sync_batchnorm
 from hourglass.tasks.base import TrainingTask
 from hourglass.training import parallel
@@ -27,6 +27,7 @@ from hourglass.training.config import TrainConfig
 from hourglass.training.ema import WeightAverage, split_state
 from hourglass.training.evaluate import eval_views, forward_views
 from hourglass.training.feed import batch, epoch_generator, steps_per_epoch, train_cache
+from hourglass.training.muon import MuonAdamW
 from hourglass.training.state import TrainState
 
 # An epoch whose mean loss is this far above the untrained model's first-batch loss diverged:
@@ -97,10 +98,21 @@ def param_groups(model: torch.nn.Module, weight_decay: float, decay: str = "all"
     return groups
 
 
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    """The run's AdamW (PyTorch's implementation), its groups and betas from the recipe."""
-    return torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.decay),
-                             betas=(0.9, cfg.adam_beta2))
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The run's AdamW (PyTorch's implementation), its groups and betas from the recipe; with
+    ``optimizer`` muon, Muon on the model's hidden matrices (training/muon.py)."""
+    groups = param_groups(model, cfg.weight_decay, cfg.decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, betas=(0.9, cfg.adam_beta2))
+    assert isinstance(model, ListsHiddenMatrices)  # TrainConfig.resolved refused the others
+    hidden = {id(p) for p in model.hidden_matrices()}
+    # decay scaled so that each step shrinks a matrix as much as under AdamW (lr x decay):
+    # the recipe's weight decay means the same under either optimizer
+    muon = [{"params": [p for p in g["params"] if id(p) in hidden],
+             "weight_decay": g["weight_decay"] * cfg.lr / cfg.muon_lr, "muon": True,
+             "lr_scale": cfg.muon_lr / cfg.lr} for g in groups]
+    rest = [{**g, "params": [p for p in g["params"] if id(p) not in hidden]} for g in groups]
+    return MuonAdamW([g for g in muon + rest if g["params"]], betas=(0.9, cfg.adam_beta2))
 
 
 # (state, the optimizer's (and average's) tensors, whether this epoch's model is the one to
@@ -197,7 +209,7 @@ def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, task: Tra
     the loss of the whole batch."""
     net.train()
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)
     total = len(y)
     x, y = parallel.shard(x), parallel.shard(y)
     out = net(x, lifted=True) if lifted else net(x)

@@ -120,6 +120,12 @@ class LanguageModel(nn.Module):
                 if (p.ndim < 2 and ".q_norm." not in name and ".k_norm." not in name)
                 or name.endswith(".mix")]
 
+    def hidden_matrices(self) -> list[nn.Parameter]:
+        """The layers' weight matrices (not the embedding, the output layer or AltUp's
+        mixing coefficients): the ones Muon orthogonalises."""
+        return [p for name, p in self.layers.named_parameters()
+                if p.ndim == 2 and not name.endswith(".mix")]
+
     @torch.no_grad()
     def generate(self, ids: torch.Tensor, tokens: int, temperature: float = 1.0,
                  generator: torch.Generator | None = None) -> torch.Tensor:

@@ -85,6 +85,11 @@ class VisionTransformer(nn.Module):
         """Norm gains, biases and the positions: weight decay pulls only the matrices."""
         return [p for p in self.parameters() if p.ndim < 2] + [self.pos]
 
+    def hidden_matrices(self) -> list[nn.Parameter]:
+        """The layers' weight matrices (not the patch embedding or tokenizer, the positions or
+        the head): the ones Muon orthogonalises."""
+        return [p for p in self.layers.parameters() if p.ndim == 2]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.cfg
         if cfg.conv:
