@@ -11,10 +11,10 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from hourglass.core.errors import UserError
-from hourglass.models import ResidualFFN, families, get_family
+from hourglass.models import ResidualFFN, get_family
 from hourglass.models.family import SHAPES
 from hourglass.models.layers.patches import from_patches
-from hourglass.models.registry import load_plugin
+from hourglass.models.registry import families, load_plugin
 from hourglass.tasks.base import LMShape, TaskShape, task_spec
 from hourglass.training import TrainConfig
 from hourglass.training.config import model_config

@@ -28,7 +28,9 @@ def python(code: str) -> subprocess.CompletedProcess:
                                   *[[c, "--help"] for c in COMMANDS],
                                   ["params", "--dataset", "mnist", "--skip-dim", "785",
                                    "--inner-dim", "115", "--depth", "4"],
-                                  ["params", "--variant", "lm-char-hourglass"]])
+                                  # on the embedded text: the variant's own needs its file
+                                  ["params", "--variant", "lm-char-hourglass", "--dataset",
+                                   "moby-dick"]])
 def test_help_version_and_params_answer_without_loading_torch(argv):
     # what makes them fast: `import torch` alone takes about a second here
     r = python("import sys\nfrom hourglass.cli.main import main\n"

@@ -4,7 +4,9 @@ character-level Transformer language model; and the public residual feed-forward
 (ffn.py) for users' own Transformers.
 
 Names load on first use (PEP 562): configs and their counts (``*_config``) need no PyTorch,
-so `hourglass params` answers without importing it."""
+so `hourglass params` answers without importing it. The list of registered families is
+``hourglass.models.registry.families()``: here ``families`` is the package of the built-in
+families' folders, once any of them is imported."""
 
 from hourglass.core.lazy import lazy
 
@@ -22,7 +24,6 @@ __getattr__, __all__ = lazy(__name__, {
     "shape_of": "hourglass.models.family",
     "space_name": "hourglass.models.family",
     "load_plugin": "hourglass.models.registry",
-    "families": "hourglass.models.registry",
     "get_family": "hourglass.models.registry",
     "VARIANTS": "hourglass.models.family",
     "ViTConfig": "hourglass.models.families.vit.spec",

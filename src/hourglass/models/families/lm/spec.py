@@ -193,7 +193,8 @@ LM = register(Family(
     variants={
         # nanoGPT's shakespeare_char at this machine's scale (README, Model families)
         "lm-char-conventional": {
-            "skip_dim": 256, "inner_dim": 768, "depth": 4, "arch": {"heads": 4},
+            "dataset": "tinyshakespeare", "skip_dim": 256, "inner_dim": 768, "depth": 4,
+            "arch": {"heads": 4}, "recipe": 3,
             "extra": {"expected": "tinyshakespeare, default recipe (dropout 0.1), 10 epochs: "
                                   "eval 1.991, test 2.226 bits per character (1.462 nats "
                                   "over both, nanoGPT's validation text) in 4,167 s on one "
@@ -201,7 +202,7 @@ LM = register(Family(
         # the same non-embedding parameters (hourglass match): d_model x1.5, d_h about half
         # of it, K = 2, the attention at the conventional width
         "lm-char-hourglass": {
-            "skip_dim": 384, "inner_dim": 199, "depth": 4,
+            "dataset": "tinyshakespeare", "skip_dim": 384, "inner_dim": 199, "depth": 4,
             "arch": {"sub_blocks": 2, "attn_dim": 256, "heads": 4},
             "extra": {"expected": "tinyshakespeare, default recipe: not measured yet"}},
     })
