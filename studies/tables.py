@@ -13,7 +13,8 @@
         mean +- std over seeds per network and recipe (augmentation, batch, lr), from a runs.csv
     python studies/tables.py budgets SEARCH_DIR
         a search over matched budgets: every network beside the conventional network whose
-        parameters it matches, mean +- std over seeds at each lr, the difference at the best
+        parameters it matches, with both ratios (parameters and FLOPs), mean +- std over seeds
+        at each lr, and the difference at the best lrs with its 95% interval over seeds
     python studies/tables.py variants FULL_DIR
         each block variant's full-recipe run beside the plain block on the same network
         (studies/mnist-variants/run.sh): the difference, and what each costs in trainable
@@ -191,7 +192,7 @@ def seeds(path: Path) -> str:
 def budgets(search: Path) -> str:
     rows, epochs = _trials(search)
     summary = json.loads((search / "frontier.json").read_text())
-    metric, sign = summary["metric"], DIRECTIONS[summary["metric"]]
+    metric = summary["metric"]
     scores: dict[tuple[str, float], list[float]] = defaultdict(list)
     for r in rows:
         if r["status"] == "complete" and int(r["epochs"]) == epochs:
@@ -210,10 +211,22 @@ def budgets(search: Path) -> str:
             *(f"{quality(summary, statistics.mean(v))}"
               + (f" ± {quality(summary, statistics.stdev(v))}" if len(v) > 1 else "")
               if v else "—" for v in at),
-            "—" if c is b else quality(summary, sign * (c["mean"] - b["mean"]), True)])
+            "—" if c is b else _gap(summary, c, b)])
     heads = [f"lr {lr:g}" for lr in lrs]
     return _table(["shape", "network", "inner/skip", "params", "params / baseline's",
-                   "FLOPs / baseline's", *heads, "better than the baseline by (best lrs)"], out)
+                   "FLOPs / baseline's", *heads,
+                   "better than the baseline by (best lrs; 95% interval over seeds)"], out)
+
+
+def _gap(summary: dict, c: dict, base: dict) -> str:
+    """How much better ``c`` is than ``base``, each at its best lr, over seeds: paired by seed
+    where both ran the same seeds; a tie where the interval holds 0."""
+    sign = DIRECTIONS[summary["metric"]]
+    if "seed_scores" not in c:  # frontier.json written before seed scores were kept
+        return quality(summary, sign * (c["mean"] - base["mean"]), True)
+    d = difference({s: sign * v for s, v in c["seed_scores"]},
+                   {s: sign * v for s, v in base["seed_scores"]})
+    return d.words(lambda v: quality(summary, v, True))
 
 
 def variants(full: Path) -> str:

@@ -141,3 +141,32 @@ def test_runs_csv_merges_run_folders_with_committed_rows_in_numeric_order(tmp_pa
     other.write_text(",".join(tables.RUNS_COLUMNS) + "\n" + row.replace("26.4,", "26.5,"))
     with pytest.raises(SystemExit, match="other numbers"):
         tables.runs_csv([committed, other])
+
+
+def test_the_budgets_table_gives_each_network_its_gap_with_an_interval_over_seeds(tmp_path):
+    """studies/tables.py budgets: each network beside the conventional one of its budget, at
+    both ratios (parameters, FLOPs), and its gain at the best lrs paired by seed with a 95%
+    interval; a gain whose interval holds 0 is a tie."""
+    from hourglass.search.frontier import summarize
+
+    rows = []
+    for shape, skip, inner, params, flops, scores in (
+            ("conventional", 16, 64, 1000, 2000, (0.800, 0.810, 0.805)),
+            ("hourglass", 24, 12, 1010, 1990, (0.820, 0.829, 0.826)),  # +0.020 each seed
+            ("hourglass", 20, 8, 990, 2100, (0.790, 0.830, 0.800))):  # noisy: a tie
+        for seed, acc in enumerate(scores):
+            rows.append({"status": "complete", "epochs": 5, "shape": shape, "skip_dim": skip,
+                         "inner_dim": inner, "depth": 2, "lr": 1e-3, "seed": seed,
+                         "params": params, "flops_per_sample": flops, "test_accuracy": acc,
+                         "key": f"{shape}-{skip}-{inner}-lr0.001-s{seed}"})
+    summary = summarize(rows, "classify", 5, 1010)
+    (tmp_path / "frontier.json").write_text(json.dumps(summary))
+    with open(tmp_path / "trials.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    text = tables.budgets(tmp_path)
+    assert "| hourglass | 24/12/2 | 0.50 | 1,010 | 1.010 | 0.995 |" in text
+    assert "| 2.00 pt [1.75 pt, 2.25 pt], paired, 3 seeds |" in text
+    tie = next(line for line in text.splitlines() if "| 20/8/2 |" in line)
+    assert "| 0.990 | 1.050 |" in tie and "tie" in tie
