@@ -16,6 +16,7 @@ declare -A knobs=(
   [recipe-3]="--recipe 3"
   [no-input-norm]="--input-norm none"
   [batch-128]="--batch-size 128"
+  [batch-32]="--batch-size 32"
   [no-smoothing]="--label-smoothing 0"
   [no-crop-flip]="--augment none"
   [trivial]="--augment crop-flip-trivial"
@@ -26,9 +27,10 @@ declare -A knobs=(
   [drop-path]="--drop-path 0.1"
   [lr-2e-3]="--lr 2e-3"
   [lr-5e-4]="--lr 5e-4"
+  [muon]="--optimizer muon"
 )
-order=(base recipe-3 no-input-norm batch-128 no-smoothing no-crop-flip trivial mixup cutmix
-       ema test-flip drop-path lr-2e-3 lr-5e-4)
+order=(base recipe-3 no-input-norm batch-128 batch-32 no-smoothing no-crop-flip trivial mixup
+       cutmix ema test-flip drop-path lr-2e-3 lr-5e-4 muon)
 declare -A shapes=(
   [conventional]="--skip-dim 128 --inner-dim 512 --depth 6"
   [hourglass]="--skip-dim 192 --inner-dim 127 --depth 6 --sub-blocks 2 --attn-dim 128"
