@@ -9,7 +9,9 @@ lm_task.LMTask.train_batch, the family's module, AdamW with the recipe's groups)
 training FLOP/s and their ratio to this machine's fp32 matmul peak (measured first, same run),
 and the speed-up over a plain loop run here on the same model as nanoGPT's train.py does it on
 a CPU: a batch of random offsets, each window sliced out of the id array and stacked, then
-forward, cross-entropy, backward and an AdamW step.
+forward, cross-entropy, backward and an AdamW step. "Muon step": the same step with
+``--optimizer muon`` (Newton-Schulz on every hidden matrix), in time per step against AdamW's:
+what Muon must save in steps to pay in wall-clock time.
 
 Training FLOPs per token = 3 x the family's forward FLOPs per token (forward, and backward for
 inputs and weights; attention's two matmuls at the whole context, as the count does). Norms,
@@ -19,6 +21,7 @@ ratio.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import sys
 import time
@@ -105,7 +108,7 @@ def main() -> int:
           f"GFLOP/s; Tiny Shakespeare, batch {BATCH} x {CONTEXT} characters, {steps} timed "
           "steps each")
     print(f"{'configuration':28s} {'params':>8s} {'tok/s':>6s} {'GFLOP/s':>8s} {'of peak':>7s} "
-          f"{'plain tok/s':>11s} {'speed-up':>8s}")
+          f"{'plain tok/s':>11s} {'speed-up':>8s} {'Muon tok/s':>10s} {'Muon step':>9s}")
     ratios = []
     for label, settings in CONFIGS:
         model, cfg = build(settings, task)
@@ -114,8 +117,11 @@ def main() -> int:
         rate = 3 * counts["flops_per_sample"] * tokens / step
         ratios.append(rate / peak)
         ref = plain(build(settings, task)[0], cfg, corpus.train, steps)
+        muon = ours(build(settings, task)[0], dataclasses.replace(cfg, optimizer="muon"), task,
+                    split, steps)
         print(f"{label:28s} {counts['params']:8d} {tokens / step:6.0f} {rate / 1e9:8.1f} "
-              f"{rate / peak:7.2f} {tokens / ref:11.0f} {ref / step:7.2f}x", flush=True)
+              f"{rate / peak:7.2f} {tokens / ref:11.0f} {ref / step:7.2f}x "
+              f"{tokens / muon:10.0f} {muon / step:8.2f}x", flush=True)
     print(f"median ratio to peak {statistics.median(ratios):.2f}")
     return 0
 
