@@ -153,6 +153,34 @@ def test_halving_promotes_the_lowest_bits_per_character():
     assert promoted == units[:2]
 
 
+def test_lr_then_seeds_picks_each_networks_lr_on_eval_and_runs_the_seeds_there(tmp_path):
+    """Every (network, lr) at seed 0; then seeds 1 at the lr best on the eval split only (the
+    test scores say the opposite and are never read); a failed lr is not chosen."""
+    from hourglass.search.store import Record
+    from hourglass.search.strategies import WAIT, lr_then_seeds_next
+
+    space = load_space(tiny(tmp_path, lr="1e-3, 3e-3", conventional_lr="1e-3, 3e-3"))
+    archs = list(dict.fromkeys(u.arch for u in space.units()))
+    best = {a: [1e-3, 3e-3][i % 2] for i, a in enumerate(archs)}
+    recs: list[Record] = []
+    while True:
+        job = lr_then_seeds_next(space, recs, None)
+        if job is None:
+            break
+        assert job != WAIT
+        u = job.unit
+        failed = u.arch == archs[0] and u.lr == 1e-3 and job.seed == 0
+        good = u.lr == best[u.arch]
+        metrics = {"eval_psnr": 20.0 + good, "test_psnr": 20.0 - good}
+        recs.append(Record(len(recs), u.arch.shape, u, job.seed, job.epochs,
+                           "failed" if failed else "complete", None, {"metrics": metrics}))
+    first = [(r.unit.arch, r.unit.lr) for r in recs if r.seed == 0]
+    assert sorted(first, key=str) == sorted(((u.arch, u.lr) for u in space.units()), key=str)
+    more = {(r.unit.arch, r.unit.lr) for r in recs if r.seed != 0}
+    assert more == {(a, best[a]) for a in archs[1:]} | {(archs[0], 3e-3)}
+    assert len(recs) == len(space.units()) + len(archs) * (len(space.seeds) - 1)
+
+
 def test_frontier_is_best_lr_mean_over_seeds_then_envelope():
     def row(shape, z, h, lr, seed, q, params):
         return {"shape": shape, "skip_dim": z, "inner_dim": h, "depth": 1, "lr": lr,
@@ -184,6 +212,25 @@ def test_grid_search_runs_every_configuration_once_and_resumes(tmp_path):
     assert summary["compute"] == summary["grid_compute"]
     again = search(str(space), load_space(str(space)), out, SearchOptions(progress=False))
     assert rows(out) == got and again["compute"] == summary["compute"]
+
+
+@pytest.mark.integration
+def test_an_lr_then_seeds_search_runs_the_second_seed_at_one_lr_per_network(tmp_path):
+    space = tiny(tmp_path, lr="3e-3, 1e-3")  # 4 hourglass networks x 2 lrs, 1 conventional
+    out = tmp_path / "out"
+    summary = search(str(space), load_space(str(space)), out,
+                     SearchOptions(strategy="lr-then-seeds", progress=False))
+    got = rows(out)
+    assert len(got) == 9 + 5 and all(r["status"] == "complete" for r in got)
+    def net(r):
+        return r["shape"], int(r["skip_dim"]), int(r["inner_dim"]), int(r["depth"])
+
+    second = [net(r) for r in got if r["seed"] == "1"]
+    assert len(second) == len(set(second)) == 5  # one lr per network
+    # the report's network is the one its second seed ran at
+    at = {(*net(r), float(r["lr"])) for r in got if r["seed"] == "1"}
+    for c in summary["configurations"]:
+        assert c["seeds"] == 2 and (*net(c), c["lr"]) in at
 
 
 @pytest.mark.integration

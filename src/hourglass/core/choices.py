@@ -23,5 +23,5 @@ INPUT_NORMS = ("none", "channel")
 LR_SCHEDULES = ("epoch", "step", "cosine")  # linear decay stepped once per epoch, or per optimizer
 # step; or warm-up then cosine decay to a tenth (the language model's)
 TEST_CHECKPOINTS = ("last", "best")  # the final model, or the one with the lowest eval loss
-STRATEGIES = ("grid", "random", "nsga2", "pareto-halving")
+STRATEGIES = ("grid", "random", "nsga2", "pareto-halving", "lr-then-seeds")
 COMPARE_MINUTES = 4.0  # `compare`'s default budget: leaves time for the report within 5 min

@@ -27,7 +27,8 @@ def metric_name(task: str) -> str:
 
 def configurations(rows: list[dict], metric: str, epochs: int,
                    dims: list[str] = MLP_DIMS) -> list[dict]:
-    """Per architecture (its ``dims``): the best learning rate's mean and std over seeds."""
+    """Per architecture (its ``dims``): the mean and std over seeds at its learning rate with
+    the most seeds, of those the best."""
     sign = DIRECTIONS[metric]
     by_unit: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
@@ -49,7 +50,10 @@ def configurations(rows: list[dict], metric: str, epochs: int,
                 # [seed, score] pairs: differences between networks pair by seed
                 "seed_scores": sorted([int(r.get("seed", 0)), float(r[metric])] for r in runs)}
         arch = (shape, *values)
-        if arch not in best or sign * cand["mean"] > sign * best[arch]["mean"]:
+        # the lr with the most seeds first: under lr-then-seeds, the one the eval split chose
+        # (the others ran one seed); then the best mean
+        if arch not in best or (cand["seeds"], sign * cand["mean"]) > \
+                (best[arch]["seeds"], sign * best[arch]["mean"]):
             best[arch] = cand
     return sorted(best.values(), key=lambda c: (c["shape"], c["params"]))
 

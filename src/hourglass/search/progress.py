@@ -16,10 +16,14 @@ REFRESH_S = 1.0
 
 def planned(strategy: str, space: SearchSpace, eta: int,
             max_units: int | None) -> dict[int, int]:
-    """Trials the strategy will run, by epochs. Exact for grid, random and nsga2; for
+    """Trials the strategy will run, by epochs. Exact for grid, random, nsga2 and
+    lr-then-seeds (without --max-trials: with it, an estimate); for
     pareto-halving each rung above the first is estimated at 1/eta of the one below (a
     complete rung also promotes every non-dominated unit, so it can run a few more)."""
     seeds = len(space.seeds)
+    if strategy == "lr-then-seeds":  # every unit once, then each architecture's other seeds
+        units = space.units()[:max_units] if max_units else space.units()
+        return {space.epochs: len(units) + len({u.arch for u in units}) * (seeds - 1)}
     if strategy != "pareto-halving":
         units = len(space.units())
         return {space.epochs: min(units, max_units or units) * seeds}

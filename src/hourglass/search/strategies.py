@@ -1,4 +1,5 @@
-"""Which trial to run next: grid (the paper's method), random, nsga2, pareto-halving.
+"""Which trial to run next: grid (the paper's method), random, nsga2, pareto-halving,
+lr-then-seeds.
 
 A strategy looks at the records of every trial so far and returns a Job (train this unit with
 this seed for this many epochs), a Sample (let the shape's NSGA-II sampler choose), WAIT
@@ -173,6 +174,45 @@ def full_length_job(space: SearchSpace, records: list[Record], eta: int = 3) -> 
     return None
 
 
+# ---- lr-then-seeds ----------------------------------------------------------------------------
+def chosen_lr(space: SearchSpace, records: list[Record], arch) -> Unit | None:
+    """The unit of ``arch`` whose first-seed trial scored best on the eval split, once every
+    lr of it has finished at the first seed (a failed lr, diverged say, is not chosen); None
+    before then, or if every lr failed."""
+    s0, metric = space.seeds[0], metric_name(space.task)
+    key, sign = "eval_" + metric.removeprefix("test_"), DIRECTIONS[metric]
+    units = [u for u in space.units() if u.arch == arch]
+    done = {r.unit: r for r in records
+            if r.unit.arch == arch and r.seed == s0 and r.epochs == space.epochs
+            and r.state in ("complete", "failed")}
+    if any(u not in done for u in units):
+        return None
+    scored = [(sign * r.attrs["metrics"][key], -r.number, u) for u, r in done.items()
+              if r.state == "complete" and r.attrs.get("metrics", {}).get(key) is not None]
+    return max(scored, key=lambda t: t[:2])[2] if scored else None
+
+
+def lr_then_seeds_next(space: SearchSpace, records: list[Record],
+                       max_units: int | None) -> Job | str | None:
+    """Every architecture at every lr with the first seed; then, per architecture, the other
+    seeds at the lr that scored best on the eval split (the test split never picks an lr).
+    Seeds of a chosen lr go first: an architecture's verdict is complete before new ones
+    start."""
+    taken = claimed(records)
+    for arch in dict.fromkeys(u.arch for u in grid_order(space)):
+        unit = chosen_lr(space, records, arch)
+        for s in space.seeds[1:] if unit else ():
+            if trial_key(unit, s, space.epochs) not in taken:
+                return Job(unit, s, space.epochs)
+    started = {r.unit for r in records if r.claims and r.epochs == space.epochs}
+    for u in grid_order(space):
+        if max_units is not None and len(started) >= max_units:
+            break
+        if trial_key(u, space.seeds[0], space.epochs) not in taken:
+            return Job(u, space.seeds[0], space.epochs)
+    return _wait_or_done(records)
+
+
 def next_job(strategy: str, space: SearchSpace, records: list[Record], eta: int = 3,
              max_units: int | None = None) -> Job | Sample | str | None:
     if strategy == "grid":
@@ -181,6 +221,8 @@ def next_job(strategy: str, space: SearchSpace, records: list[Record], eta: int 
         return next_in_order(space, records, random_order(space), max_units)
     if strategy == "pareto-halving":
         return halving_next(space, records, eta, max_units)
+    if strategy == "lr-then-seeds":
+        return lr_then_seeds_next(space, records, max_units)
     # nsga2: finish the seeds of sampled units, then sample the shape with fewer trials
     job = pending_seeds(space, records)
     if job is not None:
