@@ -11,7 +11,8 @@ and the speed-up over a plain loop run here on the same model as nanoGPT's train
 a CPU: a batch of random offsets, each window sliced out of the id array and stacked, then
 forward, cross-entropy, backward and an AdamW step. "Muon step": the same step with
 ``--optimizer muon`` (Newton-Schulz on every hidden matrix), in time per step against AdamW's:
-what Muon must save in steps to pay in wall-clock time.
+what Muon must save in steps to pay in wall-clock time. "bf16": the same step under
+``--precision bf16`` (the forward under bfloat16 autocast), its speed-up over fp32.
 
 Training FLOPs per token = 3 x the family's forward FLOPs per token (forward, and backward for
 inputs and weights; attention's two matmuls at the whole context, as the count does). Norms,
@@ -66,7 +67,8 @@ def timed(step, steps: int) -> float:
     return (time.perf_counter() - t0) / steps
 
 
-def ours(model, cfg: TrainConfig, task: LMTask, split: TextSplit, steps: int) -> float:
+def ours(model, cfg: TrainConfig, task: LMTask, split: TextSplit, steps: int,
+         bf16: bool = False) -> float:
     opt = make_optimizer(model, cfg)
     gen = epoch_generator(0, 1)
     perm = torch.randperm(len(split), generator=gen)
@@ -75,7 +77,7 @@ def ours(model, cfg: TrainConfig, task: LMTask, split: TextSplit, steps: int) ->
     def step() -> None:
         s = next(at) % (len(split) - BATCH)
         x, y, _ = batch(task, split, None, perm[s:s + BATCH], gen, CPU)
-        train_step(model, opt, task, x, y, False, cfg.lr, 1)
+        train_step(model, opt, task, x, y, False, cfg.lr, 1, bf16)
 
     return timed(step, steps)
 
@@ -108,7 +110,8 @@ def main() -> int:
           f"GFLOP/s; Tiny Shakespeare, batch {BATCH} x {CONTEXT} characters, {steps} timed "
           "steps each")
     print(f"{'configuration':28s} {'params':>8s} {'tok/s':>6s} {'GFLOP/s':>8s} {'of peak':>7s} "
-          f"{'plain tok/s':>11s} {'speed-up':>8s} {'Muon tok/s':>10s} {'Muon step':>9s}")
+          f"{'plain tok/s':>11s} {'speed-up':>8s} {'Muon tok/s':>10s} {'Muon step':>9s} "
+          f"{'bf16 tok/s':>10s} {'bf16 speed-up':>13s}")
     ratios = []
     for label, settings in CONFIGS:
         model, cfg = build(settings, task)
@@ -119,9 +122,11 @@ def main() -> int:
         ref = plain(build(settings, task)[0], cfg, corpus.train, steps)
         muon = ours(build(settings, task)[0], dataclasses.replace(cfg, optimizer="muon"), task,
                     split, steps)
+        half = ours(build(settings, task)[0], cfg, task, split, steps, bf16=True)
         print(f"{label:28s} {counts['params']:8d} {tokens / step:6.0f} {rate / 1e9:8.1f} "
               f"{rate / peak:7.2f} {tokens / ref:11.0f} {ref / step:7.2f}x "
-              f"{tokens / muon:10.0f} {muon / step:8.2f}x", flush=True)
+              f"{tokens / muon:10.0f} {muon / step:8.2f}x {tokens / half:10.0f} "
+              f"{step / half:12.2f}x", flush=True)
     print(f"median ratio to peak {statistics.median(ratios):.2f}")
     return 0
 

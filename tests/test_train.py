@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -219,3 +220,22 @@ def test_a_resumed_run_with_dropout_draws_the_masks_an_uninterrupted_one_draws(t
     kill_after_epoch_2(monkeypatch, cfg, tmp_path / "cut")
     resumed = train(cfg, tmp_path / "cut", resume=True, progress=False)
     assert (resumed["test_bpc"], resumed["eval_bpc"]) == (whole["test_bpc"], whole["eval_bpc"])
+
+
+def test_a_bf16_run_trains_differs_from_fp32_and_resumes_to_the_same_result(tmp_path,
+                                                                            monkeypatch):
+    """--precision bf16: the forward under bfloat16 autocast is deterministic on the CPU, so a
+    run killed after epoch 2 still resumes bit-exactly; its numbers are its own (not fp32's),
+    and its eval loss falls as fp32's does."""
+    cfg = TrainConfig(family="lm", task="lm", dataset="moby-dick", skip_dim=32, inner_dim=64,
+                      depth=1, arch={"heads": 2}, context=32, epochs=3, batch_size=16,
+                      train_limit=160, eval_limit=16, warmup=0, precision="bf16")
+    whole = train(cfg, tmp_path / "whole", progress=False)
+    fp32 = train(dataclasses.replace(cfg, precision="fp32"), tmp_path / "fp32", progress=False)
+    assert whole["test_bpc"] != fp32["test_bpc"]
+    assert abs(whole["test_bpc"] - fp32["test_bpc"]) < 0.05 * fp32["test_bpc"]
+    kill_after_epoch_2(monkeypatch, cfg, tmp_path / "cut")
+    resumed = train(cfg, tmp_path / "cut", resume=True, progress=False)
+    assert (resumed["test_bpc"], resumed["eval_bpc"]) == (whole["test_bpc"], whole["eval_bpc"])
+    with pytest.raises(UserError, match="--precision 'fp16': choose one of fp32, bf16"):
+        dataclasses.replace(cfg, precision="fp16").resolved()

@@ -161,6 +161,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                         "matrices (lm, vit), AdamW on the rest (default: adamw)")
     p.add_argument("--muon-lr", type=float,
                    help="--optimizer muon: Muon's peak lr, scheduled as --lr is (default: 0.02)")
+    p.add_argument("--precision", choices=("fp32", "bf16"),
+                   help="bf16: the training step's forward under bfloat16 autocast (matmuls "
+                        "about 2x faster on CPUs with AVX-512 BF16 or AMX; weights, optimizer "
+                        "and evaluation stay fp32) (default: fp32)")
     p.add_argument("--noise-std", type=float, default=0.25, help="denoise: noise level")
     p.add_argument("--augment", choices=AUGMENTS,
                    help="flip4: the authors' x4 copy of the training set (identity, h, v, "

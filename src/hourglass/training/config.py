@@ -44,6 +44,7 @@ RECIPES = (1, 2, 3, 4)
 LATEST_RECIPE = RECIPES[-1]
 DECAY = ("all", "matrices")  # which parameters weight decay pulls towards 0
 OPTIMIZERS = ("adamw", "muon")
+PRECISIONS = ("fp32", "bf16")
 MUON_LR = 0.02  # Keller Jordan's default for Muon's peak lr
 
 
@@ -84,6 +85,8 @@ class TrainConfig:
     optimizer: str | None = None  # adamw | muon (Muon on the hidden matrices, AdamW on the
     # rest: training/muon.py)
     muon_lr: float | None = None  # Muon's peak lr (the schedule scales it as it scales lr)
+    precision: str | None = None  # fp32 | bf16 (the training step's forward under bfloat16
+    # autocast: matmuls in bfloat16, weights, gradients, optimizer and evaluation in fp32)
     seed: int = 0
     proj_seed: int | None = None  # seeds a fixed W_in; None: the run's seed
     noise_std: float = 0.25  # denoise
@@ -122,7 +125,7 @@ class TrainConfig:
                     "adam_beta2": 0.999, "warmup": 0, "label_smoothing": 0.0, "dropout": 0.0,
                     "decay": "all", "input_norm": "none", "test_flip": False, "ema": 0.0,
                     "mixup": 0.0, "cutmix": 0.0, "drop_path": 0.0, "optimizer": "adamw",
-                    "muon_lr": MUON_LR,
+                    "muon_lr": MUON_LR, "precision": "fp32",
                     **(RECIPE_V1 if version == 1 else {}),
                     **family.recipe(task, self.dataset, version), "recipe": version}
         cfg = dataclasses.replace(self, **{k: v if getattr(self, k) is None else getattr(self, k)
@@ -164,7 +167,7 @@ class TrainConfig:
                 raise UserError(f"--{name.replace('_', '-')} must be between 0 and {MAX_SEED}, "
                                 f"got {value}")
         for name, allowed in (("augment", AUGMENTS), ("split_rng", SPLIT_RNGS), ("decay", DECAY),
-                              ("optimizer", OPTIMIZERS),
+                              ("optimizer", OPTIMIZERS), ("precision", PRECISIONS),
                               ("input_norm", INPUT_NORMS),
                               ("lr_schedule", LR_SCHEDULES),
                               ("test_checkpoint", TEST_CHECKPOINTS)):

@@ -171,7 +171,8 @@ def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_spl
                                      perm[s * cfg.batch_size:(s + 1) * cfg.batch_size], gen,
                                      device, cfg.augment)
                 lr = learning_rate(cfg, state.step, per_epoch)
-                loss = train_step(net, optimizer, task, x, y, lifted, lr, world)
+                loss = train_step(net, optimizer, task, x, y, lifted, lr, world,
+                                  cfg.precision == "bf16")
                 if average is not None:
                     average.update(model, state.step)
                 loss_sum += loss
@@ -204,15 +205,19 @@ def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_spl
 
 
 def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, task: TrainingTask,
-               x: torch.Tensor, y: torch.Tensor, lifted: bool, lr: float, world: int) -> float:
-    """One AdamW step on batch (x, y); under torchrun on this process's rows of it. Returns
-    the loss of the whole batch."""
+               x: torch.Tensor, y: torch.Tensor, lifted: bool, lr: float, world: int,
+               bf16: bool = False) -> float:
+    """One optimizer step on batch (x, y); under torchrun on this process's rows of it; with
+    ``bf16`` the forward under bfloat16 autocast (the loss in fp32). Returns the loss of the
+    whole batch."""
     net.train()
     for group in optimizer.param_groups:
         group["lr"] = lr * group.get("lr_scale", 1.0)
     total = len(y)
     x, y = parallel.shard(x), parallel.shard(y)
-    out = net(x, lifted=True) if lifted else net(x)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        out = net(x, lifted=True) if lifted else net(x)
+    out = out.float()
     loss = task.loss(out, y) if len(y) else out.sum()  # a rank may get no rows
     share = len(y) / total
     optimizer.zero_grad(set_to_none=True)
