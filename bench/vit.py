@@ -7,8 +7,9 @@ step (training/fit.py: in-memory uint8 batches, batched crop-flip augmentation, 
 module, AdamW), the model's training FLOP/s and their ratio to this machine's fp32 matmul peak
 (measured first, same run), and the speed-up over a plain eager loop run here on the same
 model: a per-sample Dataset that converts each image and crops and flips it in __getitem__, a
-torch DataLoader, then the same forward, backward and AdamW step. ``--compile`` adds the step
-with the model under torch.compile, its compile time apart.
+torch DataLoader, then the same forward, backward and AdamW step. "bf16": our step under
+``--precision bf16`` (the forward under bfloat16 autocast), its speed-up over fp32.
+``--compile`` adds the step with the model under torch.compile, its compile time apart.
 
 Training FLOPs per image = 3 x the family's forward FLOPs (forward, and backward for inputs
 and weights: every matmul's input gradient is computed here, the first one's too, as its
@@ -71,8 +72,9 @@ def build(settings: dict, task: Task) -> torch.nn.Module:
     return get_family("vit").build(model_config(cfg, task)), cfg
 
 
-def ours(model, task: Task, split, steps: int) -> float:
-    """Seconds per training step of hourglass-mlp's step and batches."""
+def ours(model, task: Task, split, steps: int, bf16: bool = False) -> float:
+    """Seconds per training step of hourglass-mlp's step and batches (``bf16``: under
+    --precision bf16)."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     gen = epoch_generator(0, 1)
     perm = torch.randperm(len(split), generator=gen)
@@ -82,7 +84,7 @@ def ours(model, task: Task, split, steps: int) -> float:
         for s in range(n):
             idx = perm[(s * BATCH) % (len(split) - BATCH):][:BATCH]
             x, y, _ = batch(task, split, None, idx, gen, CPU, "crop-flip")
-            train_step(model, opt, task, x, y, False, 1e-3, 1)
+            train_step(model, opt, task, x, y, False, 1e-3, 1, bf16)
         return time.perf_counter() - t0
 
     run(2)
@@ -120,8 +122,8 @@ def main() -> int:
     print(f"matmul peak (4096^2 fp32, {torch.get_num_threads()} threads): {peak / 1e9:.0f} "
           f"GFLOP/s; CIFAR-10, batch {BATCH}, {steps} timed steps each")
     print(f"{'configuration':28s} {'params':>8s} {'img/s':>6s} {'GFLOP/s':>8s} {'of peak':>7s} "
-          f"{'plain img/s':>11s} {'speed-up':>8s}" + (" compiled img/s (compile s)"
-                                                     if compile_too else ""))
+          f"{'plain img/s':>11s} {'speed-up':>8s} {'bf16 img/s':>10s} {'bf16 speed-up':>13s}"
+          + (" compiled img/s (compile s)" if compile_too else ""))
     ratios = []
     # smoke checks that the script runs: one configuration (each torch.compile costs most of
     # a minute here)
@@ -132,8 +134,10 @@ def main() -> int:
         rate = 3 * counts["flops_per_sample"] * BATCH / step
         ratios.append(rate / peak)
         ref = plain(build(settings, task)[0], data.train, steps)
+        half = ours(build(settings, task)[0], task, data.train, steps, bf16=True)
         line = (f"{label:28s} {counts['params']:8d} {BATCH / step:6.0f} {rate / 1e9:8.1f} "
-                f"{rate / peak:7.2f} {BATCH / ref:11.0f} {ref / step:7.2f}x")
+                f"{rate / peak:7.2f} {BATCH / ref:11.0f} {ref / step:7.2f}x "
+                f"{BATCH / half:10.0f} {step / half:12.2f}x")
         if compile_too:
             t0 = time.perf_counter()
             compiled = torch.compile(build(settings, task)[0])
