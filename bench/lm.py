@@ -113,7 +113,7 @@ def main() -> int:
           f"{'plain tok/s':>11s} {'speed-up':>8s} {'Muon tok/s':>10s} {'Muon step':>9s} "
           f"{'bf16 tok/s':>10s} {'bf16 speed-up':>13s}")
     ratios = []
-    for label, settings in CONFIGS:
+    for label, settings in by_mode(args, CONFIGS[:1], CONFIGS, CONFIGS):  # smoke: one
         model, cfg = build(settings, task)
         counts = get_family("lm").counts(model.cfg)
         step = ours(model, cfg, task, split, steps)
