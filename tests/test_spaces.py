@@ -211,3 +211,14 @@ def test_a_dim_added_later_keeps_earlier_keys_and_names_itself_when_set():
     conv = next(u.arch for u in space.units() if "cv2" in u.key)
     plain = next(u.arch for u in space.units() if u.arch.shape == "conventional")
     assert (conv.conv, plain.conv, conv.label.endswith("cv2")) == (2, 0, True)
+
+
+def test_a_space_pins_the_optimizer_and_precision_its_trials_train_with():
+    from hourglass.search.builtins import BUILTINS
+
+    d = BUILTINS["quick-lm"]()
+    d.update(optimizer="muon", muon_lr=0.01, precision="bf16")
+    pinned = {"optimizer": "muon", "muon_lr": 0.01, "precision": "bf16"}
+    assert pinned.items() <= space_from_dict(d, "pinned").recipe.items()
+    with pytest.raises(UserError, match="--precision 'fp8': choose one of fp32, bf16"):
+        space_from_dict({**d, "precision": "fp8"}, "bad")
