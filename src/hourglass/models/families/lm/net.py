@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hourglass.models.layers.attention import attend
 from hourglass.models.layers.blocks import AltUp
 from hourglass.models.layers.ffn import ResidualFFN
 from hourglass.models.layers.norm_act import ACTS
@@ -61,8 +62,8 @@ class CausalAttention(nn.Module):
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
         q = rotate(self.q_norm(q), self.cos, self.sin)
         k = rotate(self.k_norm(k), self.cos, self.sin)
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                             dropout_p=self.dropout if self.training else 0.0)
+        out = attend(q, k, v, is_causal=True,
+                     dropout_p=self.dropout if self.training else 0.0)
         return self.proj(out.transpose(1, 2).reshape(b, t, -1))
 
 

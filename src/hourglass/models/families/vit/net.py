@@ -4,9 +4,9 @@ patches.py)."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from hourglass.models.layers.attention import attend
 from hourglass.models.layers.ffn import ResidualFFN, make_drop_path
 from hourglass.models.layers.norm_act import ACTS, NORMS
 from hourglass.models.layers.patches import output, to_patches
@@ -26,7 +26,7 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, _ = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(q, k, v)  # (B, heads, N, head dim)
+        out = attend(q, k, v)  # (B, heads, N, head dim)
         return self.proj(out.transpose(1, 2).reshape(b, n, -1))
 
 
