@@ -40,7 +40,7 @@ from collections import defaultdict
 from operator import itemgetter
 from pathlib import Path
 
-from hourglass.report.stats import difference
+from hourglass.report.stats import difference, gain
 from hourglass.report.tables import quality
 from hourglass.search.frontier import DIRECTIONS, configurations, frontier
 
@@ -224,9 +224,7 @@ def _gap(summary: dict, c: dict, base: dict) -> str:
     sign = DIRECTIONS[summary["metric"]]
     if "seed_scores" not in c:  # frontier.json written before seed scores were kept
         return quality(summary, sign * (c["mean"] - base["mean"]), True)
-    d = difference({s: sign * v for s, v in c["seed_scores"]},
-                   {s: sign * v for s, v in base["seed_scores"]})
-    return d.words(lambda v: quality(summary, v, True))
+    return gain(c, base, sign).words(lambda v: quality(summary, v, True))
 
 
 def variants(full: Path) -> str:

@@ -89,6 +89,7 @@ class Family:
         return tuple(d for d in self.dims if d.name not in ("skip_dim", "inner_dim", "depth"))
 
     def module_class(self) -> type:
+        """The family's module class, imported (a plug-in's failure: one line)."""
         module, cls = self.module.split(":")
         try:
             return getattr(importlib.import_module(module), cls)

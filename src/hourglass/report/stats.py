@@ -68,3 +68,11 @@ def difference(a: dict[int, float], b: dict[int, float], level: float = LEVEL) -
     dof = (va + vb) ** 2 / (va ** 2 / (len(xa) - 1) + vb ** 2 / (len(xb) - 1))
     half = student_t.ppf((1 + level) / 2, dof) * se
     return Difference(mean, mean - half, mean + half, min(len(xa), len(xb)), False)
+
+
+def gain(better: dict, worse: dict, sign: int) -> Difference:
+    """How much ``better`` beats ``worse``, two configurations of frontier.json, over their
+    ``seed_scores`` ([seed, score] pairs); ``sign`` +1 where a higher score is better, -1 where
+    lower is (bits per character)."""
+    return difference({s: sign * v for s, v in better["seed_scores"]},
+                      {s: sign * v for s, v in worse["seed_scores"]})

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from hourglass.core.provenance import describe
-from hourglass.report.stats import Difference, difference
+from hourglass.report.stats import Difference, gain
 from hourglass.tasks.base import METRICS
 
 
@@ -187,9 +187,7 @@ def pairs(summary: dict, axis: str) -> list[Pair]:
     for r in summary.get(AXES[axis][0]) or []:  # frontier.json before FLOPs: no FLOPs rows
         a, b = r.get("hourglass"), r.get("conventional")
         if a and b and a.get("seed_scores") and b.get("seed_scores"):
-            out.append(Pair(r["budget"], a, b,
-                            difference({s: sign * v for s, v in a["seed_scores"]},
-                                       {s: sign * v for s, v in b["seed_scores"]})))
+            out.append(Pair(r["budget"], a, b, gain(a, b, sign)))
     return out
 
 
