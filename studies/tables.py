@@ -23,9 +23,9 @@
         a nested run (RUNS_DIR/nested-eE) at each prefix width beside the network of that
         width trained apart (RUNS_DIR/plain-hN-eE): studies/mnist-nested/run.sh
     python studies/tables.py ablation RUNS_DIR
-        each recipe knob's runs (RUNS_DIR/SHAPE-KNOB-sSEED, studies/vit-recipe-ablation/run.sh)
-        beside the base: eval accuracy over seeds, the difference paired by seed with its 95%
-        interval, ties written as such
+        each recipe knob's runs (RUNS_DIR/SHAPE-KNOB-sSEED, studies/*-recipe-ablation/run.sh)
+        beside the base: the eval metric over seeds, the gain paired by seed with its 95%
+        interval (positive: the knob does better), ties written as such
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from pathlib import Path
 from hourglass.report.stats import difference, gain
 from hourglass.report.tables import quality
 from hourglass.search.frontier import DIRECTIONS, configurations, frontier
+from hourglass.tasks.base import task_spec
 
 
 def _trials(search: Path) -> tuple[list[dict], int]:
@@ -269,14 +270,28 @@ def nested(runs: Path) -> str:
 
 
 def ablation(runs: Path) -> str:
+    """Each knob beside the base on every shape, on the eval split of the runs' task (eval
+    accuracy, or eval bits per character): the gain is positive where the knob does better."""
     found: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
     knobs: list[str] = []
+    tasks = set()
     for m in sorted(runs.glob("*/metrics.json"), key=lambda m: m.stat().st_mtime):
         shape, rest = m.parent.name.split("-", 1)
         knob, seed = rest.rsplit("-s", 1)
-        found[(shape, knob)][int(seed)] = json.loads(m.read_text())["eval_accuracy"]
+        task = json.loads((m.parent / "config.json").read_text())["task"]
+        tasks.add(task)
+        metric = task_spec(task).metric
+        column = metric.key.replace("test_", "eval_", 1)
+        found[(shape, knob)][int(seed)] = json.loads(m.read_text())[column]
         if knob not in knobs:
             knobs.append(knob)
+    if len(tasks) != 1:
+        raise SystemExit(f"{runs}: an ablation is on one task, found {sorted(tasks) or 'none'}")
+    sign, scale = metric.sign, 100 if metric.percent else 1
+
+    def show(v: float) -> str:
+        return f"{scale * v:.{metric.decimals}f}"
+
     shapes = sorted({s for s, _ in found})
     rows = []
     for knob in knobs:
@@ -286,17 +301,19 @@ def ablation(runs: Path) -> str:
             if not scores:
                 row += ["—", "—"]
                 continue
-            mean = statistics.fmean(scores.values())
-            row.append(f"{100 * mean:.2f} ({len(scores)})")
+            row.append(f"{show(statistics.fmean(scores.values()))} ({len(scores)})")
             common = {s: v for s, v in scores.items() if s in base}
             if knob == "base" or not common:
                 row.append("—")
                 continue
-            d = difference(common, {s: base[s] for s in common})
-            row.append(d.words(lambda v: f"{100 * v:+.2f}"))
+            d = difference({s: sign * v for s, v in common.items()},
+                           {s: sign * base[s] for s in common})
+            row.append(d.words(lambda v: f"{scale * v:+.{metric.decimals}f}"))
         rows.append(row)
-    header = ["knob"] + [h for s in shapes for h in (f"{s}: eval % (seeds)",
-                                                        f"{s}: against base, points")]
+    name = metric.label.replace("test ", "eval ", 1)
+    unit = ", points" if metric.percent else ""
+    header = ["knob"] + [h for s in shapes for h in (f"{s}: {name} (seeds)",
+                                                        f"{s}: gain over base{unit}")]
     return _table(header, rows)
 
 

@@ -5,12 +5,14 @@
 # non-embedding parameters (192/127/6, K = 2, attention 128: `hourglass match`, 1,191,550
 # against 1,191,178), seeds 0 and 1. Every knob is set against recipe 4's defaults.
 # Resumable: a finished run is skipped, an interrupted one resumed. Seed 0 of every knob
-# runs first. Then: python studies/tables.py ablation RUNS/vit-recipe-ablation
+# runs first. SHAPE (conventional or hourglass) runs that shape's half only, so that each of two
+# cores can take one. Then: python studies/tables.py ablation RUNS/vit-recipe-ablation
 #
-#   studies/vit-recipe-ablation/run.sh DATA RUNS
+#   studies/vit-recipe-ablation/run.sh DATA RUNS [SHAPE]
 set -euo pipefail
 data=$1
 out=$2/vit-recipe-ablation
+only=${3:-}
 declare -A knobs=(
   [base]=""
   [recipe-3]="--recipe 3"
@@ -35,18 +37,6 @@ declare -A shapes=(
   [conventional]="--skip-dim 128 --inner-dim 512 --depth 6"
   [hourglass]="--skip-dim 192 --inner-dim 127 --depth 6 --sub-blocks 2 --attn-dim 128"
 )
-for seed in 0 1; do
-  for knob in "${order[@]}"; do
-    for shape in conventional hourglass; do
-      run=$out/$shape-$knob-s$seed
-      [[ -f $run/metrics.json ]] && continue
-      resume=(); [[ -d $run ]] && resume=(--resume)
-      echo "[ablation] $shape $knob seed $seed" >&2
-      # shellcheck disable=SC2086  # the knob's flags are words
-      hourglass train --family vit --task classify --dataset cifar10 --data-dir "$data" \
-        ${shapes[$shape]} --heads 4 --patch 4 --epochs 3 --lr 1e-3 --warmup 50 \
-        --train-limit 10000 --eval-limit 2000 --seed "$seed" --threads 1 --quiet \
-        ${knobs[$knob]} "${resume[@]}" --out "$run" > /dev/null
-    done
-  done
-done
+common="--family vit --task classify --dataset cifar10 --heads 4 --patch 4 --epochs 3 --lr 1e-3
+        --warmup 50 --train-limit 10000 --eval-limit 2000"
+source "$(dirname "$0")/../ablate.sh"
