@@ -112,7 +112,7 @@ class SearchSpace:
     epochs: int
     shapes: dict[str, ShapeSpace]
     family: str = DEFAULT_FAMILY
-    batch_size: int = 128
+    batch_size: int | None = None  # None: the recipe's (space_from_dict fills it in)
     seeds: list[int] = field(default_factory=lambda: [0])
     max_params: int | None = None
     train_limit: int | None = None

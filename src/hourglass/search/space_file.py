@@ -205,11 +205,19 @@ def space_from_dict(d: dict, name: str) -> SearchSpace:
         name=str(d.get("name", name)), task=d["task"], dataset=str(d["dataset"]),
         epochs=_values(name, "epochs", d["epochs"], int)[0], shapes=shapes,
         family=family.name,
-        batch_size=_values(name, "batch_size", d.get("batch_size", 128), int)[0],
+        batch_size=(_values(name, "batch_size", d["batch_size"], int)[0]
+                    if "batch_size" in d else None),
         seeds=seeds, max_params=_optional_int(name, d, "max_params"),
         train_limit=_optional_int(name, d, "train_limit"),
         eval_limit=_optional_int(name, d, "eval_limit"),
         augment=d.get("augment"), recipe={k: d[k] for k in RECIPE_KEYS if k in d})
+    if space.batch_size is None:  # the recipe's, stored as a number: the space's dict (a
+        # search folder's identity) names it
+        shape, first = next(iter(shapes.items()))
+        values = first.configs[0] if first.configs else {k: v[0] for k, v in first.dims.items()}
+        unit = Unit(Arch.of(shape, family.name, values), first.lr[0])
+        space.batch_size = space.train_config(unit, seeds[0], space.epochs,
+                                              None).resolved().batch_size
     for shape, s in shapes.items():  # the largest network of each shape (or every listed
         # one) built as a config, no weights, now: bad settings and absurd sizes fail before
         # the search starts
