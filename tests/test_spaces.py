@@ -234,3 +234,21 @@ def test_a_space_without_a_batch_size_trains_at_its_recipes():
     assert new.train_config(unit, 0, 2, None).resolved().batch_size == 64
     assert space_from_dict({**VIT, "recipe": 2}, "v").to_dict()["batch_size"] == 128
     assert space_from_dict({**VIT, "recipe": 4, "batch_size": 32}, "v").batch_size == 32
+
+
+def test_each_listed_config_is_checked_for_its_shape_on_its_own():
+    """A config list may hold a conventional 64/256 beside a 256/768 (one's inner width is
+    the other's skip width); a config that is not its shape, and a product of dims that
+    mixes them, are refused."""
+    ok = {**VIT, "conventional": {"configs": [{"skip_dim": 64, "inner_dim": 256, "depth": 4},
+                                              {"skip_dim": 256, "inner_dim": 768, "depth": 4}],
+                                  "lr": [1e-3]}}
+    assert len(space_from_dict(ok, "v").archs()) == 2 + 6
+    bad = {**VIT, "conventional": {"configs": [{"skip_dim": 256, "inner_dim": 64, "depth": 4}],
+                                   "lr": [1e-3]}}
+    with pytest.raises(UserError, match="is not a conventional architecture"):
+        space_from_dict(bad, "v")
+    product = {**VIT, "conventional": {"skip_dim": [64, 256], "inner_dim": [256, 768],
+                                       "depth": [4], "lr": [1e-3]}}
+    with pytest.raises(UserError, match="every conventional inner_dim must be above"):
+        space_from_dict(product, "v")

@@ -140,7 +140,7 @@ def _shape_space(name: str, shape: str, d: dict, family: Family) -> ShapeSpace:
     elif shape == "hourglass" and max(inner) >= min(skip):
         raise UserError(f"{where}: inner_dim {max(inner)} >= skip_dim {min(skip)}; "
                         "every hourglass inner_dim must be below every skip_dim")
-    if shape == "conventional" and min(inner) <= max(skip):
+    elif shape == "conventional" and min(inner) <= max(skip):
         raise UserError(f"{where}: inner_dim {min(inner)} <= skip_dim {max(skip)}; "
                         "every conventional inner_dim must be above every skip_dim")
     return s
