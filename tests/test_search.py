@@ -154,8 +154,9 @@ def test_halving_promotes_the_lowest_bits_per_character():
 
 
 def test_lr_then_seeds_picks_each_networks_lr_on_eval_and_runs_the_seeds_there(tmp_path):
-    """Every (network, lr) at seed 0; then seeds 1 at the lr best on the eval split only (the
-    test scores say the opposite and are never read); a failed lr is not chosen."""
+    """Every (network, lr) at seed 0, the smaller networks first; then seeds 1 at the lr best
+    on the eval split only (the test scores say the opposite and are never read); a failed lr
+    is not chosen."""
     from hourglass.search.store import Record
     from hourglass.search.strategies import WAIT, lr_then_seeds_next
 
@@ -176,6 +177,8 @@ def test_lr_then_seeds_picks_each_networks_lr_on_eval_and_runs_the_seeds_there(t
                            "failed" if failed else "complete", None, {"metrics": metrics}))
     first = [(r.unit.arch, r.unit.lr) for r in recs if r.seed == 0]
     assert sorted(first, key=str) == sorted(((u.arch, u.lr) for u in space.units()), key=str)
+    sizes = [space.size(a) for a, _ in first]  # budget by budget: the smallest first
+    assert sizes == sorted(sizes) and len(set(sizes)) > 1
     more = {(r.unit.arch, r.unit.lr) for r in recs if r.seed != 0}
     assert more == {(a, best[a]) for a in archs[1:]} | {(archs[0], 3e-3)}
     assert len(recs) == len(space.units()) + len(archs) * (len(space.seeds) - 1)

@@ -197,15 +197,17 @@ def lr_then_seeds_next(space: SearchSpace, records: list[Record],
     """Every architecture at every lr with the first seed; then, per architecture, the other
     seeds at the lr that scored best on the eval split (the test split never picks an lr).
     Seeds of a chosen lr go first: an architecture's verdict is complete before new ones
-    start."""
+    start. Smaller networks go first (the shapes alternating within a budget), so a study
+    spread over days completes its budgets one by one."""
     taken = claimed(records)
-    for arch in dict.fromkeys(u.arch for u in grid_order(space)):
+    order = sorted(grid_order(space), key=lambda u: space.size(u.arch))
+    for arch in dict.fromkeys(u.arch for u in order):
         unit = chosen_lr(space, records, arch)
         for s in space.seeds[1:] if unit else ():
             if trial_key(unit, s, space.epochs) not in taken:
                 return Job(unit, s, space.epochs)
     started = {r.unit for r in records if r.claims and r.epochs == space.epochs}
-    for u in grid_order(space):
+    for u in order:
         if max_units is not None and len(started) >= max_units:
             break
         if trial_key(u, space.seeds[0], space.epochs) not in taken:
