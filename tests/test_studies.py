@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,10 @@ _spec = importlib.util.spec_from_file_location(
     "tables", Path(__file__).parents[1] / "studies" / "tables.py")
 tables = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tables)
+_spec = importlib.util.spec_from_file_location(
+    "curves", Path(__file__).parents[1] / "studies" / "curves.py")
+curves = sys.modules["curves"] = importlib.util.module_from_spec(_spec)  # for its dataclass
+_spec.loader.exec_module(curves)
 
 
 def test_the_variants_table_sets_each_variant_beside_the_plain_block_on_its_network(tmp_path):
@@ -198,3 +203,35 @@ def test_the_ablation_table_gives_each_knob_its_gain_the_way_the_metric_improves
     (tmp_path / "vit-base-s0" / "metrics.json").write_text(json.dumps({"eval_accuracy": 0.5}))
     with pytest.raises(SystemExit, match="one task"):
         tables.ablation(tmp_path)
+
+
+def test_the_curves_table_says_which_networks_still_improve(tmp_path):
+    """studies/curves.py: each network's best epoch per seed and its gain over the last
+    epoch and the last quarter, signed so that a falling loss is a positive gain; only
+    finished trials at the full length count; --csv holds every epoch of each."""
+    trials = [("conventional-z64-h256-L4-lr0.001-s0-e8", 0.001, 0, 8, "complete",
+               [3.0, 2.5, 2.3, 2.2, 2.15, 2.1, 2.05, 2.0]),  # still falling
+              ("conventional-z64-h256-L4-lr0.001-s1-e8", 0.001, 1, 8, "complete",
+               [3.0, 2.5, 2.3, 2.2, 2.15, 2.1, 2.05, 2.0]),
+              ("hourglass-z96-h76-L4-K2-lr0.002-s0-e8", 0.002, 0, 8, "complete",
+               [3.0, 2.4, 2.2, 2.1, 2.2, 2.3, 2.4, 2.5]),  # best at epoch 4, then overfits
+              ("hourglass-z96-h76-L4-K2-lr0.001-s0-e2", 0.001, 0, 2, "complete", [3.0, 2.9]),
+              ("hourglass-z96-h76-L4-K2-lr0.001-s0-e8", 0.001, 0, 8, "failed", [])]
+    with open(tmp_path / "trials.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["key", "lr", "seed", "epochs", "status"])
+        for key, lr, seed, epochs, status, bpc in trials:
+            w.writerow([key, lr, seed, epochs, status])
+            run = tmp_path / "runs" / key
+            run.mkdir(parents=True)
+            (run / "config.json").write_text(json.dumps({"task": "lm"}))
+            (run / "history.csv").write_text("epoch,eval_loss,eval_bpc,seconds\n" + "".join(
+                f"{i + 1},{b * 0.69:.4f},{b},{10 * (i + 1)}\n" for i, b in enumerate(bpc)))
+    found, metric = curves.curves(tmp_path)
+    assert [c.key for c in found] == [t[0] for t in trials[:3]]
+    text = curves.plateau(found, metric)
+    assert "| conventional-z64-h256-L4 | 0.001 | 2 | 8, 8 | +0.050 | +0.100 | 2.000 |" in text
+    assert "| hourglass-z96-h76-L4-K2 | 0.002 | 1 | 4 | -0.100 | -0.200 | 2.500 |" in text
+    curves.write_csv(found, metric, tmp_path / "curves.csv")
+    rows = list(csv.DictReader((tmp_path / "curves.csv").open()))
+    assert len(rows) == 24 and rows[-1]["eval_bpc"] == "2.5" and rows[-1]["epoch"] == "8"
