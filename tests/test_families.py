@@ -248,8 +248,9 @@ def test_match_finds_the_conventional_partner_of_an_hourglass():
 
 @pytest.mark.parametrize("task,stages", [("classify", 1), ("classify", 2), ("superres", 1)])
 def test_the_vit_conv_tokenizer_counts_match_its_module_and_the_flop_counter(task, stages):
-    """CCT's tokenizer in place of the patch embedding: its parameters are embedding, its
-    convolutions are in the FLOPs, and the token grid is the patch grid (patch = 2^stages)."""
+    """CCT's tokenizer in place of the patch embedding: 64 channels out of every stage but the
+    last (d_model), its parameters are embedding, its convolutions are in the FLOPs, and the
+    token grid is the patch grid (patch = 2^stages)."""
     fam = get_family("vit")
     run = run_config("vit", "conventional", task)
     run.arch.update(conv=stages, patch=2 ** stages)
@@ -260,6 +261,8 @@ def test_the_vit_conv_tokenizer_counts_match_its_module_and_the_flop_counter(tas
                     if n.startswith(("tokenizer.", "pos")))
     assert counts["embedding_params"] == embedding
     assert counts["params"] == sum(p.numel() for p in model.parameters())
+    convs = [m for m in model.tokenizer.layers if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64] * (stages - 1) + [mcfg.skip_dim]  # CCT's
     x = some_input(task, 3)
     with FlopCounterMode(display=False) as counter, sdpa_kernel([SDPBackend.MATH]):
         y = model.eval()(x)

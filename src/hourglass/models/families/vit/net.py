@@ -11,7 +11,7 @@ from hourglass.models.layers.ffn import ResidualFFN, make_drop_path
 from hourglass.models.layers.norm_act import ACTS, NORMS
 from hourglass.models.layers.patches import output, to_patches
 
-from .spec import ViTConfig
+from .spec import ViTConfig, conv_widths
 
 
 class Attention(nn.Module):
@@ -50,15 +50,17 @@ class Layer(nn.Module):
 
 class ConvTokenizer(nn.Module):
     """CCT's tokenizer (arXiv 2104.05704): ``stages`` x (3x3 conv, ReLU, 3x3 max-pool at
-    stride 2), then each position of the map is a token, in row-major order."""
+    stride 2), 64 channels out of each stage but the last, which puts out ``width``; then each
+    position of the map is a token, in row-major order. Kaiming-normal weights, as CCT's."""
 
     def __init__(self, channels: int, width: int, stages: int) -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        for i in range(stages):
-            layers += [nn.Conv2d(channels if i == 0 else width, width, 3, padding=1,
-                                 bias=False),
-                       nn.ReLU(), nn.MaxPool2d(3, stride=2, padding=1)]
+        for out in conv_widths(stages, width):
+            conv = nn.Conv2d(channels, out, 3, padding=1, bias=False)
+            nn.init.kaiming_normal_(conv.weight)
+            layers += [conv, nn.ReLU(), nn.MaxPool2d(3, stride=2, padding=1)]
+            channels = out
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, N, width)

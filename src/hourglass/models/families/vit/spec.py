@@ -64,19 +64,26 @@ class ViTConfig(PatchConfig):
 
 
 MAX_CONV = 4
+CONV_PLANES = 64  # CCT's in_planes: the channels of every tokenizer stage but the last
+
+
+def conv_widths(stages: int, width: int) -> list[int]:
+    """The channels each tokenizer stage puts out: CONV_PLANES, then ``width`` (d_model) at
+    the last, as CCT's Tokenizer (src/utils/tokenizer.py, n_filter_list)."""
+    return [CONV_PLANES] * (stages - 1) + [width]
 
 
 def conv_tokenizer_counts(image_shape: tuple[int, int, int], stages: int,
                           width: int) -> tuple[int, int]:
     """(parameters, forward FLOPs) of CCT's convolutional tokenizer (arXiv 2104.05704): each
-    stage a 3x3 convolution without bias at stride 1 (``width`` channels out), a ReLU and a
+    stage a 3x3 convolution without bias at stride 1 (conv_widths channels out), a ReLU and a
     3x3 max-pool at stride 2. The pools and ReLUs are left out of the FLOPs."""
     c, h, w = image_shape
     params = flops = 0
-    for _ in range(stages):
-        params += c * 9 * width
-        flops += 2 * h * w * c * 9 * width
-        c, h, w = width, (h + 1) // 2, (w + 1) // 2
+    for out in conv_widths(stages, width):
+        params += c * 9 * out
+        flops += 2 * h * w * c * 9 * out
+        c, h, w = out, (h + 1) // 2, (w + 1) // 2
     return params, flops
 
 
