@@ -3,7 +3,8 @@
 # Searches with $WORKERS worker processes (default 2; one thread each: the thread count is
 # part of what makes a CPU rerun bit-exact), writes the report, and copies to
 # docs/results/<name>/ its summary.md and frontier.png, the trials as runs.csv, the commit
-# and command (provenance.json) and every trial's eval curve (curves.csv, studies/curves.py).
+# and command (provenance.json) and every trial's eval curve (curves.csv and curves.png,
+# studies/curves.py).
 # Re-running resumes: finished trials are kept.
 set -euo pipefail
 space=${1:?space file}; data=${2:?data directory}; runs=${3:?runs folder}; strategy=${4:-grid}
@@ -16,5 +17,5 @@ cp "$runs/$name/summary.md" "$runs/$name/frontier.png" "$runs/$name/provenance.j
   "docs/results/$name/"
 cp "$runs/$name/trials.csv" "docs/results/$name/runs.csv"
 python "$(dirname "$0")/curves.py" "$runs/$name" --csv "docs/results/$name/curves.csv" \
-  > "docs/results/$name/plateau.md"
+  --plot "docs/results/$name/curves.png" > "docs/results/$name/plateau.md"
 echo "docs/results/$name/summary.md"

@@ -219,9 +219,9 @@ def test_the_curves_table_says_which_networks_still_improve(tmp_path):
               ("hourglass-z96-h76-L4-K2-lr0.001-s0-e8", 0.001, 0, 8, "failed", [])]
     with open(tmp_path / "trials.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["key", "lr", "seed", "epochs", "status"])
+        w.writerow(["key", "lr", "seed", "epochs", "status", "params", "embedding_params"])
         for key, lr, seed, epochs, status, bpc in trials:
-            w.writerow([key, lr, seed, epochs, status])
+            w.writerow([key, lr, seed, epochs, status, 1100 if "conv" in key else 1090, 100])
             run = tmp_path / "runs" / key
             run.mkdir(parents=True)
             (run / "config.json").write_text(json.dumps({"task": "lm"}))
@@ -235,3 +235,6 @@ def test_the_curves_table_says_which_networks_still_improve(tmp_path):
     curves.write_csv(found, metric, tmp_path / "curves.csv")
     rows = list(csv.DictReader((tmp_path / "curves.csv").open()))
     assert len(rows) == 24 and rows[-1]["eval_bpc"] == "2.5" and rows[-1]["epoch"] == "8"
+    assert found[0].size == 1000 and found[2].size == 990
+    curves.plot(found, metric, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
