@@ -197,8 +197,8 @@ def lr_then_seeds_next(space: SearchSpace, records: list[Record],
     """Every architecture at every lr with the first seed; then, per architecture, the other
     seeds at the lr that scored best on the eval split (the test split never picks an lr).
     Seeds of a chosen lr go first: an architecture's verdict is complete before new ones
-    start. Smaller networks go first (the shapes alternating within a budget), so a study
-    spread over days completes its budgets one by one."""
+    start. Smaller networks go first, so a study spread over days completes its budgets one
+    by one."""
     taken = claimed(records)
     order = sorted(grid_order(space), key=lambda u: space.size(u.arch))
     for arch in dict.fromkeys(u.arch for u in order):
