@@ -54,23 +54,22 @@ def curves(search: Path) -> tuple[list[Curve], Metric]:
         run = search / "runs" / r["key"]
         if metric is None:
             metric = task_spec(json.loads((run / "config.json").read_text())["task"]).metric
-        column = metric.key.replace("test_", "eval_", 1)
         with open(run / "history.csv", newline="") as f:
             history = list(csv.DictReader(f))
         out.append(Curve(r["key"], r["key"].split("-lr")[0], non_embedding(r), float(r["lr"]),
                          int(r["seed"]),
                          [int(h["epoch"]) for h in history],
-                         [float(h[column]) for h in history],
+                         [float(h[metric.eval_key]) for h in history],
                          [float(h["eval_loss"]) for h in history],
                          [float(h["seconds"]) for h in history]))
     return out, metric
 
 
 def write_csv(found: list[Curve], metric: Metric, path: Path) -> None:
-    column = metric.key.replace("test_", "eval_", 1)
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["key", "network", "lr", "seed", "epoch", column, "eval_loss", "seconds"])
+        w.writerow(["key", "network", "lr", "seed", "epoch", metric.eval_key, "eval_loss",
+                    "seconds"])
         for c in found:
             for row in zip(c.epochs, c.scores, c.losses, c.seconds, strict=True):
                 w.writerow([c.key, c.network, c.lr, c.seed, *row])
@@ -90,7 +89,7 @@ def plateau(found: list[Curve], metric: Metric) -> str:
         groups[c.network, c.lr].append(c)
     lines = [f"| network | lr | seeds | best epoch of {max(len(c.epochs) for c in found)} | "
              f"gain in the last epoch{unit} | gain in the last quarter{unit} | "
-             f"final {metric.label.replace('test ', 'eval ', 1)} |",
+             f"final {metric.eval_label} |",
              "|---|---|---|---|---|---|---|"]
     def gain(cs: list[Curve], back: int) -> str:
         if any(len(c.scores) <= back for c in cs):
@@ -142,7 +141,7 @@ def plot(found: list[Curve], metric: Metric, path: Path) -> None:
                             alpha=0.2)
         ax.set_title(f"{budget:,} non-embedding parameters" if budget else "all networks")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(metric.label.replace("test ", "eval ", 1))
+        ax.set_ylabel(metric.eval_label)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -281,8 +281,7 @@ def ablation(runs: Path) -> str:
         task = json.loads((m.parent / "config.json").read_text())["task"]
         tasks.add(task)
         metric = task_spec(task).metric
-        column = metric.key.replace("test_", "eval_", 1)
-        found[(shape, knob)][int(seed)] = json.loads(m.read_text())[column]
+        found[(shape, knob)][int(seed)] = json.loads(m.read_text())[metric.eval_key]
         if knob not in knobs:
             knobs.append(knob)
     if len(tasks) != 1:
@@ -310,9 +309,8 @@ def ablation(runs: Path) -> str:
                            {s: sign * base[s] for s in common})
             row.append(d.words(lambda v: f"{scale * v:+.{metric.decimals}f}"))
         rows.append(row)
-    name = metric.label.replace("test ", "eval ", 1)
     unit = ", points" if metric.percent else ""
-    header = ["knob"] + [h for s in shapes for h in (f"{s}: {name} (seeds)",
+    header = ["knob"] + [h for s in shapes for h in (f"{s}: {metric.eval_label} (seeds)",
                                                         f"{s}: gain over base{unit}")]
     return _table(header, rows)
 

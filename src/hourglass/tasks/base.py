@@ -33,6 +33,15 @@ class Metric:
         """+1 when higher is better, -1 when lower is: multiply to rank best-first."""
         return 1 if self.higher_is_better else -1
 
+    @property
+    def eval_key(self) -> str:
+        """The same number on the eval split: its metrics.json and history.csv key."""
+        return self.key.replace("test_", "eval_", 1)
+
+    @property
+    def eval_label(self) -> str:
+        return self.label.replace("test ", "eval ", 1)
+
 
 PSNR = Metric("test_psnr", "test PSNR (dB)", True)
 ACCURACY = Metric("test_accuracy", "test accuracy", True, percent=True)
