@@ -4,6 +4,7 @@ side, and two copies of full_recipe.sh share one list of runs."""
 import csv
 import importlib.util
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -20,6 +21,10 @@ _spec = importlib.util.spec_from_file_location(
     "curves", Path(__file__).parents[1] / "studies" / "curves.py")
 curves = sys.modules["curves"] = importlib.util.module_from_spec(_spec)  # for its dataclass
 _spec.loader.exec_module(curves)
+_spec = importlib.util.spec_from_file_location(
+    "attention", Path(__file__).parents[1] / "studies" / "attention.py")
+attention = sys.modules["attention"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(attention)
 
 
 def test_the_variants_table_sets_each_variant_beside_the_plain_block_on_its_network(tmp_path):
@@ -238,3 +243,37 @@ def test_the_curves_table_says_which_networks_still_improve(tmp_path):
     assert found[0].size == 1000 and found[2].size == 990
     curves.plot(found, metric, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_attention_stats_tell_uniform_from_collapsed_attention():
+    """studies/attention.py: equal logits give the uniform entropy (log of the keys a query
+    sees, fewer under the causal mask), one key far ahead of the rest an entropy near 0."""
+    import torch
+    zeros = torch.zeros(2, 4, 8, 16)
+    flat = attention.stats_of(zeros, zeros)
+    assert flat.entropy == pytest.approx(math.log(8)) == pytest.approx(flat.max_entropy)
+    assert flat.top_weight == pytest.approx(1 / 8) and flat.logit_max == 0
+    causal = attention.stats_of(zeros, zeros, is_causal=True)
+    assert causal.max_entropy == pytest.approx(sum(math.log(i) for i in range(1, 9)) / 8)
+    assert causal.entropy == pytest.approx(causal.max_entropy)
+    k = torch.zeros(1, 1, 8, 16)
+    k[..., 3, 0] = 100.0  # every query meets key 3 with a logit of 100 / 4, the others 0
+    q = torch.zeros(1, 1, 8, 16)
+    q[..., 0] = 1.0
+    sharp = attention.stats_of(q, k)
+    assert sharp.entropy < 1e-6 and sharp.top_weight == pytest.approx(1.0)
+    assert sharp.logit_max == pytest.approx(25.0)
+
+
+def test_attention_stats_read_every_layer_of_a_trained_run(tmp_path):
+    """studies/attention.py on a real run: one row per attention layer, in range."""
+    from hourglass.training import TrainConfig, train
+    cfg = TrainConfig(family="lm", task="lm", dataset="moby-dick", skip_dim=32, inner_dim=64,
+                      depth=3, arch={"heads": 2}, context=32, epochs=1, batch_size=16,
+                      train_limit=64, eval_limit=16)
+    train(cfg, tmp_path / "run", progress=False)
+    found = attention.attention_stats(tmp_path / "run", rows=8)
+    assert len(found) == 3
+    for s in found:
+        assert 0 < s.entropy <= s.max_entropy + 1e-6 and 0 < s.top_weight <= 1
+        assert s.max_entropy == pytest.approx(sum(math.log(i) for i in range(1, 33)) / 32)
