@@ -113,14 +113,26 @@ VIT = {"family": "vit", "task": "classify", "dataset": "digits", "skip_dim": 32,
        "inner_dim": 128, "depth": 2, "arch": {"heads": 2, "patch": 2}}
 
 
-def test_recipe_4_is_the_default_and_gives_vit_classification_its_fast_recipe():
+def test_recipe_5_is_the_default_and_gives_vit_classification_its_fast_recipe():
     new = TrainConfig(**VIT).resolved()
     assert (new.recipe, new.lr_schedule, new.warmup, new.label_smoothing, new.weight_decay,
-            new.decay, new.input_norm) == (4, "cosine", 250, 0.1, 0.05, "matrices", "channel")
+            new.decay, new.input_norm) == (5, "cosine", 250, 0.1, 0.05, "matrices", "channel")
+    # Muon's lr follows lr (5x), so a search over lr moves both; a stated one is kept
+    assert (new.optimizer, new.muon_lr) == ("muon", 5 * new.lr)
+    assert TrainConfig(**VIT, lr=2e-3).resolved().muon_lr == pytest.approx(0.01)
+    assert TrainConfig(**VIT, muon_lr=0.02).resolved().muon_lr == 0.02
+    four = TrainConfig(**VIT, recipe=4).resolved()
+    assert four.to_dict() == {**new.to_dict(), "recipe": 4, "optimizer": "adamw",
+                              "muon_lr": 0.02}
     three = TrainConfig(**VIT, recipe=3).resolved()
-    assert three.to_dict() == {**new.to_dict(), "recipe": 3, "input_norm": "none",
+    assert three.to_dict() == {**four.to_dict(), "recipe": 3, "input_norm": "none",
                                "batch_size": 128}
     assert new.batch_size == 64
+    for family in ("lm", "mixer"):  # recipe 5 is the ViT's: the others keep AdamW
+        other = TrainConfig(**{**VIT, "family": family, **(
+            {"task": "lm", "dataset": "moby-dick", "arch": {"heads": 2}, "context": 32}
+            if family == "lm" else {"arch": {"patch": 2}})}).resolved()
+        assert (other.recipe, other.optimizer, other.muon_lr) == (5, "adamw", 0.02)
     old = TrainConfig(**VIT, recipe=2).resolved()
     assert (old.lr_schedule, old.warmup, old.label_smoothing, old.weight_decay,
             old.decay) == ("step", 0, 0.0, 0.01, "all")
@@ -151,7 +163,7 @@ def test_a_config_stored_before_recipe_versions_names_the_one_it_ran_on():
 
 
 @pytest.mark.parametrize("settings, match", [
-    ({"recipe": 5}, "--recipe 5"),
+    ({"recipe": 6}, "--recipe 6"),
     ({"input_norm": "batch"}, "--input-norm"),
     ({"label_smoothing": -0.1}, "--label-smoothing"),
     ({"label_smoothing": 1.0}, "--label-smoothing"),

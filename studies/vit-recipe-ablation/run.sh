@@ -3,7 +3,8 @@
 # first 10,000 CIFAR-10 training images, 2,000 eval images, 50 warm-up steps, one thread), on
 # the conventional ViT (patch 4, 128/512/6, 4 heads) and the hourglass at the same
 # non-embedding parameters (192/127/6, K = 2, attention 128: `hourglass match`, 1,191,550
-# against 1,191,178), seeds 0 and 1. Every knob is set against recipe 4's defaults.
+# against 1,191,178), seeds 0 and 1. Every knob is set against recipe 4's defaults (pinned:
+# the ablation chose what recipe 5 took, Muon).
 # Resumable: a finished run is skipped, an interrupted one resumed. Seed 0 of every knob
 # runs first. SHAPE (conventional or hourglass) runs that shape's half only, so that each of two
 # cores can take one. Then: python studies/tables.py ablation RUNS/vit-recipe-ablation
@@ -37,6 +38,6 @@ declare -A shapes=(
   [conventional]="--skip-dim 128 --inner-dim 512 --depth 6"
   [hourglass]="--skip-dim 192 --inner-dim 127 --depth 6 --sub-blocks 2 --attn-dim 128"
 )
-common="--family vit --task classify --dataset cifar10 --heads 4 --patch 4 --epochs 3 --lr 1e-3
+common="--recipe 4 --family vit --task classify --dataset cifar10 --heads 4 --patch 4 --epochs 3 --lr 1e-3
         --warmup 50 --train-limit 10000 --eval-limit 2000"
 source "$(dirname "$0")/../ablate.sh"

@@ -125,8 +125,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="the recipe version the unset settings come from: 1 (this tool's "
                         "first), 2 (the paper's MNIST code path), 3 (2, with fast ViT "
                         "classification and LM recipes), 4 (3, with a ViT's or Mixer's "
-                        "classification inputs standardised, batches of 64) (default: the "
-                        "latest, 4)")
+                        "classification inputs standardised, batches of 64), 5 (4, with "
+                        "a ViT classifier trained by Muon at 5x --lr) (default: the latest, 5)")
     p.add_argument("--label-smoothing", type=float,
                    help="classify: smooth the training labels by this much (default: 0; from "
                         "recipe 3, vit and mixer 0.1)")
@@ -158,9 +158,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                         "Beta(ALPHA, ALPHA); with --mixup, each batch takes one (default: 0)")
     p.add_argument("--optimizer", choices=("adamw", "muon"),
                    help="adamw, or muon: Muon's orthogonalised momentum on the hidden weight "
-                        "matrices (lm, vit), AdamW on the rest (default: adamw)")
+                        "matrices (lm, vit), AdamW on the rest (default: adamw; from recipe "
+                        "5, vit classification muon)")
     p.add_argument("--muon-lr", type=float,
-                   help="--optimizer muon: Muon's peak lr, scheduled as --lr is (default: 0.02)")
+                   help="--optimizer muon: Muon's peak lr, scheduled as --lr is (default: "
+                        "0.02; from recipe 5, vit classification 5x --lr)")
     p.add_argument("--precision", choices=("fp32", "bf16"),
                    help="bf16: the training step's forward under bfloat16 autocast (matmuls "
                         "about 2x faster on CPUs with AVX-512 BF16 or AMX; weights, optimizer "

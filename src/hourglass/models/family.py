@@ -24,6 +24,9 @@ from hourglass.core.errors import UserError
 SHAPES = ("hourglass", "conventional")
 DEFAULT_FAMILY = "mlp"  # what a command, config or space without a family means (the paper's)
 COUNT_KEYS = ("params", "frozen_params", "embedding_params", "flops_per_sample")
+# a recipe default that is not a run setting: an unset muon_lr is this multiple of lr, so
+# that a search over lr moves both optimizers' steps together (training/config.py)
+MUON_LR_PER_LR = "muon_lr_per_lr"
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,8 @@ class Family:
     options: dict[str, tuple[str, ...] | Callable[[str], object]] = field(default_factory=dict)
     # (the task's TaskSpec, dataset, recipe version) -> defaults for the run settings left
     # unset (norm, act, augment, and where the family has its own recipe, epochs, schedule,
-    # weight decay): the recipe a config states it reaches (training/config.py, RECIPES)
+    # weight decay): the recipe a config states it reaches (training/config.py, RECIPES);
+    # MUON_LR_PER_LR among them ties Muon's lr to lr
     recipe: Callable[[Any, str, int], dict] = lambda task, dataset, version: {}
     takes_dropout: bool = False  # whether the module has dropout (TrainConfig.dropout)
     takes_drop_path: bool = False  # whether it has stochastic depth (TrainConfig.drop_path)

@@ -15,7 +15,7 @@ from hourglass.core.choices import (
 )
 from hourglass.core.errors import UserError
 from hourglass.data import dataset_shape
-from hourglass.models.family import DEFAULT_FAMILY
+from hourglass.models.family import DEFAULT_FAMILY, MUON_LR_PER_LR
 from hourglass.models.registry import get_family
 from hourglass.tasks.base import LMShape, TaskShape, task_spec
 from hourglass.tasks.build import make_task
@@ -39,13 +39,15 @@ RECIPE_V1 = {"split_rng": "torch", "lr_schedule": "step", "test_checkpoint": "be
 # paper's MNIST code path (the settings above); 3: fast Transformer recipes (the ViT
 # classifying: warm-up and cosine per step, label smoothing, weight decay 0.05 on matrices
 # only; the LM: dropout); 4: 3, with a ViT or Mixer classifier's inputs standardised per
-# channel (input_norm). The MLP's recipe is the same from 2 on.
-RECIPES = (1, 2, 3, 4)
+# channel (input_norm); 5: 4, with a ViT classifier's layer matrices trained by Muon. The
+# MLP's recipe is the same from 2 on.
+RECIPES = (1, 2, 3, 4, 5)
 LATEST_RECIPE = RECIPES[-1]
 DECAY = ("all", "matrices")  # which parameters weight decay pulls towards 0
 OPTIMIZERS = ("adamw", "muon")
 PRECISIONS = ("fp32", "bf16")
-MUON_LR = 0.02  # Keller Jordan's default for Muon's peak lr
+MUON_LR = 0.02  # Keller Jordan's default for Muon's peak lr (or the family recipe's
+# MUON_LR_PER_LR x lr)
 
 
 @dataclass
@@ -84,7 +86,8 @@ class TrainConfig:
     cutmix: float | None = None  # classify: CutMix's Beta alpha (0: none)
     optimizer: str | None = None  # adamw | muon (Muon on the hidden matrices, AdamW on the
     # rest: training/muon.py)
-    muon_lr: float | None = None  # Muon's peak lr (the schedule scales it as it scales lr)
+    muon_lr: float | None = None  # Muon's peak lr (the schedule scales it as it scales lr;
+    # None: MUON_LR, or the family recipe's multiple of lr, MUON_LR_PER_LR)
     precision: str | None = None  # fp32 | bf16 (the training step's forward under bfloat16
     # autocast: matmuls in bfloat16, weights, gradients, optimizer and evaluation in fp32)
     seed: int = 0
@@ -128,6 +131,8 @@ class TrainConfig:
                     "muon_lr": MUON_LR, "precision": "fp32",
                     **(RECIPE_V1 if version == 1 else {}),
                     **family.recipe(task, self.dataset, version), "recipe": version}
+        if MUON_LR_PER_LR in defaults:
+            defaults["muon_lr"] = defaults.pop(MUON_LR_PER_LR) * self.lr
         cfg = dataclasses.replace(self, **{k: v if getattr(self, k) is None else getattr(self, k)
                                            for k, v in defaults.items()})
         if task.reads_text != (cfg.context is not None):

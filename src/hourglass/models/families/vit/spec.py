@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hourglass.core.errors import UserError
-from hourglass.models.family import Dim, Family, check_shape, register
+from hourglass.models.family import MUON_LR_PER_LR, Dim, Family, check_shape, register
 from hourglass.models.layers.patch_config import (
     PatchConfig,
     io_counts,
@@ -27,6 +27,18 @@ from hourglass.models.layers.patch_config import (
 )
 
 from .spaces import SPACES, compare_space
+
+# Recipe 5, for classification: Muon on the layers' weight matrices (AdamW on the rest), its
+# lr 5x AdamW's (0.005 at the default 1e-3). At Muon's usual 0.02 the attention collapsed
+# (docs/results section 9: logits 5x a healthy run's, the ViT has no QK-norm) and training
+# stalled near 40%; at 0.005 the conventional ViT led AdamW by 13 points after epoch 1.
+CLASSIFY_RECIPE_5 = {"optimizer": "muon", MUON_LR_PER_LR: 5.0}
+
+
+def vit_recipe(task, dataset: str, version: int) -> dict:
+    """The patch models' recipe (patch_recipe), and from recipe 5 CLASSIFY_RECIPE_5."""
+    return {**patch_recipe(task, dataset, version),
+            **(CLASSIFY_RECIPE_5 if task.classifies and version >= 5 else {})}
 
 
 @dataclass
@@ -140,7 +152,7 @@ VIT = register(Family(
     make_config=make_config, config_from_dict=_from_dict, counts=count_params,
     module=f"{__package__}.net:VisionTransformer",
     default_task="classify",
-    recipe=patch_recipe, spaces=SPACES, compare_space=compare_space, takes_drop_path=True,
+    recipe=vit_recipe, spaces=SPACES, compare_space=compare_space, takes_drop_path=True,
     examples={"hourglass": {"skip_dim": 48, "inner_dim": 12, "depth": 2, "sub_blocks": 2,
                             "attn_dim": 32, "heads": 2},
               "conventional": {"skip_dim": 32, "inner_dim": 128, "depth": 2, "heads": 2}}),
