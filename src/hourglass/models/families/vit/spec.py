@@ -31,7 +31,8 @@ from .spaces import SPACES, compare_space
 # Recipe 5, for classification: Muon on the layers' weight matrices (AdamW on the rest), its
 # lr 5x AdamW's (0.005 at the default 1e-3). At Muon's usual 0.02 the attention collapsed
 # (docs/results section 9: logits 5x a healthy run's, the ViT has no QK-norm) and training
-# stalled near 40%; at 0.005 the conventional ViT led AdamW by 13 points after epoch 1.
+# stalled near 40%; at 0.005 the conventional ViT reached 78.53% in 10 epochs (bf16, seed 0),
+# against 70.86% with AdamW.
 CLASSIFY_RECIPE_5 = {"optimizer": "muon", MUON_LR_PER_LR: 5.0}
 
 
