@@ -187,4 +187,4 @@ def test_a_run_from_a_variant_records_its_name_not_the_variants_claimed_result()
                                       "--epochs", "1", "--out", "x"])
     cfg = config_from(args)
     assert cfg.extra == {"variant": "vit-c10-conventional"} and cfg.epochs == 1
-    assert (cfg.task, cfg.dataset, cfg.recipe) == ("classify", "cifar10", 4)
+    assert (cfg.task, cfg.dataset, cfg.recipe, cfg.precision) == ("classify", "cifar10", 5, "bf16")
