@@ -18,15 +18,15 @@ STUDY_SPACES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "studies").rglob
 
 
 @pytest.mark.parametrize("path", STUDY_SPACES)
-def test_every_committed_space_file_still_loads(path, monkeypatch):
+def test_every_committed_space_file_still_loads(path):
+    data_dir = None
     if tomllib.loads((ROOT / path).read_text())["dataset"] == "tinyshakespeare":
         # a text's vocabulary, hence its parameter counts, comes from the file itself
-        need(SHARED_DATA / "tinyshakespeare")
-        monkeypatch.setenv("HOURGLASS_DATA_DIR", str(SHARED_DATA))
-    space = load_space(str(ROOT / path))
+        data_dir = str(need(SHARED_DATA / "tinyshakespeare").parent)
+    space = load_space(str(ROOT / path), data_dir)
     assert space.units()
-    assert space_from_dict(tomllib.loads(toml(space.to_dict())), space.name).to_dict() == \
-        space.to_dict()
+    assert space_from_dict(tomllib.loads(toml(space.to_dict())), space.name,
+                           data_dir).to_dict() == space.to_dict()
     # it names the recipe it ran on, and its trials resolve to that recipe's settings: a
     # study run before recipe 2 to v1's split, schedule and checkpoint
     version = space.recipe["recipe"]
@@ -198,6 +198,28 @@ def test_compare_has_a_language_model_space_for_any_text(tmp_path):
     text.write_text("to be or not to be, that is the question. " * 200)
     name, space = compare_space("lm", f"text:{text}", None, "lm")
     assert space.dataset == f"text:{text}" and space.units()
+
+
+def test_a_text_space_is_checked_on_the_data_dir_it_is_given(tmp_path, monkeypatch):
+    """`hourglass search SPACE --data-dir DIR` counts the space's networks on DIR's text,
+    not on ./data: found when the full LM study would not start."""
+    data_dir = str(need(SHARED_DATA / "tinyshakespeare").parent)
+    space_file = ROOT / "studies" / "shakespeare-lm-full" / "space.toml"
+    monkeypatch.chdir(tmp_path)  # no ./data here
+    monkeypatch.delenv("HOURGLASS_DATA_DIR", raising=False)
+    with pytest.raises(UserError, match="no text file"):
+        load_space(str(space_file))
+    assert load_space(str(space_file), data_dir).units()
+
+    from hourglass.cli.main import main
+
+    def reached_search(*args, **kwargs):
+        raise UserError("the space loaded; search reached")
+
+    monkeypatch.setattr("hourglass.search.search", reached_search)
+    assert main(["search", str(space_file), "--data-dir", data_dir, "--out",
+                 str(tmp_path / "s")]) == 2
+    assert not (tmp_path / "data").exists()
 
 
 def test_a_dim_added_later_keeps_earlier_keys_and_names_itself_when_set():

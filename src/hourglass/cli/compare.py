@@ -35,7 +35,8 @@ def compare_space(task: str, dataset: str, data_dir: str | None,
     shape = None if text else make_task(task, dataset, image, classes, tensors=False)
     space = fam.compare_space(task, dataset, shape)
     name = space.pop("name")
-    return name, load_space(name) if name in BUILTINS else space_from_dict(space, name)
+    return name, (load_space(name, data_dir) if name in BUILTINS
+                  else space_from_dict(space, name, data_dir))
 
 
 def compare(task: str | None = None, dataset: str | None = None,

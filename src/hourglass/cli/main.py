@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "search":
         from hourglass.search import load_space
 
-        space = load_space(args.space)  # a bad space is refused before PyTorch loads
+        space = load_space(args.space, args.data_dir)  # a bad space is refused before PyTorch loads
         from hourglass.report import write_report
         from hourglass.search import search
 

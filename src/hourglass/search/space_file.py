@@ -174,7 +174,9 @@ def _configs(where: str, d: dict, family: Family) -> list[dict[str, int]]:
     return out
 
 
-def space_from_dict(d: dict, name: str) -> SearchSpace:
+def space_from_dict(d: dict, name: str, data_dir: str | None = None) -> SearchSpace:
+    """The space ``d`` describes, checked: each shape's largest network is counted on the
+    data under ``data_dir`` (a text's vocabulary sets its embedding)."""
     unknown = set(d) - TOP_KEYS
     if unknown:
         raise UserError(f"{name}: unknown keys {', '.join(sorted(unknown))}; allowed: "
@@ -217,23 +219,23 @@ def space_from_dict(d: dict, name: str) -> SearchSpace:
         values = first.configs[0] if first.configs else {k: v[0] for k, v in first.dims.items()}
         unit = Unit(Arch.of(shape, family.name, values), first.lr[0])
         space.batch_size = space.train_config(unit, seeds[0], space.epochs,
-                                              None).resolved().batch_size
+                                              data_dir).resolved().batch_size
     for shape, s in shapes.items():  # the largest network of each shape (or every listed
         # one) built as a config, no weights, now: bad settings and absurd sizes fail before
         # the search starts
         for values in s.configs or [{k: max(v) for k, v in s.dims.items()}]:
             arch = Arch.of(shape, family.name, values)
             count_run_params(space.train_config(Unit(arch, s.lr[0]), seeds[0], space.epochs,
-                                                None).resolved())
+                                                data_dir).resolved())
     if not space.archs():
         raise UserError(f"{name}: no architecture fits under max_params {space.max_params}")
     return space
 
 
-def load_space(spec: str) -> SearchSpace:
-    """A built-in name or a TOML file path."""
+def load_space(spec: str, data_dir: str | None = None) -> SearchSpace:
+    """A built-in name or a TOML file path, checked against the data under ``data_dir``."""
     if spec in BUILTINS:
-        return space_from_dict(BUILTINS[spec](), spec)
+        return space_from_dict(BUILTINS[spec](), spec, data_dir)
     path = Path(spec)
     if not path.is_file():
         raise UserError(f"search space {spec!r}: no such file or built-in; built-ins: "
@@ -242,4 +244,4 @@ def load_space(spec: str) -> SearchSpace:
         d = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: not valid TOML ({e})") from e
-    return space_from_dict(d, path.stem)
+    return space_from_dict(d, path.stem, data_dir)
