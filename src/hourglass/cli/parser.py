@@ -133,6 +133,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dropout", type=float,
                    help="lm: dropout on attention and after each residual branch (default: "
                         "0; from recipe 3, 0.1)")
+    p.add_argument("--attention-dropout", type=float,
+                   help="lm: dropout on the attention weights alone (default: --dropout's); "
+                        "0 lets the attention run PyTorch's fused kernel, a step 1.45x faster "
+                        "here")
     p.add_argument("--decay", choices=("all", "matrices"),
                    help="the parameters weight decay pulls: all, or the matrices only (not "
                         "norms, biases, positions) (default: all; lm, and from recipe 3 vit "

@@ -15,14 +15,15 @@ from hourglass.training import TrainConfig, count_run_params
 # As TrainConfig's, absent: the recipe's. recipe: its version (training/config.py, RECIPES;
 # absent: the latest), which every committed study names; the studies run before recipe v2
 # also name v1's split_rng, lr_schedule and test_checkpoint. context and warmup: the lm
-# task's windows and lr warm-up; label_smoothing, dropout, decay: the regularisers;
-# input_norm, test_flip: how a classifier's inputs are scaled, and whether it is scored on
-# each image and its mirror image; ema: the weight average's decay; mixup, cutmix: their
+# task's windows and lr warm-up; label_smoothing, dropout, attention_dropout, decay: the
+# regularisers; input_norm, test_flip: how a classifier's inputs are scaled, and whether it is
+# scored on each image and its mirror image; ema: the weight average's decay; mixup, cutmix: their
 # Beta alphas; drop_path: stochastic depth; optimizer, muon_lr: AdamW or Muon; precision:
 # fp32 or bf16 autocast.
 RECIPE_KEYS = ("split_rng", "lr_schedule", "test_checkpoint", "context", "warmup", "recipe",
-               "label_smoothing", "dropout", "decay", "input_norm", "test_flip",
-               "ema", "mixup", "cutmix", "drop_path", "optimizer", "muon_lr", "precision")
+               "label_smoothing", "dropout", "attention_dropout", "decay", "input_norm",
+               "test_flip", "ema", "mixup", "cutmix", "drop_path", "optimizer", "muon_lr",
+               "precision")
 TOP_KEYS = {"task", "dataset", "family", "epochs", "batch_size", "seeds", "max_params",
             "train_limit", "eval_limit", "augment", "name", *RECIPE_KEYS, *SHAPES}
 CORE_DIMS = ("skip_dim", "inner_dim", "depth")

@@ -76,6 +76,7 @@ class TrainConfig:
     # None: the latest)
     label_smoothing: float | None = None  # classify: cross-entropy against smoothed labels
     dropout: float | None = None  # families with dropout (lm): attention and residual
+    attention_dropout: float | None = None  # lm: on the attention weights (None: dropout)
     decay: str | None = None  # all | matrices (not norms, biases or positions)
     input_norm: str | None = None  # classify: none | channel (standardised per channel)
     test_flip: bool | None = None  # classify: eval and test score the mean of each image's
@@ -150,8 +151,11 @@ class TrainConfig:
             value = getattr(cfg, name)
             if not (math.isfinite(value) and value >= 0):
                 raise UserError(f"--{name.replace('_', '-')} must be a number >= 0, got {value}")
-        for name in ("adam_beta2", "label_smoothing", "dropout", "ema", "drop_path"):
+        for name in ("adam_beta2", "label_smoothing", "dropout", "attention_dropout", "ema",
+                     "drop_path"):
             value = getattr(cfg, name)
+            if name == "attention_dropout" and value is None:
+                continue
             if not (isinstance(value, int | float) and 0 <= value < 1):
                 raise UserError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
         if cfg.test_flip and not task.classifies:
@@ -162,8 +166,10 @@ class TrainConfig:
         if cfg.optimizer == "muon" and not hasattr(family.module_class(), "hidden_matrices"):
             raise UserError(f"--optimizer muon: the {family.name} family's model does not name "
                             "its hidden matrices (hidden_matrices())")
-        if cfg.dropout and not family.takes_dropout:
-            raise UserError(f"--dropout: the {family.name} family has no dropout layers")
+        for name in ("dropout", "attention_dropout"):
+            if getattr(cfg, name) and not family.takes_dropout:
+                raise UserError(f"--{name.replace('_', '-')}: the {family.name} family has no "
+                                "dropout layers")
         if cfg.drop_path and not family.takes_drop_path:
             raise UserError(f"--drop-path: the {family.name} family has no stochastic depth")
         for name in ("seed", "proj_seed"):

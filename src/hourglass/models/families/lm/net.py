@@ -77,7 +77,9 @@ class Layer(nn.Module):
         act, gated = ACTS[cfg.act]
         w = cfg.layer_dim
         self.norm = norm(w)
-        self.attn = CausalAttention(w, cfg.attention, cfg.heads, cfg.context, norm, cfg.dropout)
+        self.attn = CausalAttention(w, cfg.attention, cfg.heads, cfg.context, norm,
+                                    cfg.dropout if cfg.attention_dropout is None
+                                    else cfg.attention_dropout)
         self.drop = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
         self.ffn = ResidualFFN(w, cfg.inner_dim, cfg.sub_blocks, norm_layer=norm,
                                act_layer=act, gated=gated, bias=False, dropout=cfg.dropout)

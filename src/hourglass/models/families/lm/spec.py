@@ -44,6 +44,8 @@ class LMConfig:
     act: str = "swiglu"
     block: str = "plain"  # or altup:K: each layer runs on one of K sub-blocks of the stream
     dropout: float = 0.0  # training only: after attention and each sub-block, and in attention
+    attention_dropout: float | None = None  # on the attention weights; None: dropout. At 0 the
+    # attention runs PyTorch's fused kernel, which has no dropout: a step 1.45x faster here
 
     def __post_init__(self) -> None:
         for name in ("vocab", "context", "skip_dim", "inner_dim", "depth", "sub_blocks",
@@ -52,8 +54,11 @@ class LMConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise UserError(f"{name.replace('_', '-')} must be a positive integer, got "
                                 f"{value!r}")
-        if not (isinstance(self.dropout, int | float) and 0 <= self.dropout < 1):
-            raise UserError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        for name in ("dropout", "attention_dropout"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int | float)
+                                          and not isinstance(value, bool) and 0 <= value < 1):
+                raise UserError(f"{name.replace('_', '-')} must be in [0, 1), got {value!r}")
         if not isinstance(self.attn_dim, int) or self.attn_dim < 0:
             raise UserError(f"attn-dim must be a positive integer (or 0 for d_model), got "
                             f"{self.attn_dim!r}")
@@ -146,6 +151,7 @@ def make_config(run, task) -> LMConfig:
     cfg = LMConfig(vocab=task.vocab, context=task.context, skip_dim=run.skip_dim,
                    inner_dim=run.inner_dim, depth=run.depth, norm=run.norm, act=run.act,
                    block=run.block, dropout=run.dropout,
+                   attention_dropout=run.attention_dropout,
                    **{d.name: run.arch.get(d.name, d.default) for d in LM.extra_dims})
     check_shape(run.shape, cfg.shape, cfg.skip_dim, cfg.inner_dim)
     return cfg
