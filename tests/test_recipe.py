@@ -170,6 +170,11 @@ def test_a_config_stored_before_recipe_versions_names_the_one_it_ran_on():
     ({"dropout": 1.0, "family": "lm", "task": "lm", "dataset": "moby-dick", "arch": {}},
      "--dropout"),
     ({"dropout": 0.1}, "vit family has no dropout"),
+    ({"attention_dropout": 1.0, "family": "lm", "task": "lm", "dataset": "moby-dick",
+      "arch": {}}, "--attention-dropout must be in"),
+    ({"attention_dropout": -0.1, "family": "lm", "task": "lm", "dataset": "moby-dick",
+      "arch": {}}, "--attention-dropout must be in"),
+    ({"attention_dropout": 0.1}, "--attention-dropout: the vit family has no dropout"),
     ({"decay": "some"}, "--decay"),
     ({"task": "denoise", "label_smoothing": 0.1}, "denoise task has no labels"),
 ])
@@ -229,6 +234,38 @@ def test_lm_dropout_acts_in_training_only_and_leaves_a_dropout_free_model_as_it_
     assert not torch.allclose(plain(ids), dropped(ids))
     with pytest.raises(UserError, match="dropout"):
         LMConfig(**dims, dropout=1.0)
+
+
+def test_lm_attention_dropout_sets_the_attention_s_alone_and_defaults_to_dropout():
+    import torch
+
+    from hourglass.models.families.lm.net import CausalAttention, LanguageModel
+    from hourglass.models.families.lm.spec import LMConfig
+
+    dims = {"vocab": 20, "context": 16, "skip_dim": 32, "inner_dim": 48, "depth": 2,
+            "dropout": 0.3}
+
+    def rates(model):
+        attention = {m.dropout for m in model.modules() if isinstance(m, CausalAttention)}
+        residual = {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)}
+        return attention, residual
+
+    assert rates(LanguageModel(LMConfig(**dims))) == ({0.3}, {0.3})  # a run before the option
+    assert rates(LanguageModel(LMConfig(**dims, attention_dropout=0.0))) == ({0.0}, {0.3})
+    assert rates(LanguageModel(LMConfig(**{**dims, "dropout": 0.0},
+                                        attention_dropout=0.2))) == ({0.2}, set())
+    # no dropout on the weights: training-mode attention is a function of its input
+    attn = LanguageModel(LMConfig(**dims, attention_dropout=0.0)).layers[0].attn.train()
+    x = torch.randn(2, 16, 32, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(attn(x), attn(x))
+    attn.dropout = 0.3
+    assert not torch.equal(attn(x), attn(x))
+    lm = TrainConfig(family="lm", task="lm", dataset="moby-dick", skip_dim=32, inner_dim=48,
+                     depth=2, attention_dropout=0.0, lr=1e-3)
+    assert (lm.resolved().attention_dropout, lm.resolved().dropout) == (0.0, 0.1)
+    for bad in (1.0, -0.1, True):
+        with pytest.raises(UserError, match="attention-dropout must be in"):
+            LMConfig(**dims, attention_dropout=bad)
 
 
 def test_standardised_inputs_are_the_training_split_s_and_travel_with_the_checkpoint(tmp_path):
