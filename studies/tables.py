@@ -275,7 +275,11 @@ def ablation(runs: Path) -> str:
     found: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
     knobs: list[str] = []
     tasks = set()
-    for m in sorted(runs.glob("*/metrics.json"), key=lambda m: m.stat().st_mtime):
+    # base first, then the knobs by name: a run's files may come from a checkout
+    # (studies/progress.py), whose times say nothing of the order they ran in
+    for m in sorted(runs.glob("*/metrics.json"),
+                    key=lambda m: (m.parent.name.split("-", 1)[1].rsplit("-s", 1)[0] != "base",
+                                   m.parent.name)):
         shape, rest = m.parent.name.split("-", 1)
         knob, seed = rest.rsplit("-s", 1)
         task = json.loads((m.parent / "config.json").read_text())["task"]

@@ -25,6 +25,10 @@ _spec = importlib.util.spec_from_file_location(
     "attention", Path(__file__).parents[1] / "studies" / "attention.py")
 attention = sys.modules["attention"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(attention)
+_spec = importlib.util.spec_from_file_location(
+    "progress", Path(__file__).parents[1] / "studies" / "progress.py")
+progress = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(progress)
 
 
 def test_the_variants_table_sets_each_variant_beside_the_plain_block_on_its_network(tmp_path):
@@ -277,3 +281,40 @@ def test_attention_stats_read_every_layer_of_a_trained_run(tmp_path):
     for s in found:
         assert 0 < s.entropy <= s.max_entropy + 1e-6 and 0 < s.top_weight <= 1
         assert s.max_entropy == pytest.approx(sum(math.log(i) for i in range(1, 33)) / 32)
+
+
+def test_a_saved_study_resumes_on_a_new_machine_without_training_its_finished_trials(tmp_path):
+    """studies/progress.py: what `save` keeps (the journal and each finished run's records, no
+    checkpoint) lets the same search, restored into an empty runs folder, find every trial
+    finished: trials.csv comes back the same, with no training. A trial the journal shows
+    running is failed on restore, so that it trains again; a torn last record is not saved."""
+    import optuna
+    from conftest import tiny
+    from optuna.storages.journal import JournalFileBackend
+
+    from hourglass.search import SearchOptions, load_space, search
+
+    space = tiny(tmp_path)
+    out, kept = tmp_path / "machine-1" / "tiny", tmp_path / "progress"
+    search(str(space), load_space(str(space)), out, SearchOptions(progress=False))
+    before = (out / "trials.csv").read_text()
+    with open(out / "journal.log", "ab") as f:
+        f.write(b'{"op_code": 5, "worker_id"')  # a worker killed in mid-write
+    assert progress.save(out, kept) == 10
+    assert (kept / "journal.log").read_bytes().endswith(b"}\n")
+    assert not list(kept.rglob("*.safetensors")) and len(list(kept.rglob("history.csv"))) == 10
+
+    again = tmp_path / "machine-2" / "tiny"
+    assert progress.restore(kept, again) == (10, 0)
+    search(str(space), load_space(str(space)), again, SearchOptions(progress=False))
+    assert (again / "trials.csv").read_text() == before  # same numbers and seconds: none rerun
+    assert not list(again.rglob("*.safetensors"))
+
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(kept / "journal.log")))
+    optuna.load_study(study_name=storage.get_all_studies()[0].study_name,
+                      storage=storage).ask()  # a trial whose worker died with machine 1
+    third = tmp_path / "machine-3" / "tiny"
+    assert progress.restore(kept, third) == (10, 1)
+    assert progress.restore(kept, third) == (0, 0)  # its own journal is never touched again
+    with pytest.raises(SystemExit, match="no saved progress"):
+        progress.restore(tmp_path / "nothing", third)
