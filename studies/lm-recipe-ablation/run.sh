@@ -19,6 +19,7 @@ declare -A knobs=(
   [base]=""
   [no-dropout]="--dropout 0"
   [dropout-0.2]="--dropout 0.2"
+  [no-attention-dropout]="--attention-dropout 0"
   [lr-2e-3]="--lr 2e-3"
   [lr-5e-4]="--lr 5e-4"
   [batch-32]="--batch-size 32"
@@ -28,8 +29,8 @@ declare -A knobs=(
   [muon]="--optimizer muon"
   [bf16]="--precision bf16"
 )
-order=(base muon bf16 no-dropout lr-2e-3 lr-5e-4 batch-32 batch-8 context-128 context-512
-       dropout-0.2)
+order=(base muon bf16 no-dropout no-attention-dropout lr-2e-3 lr-5e-4 batch-32 batch-8
+       context-128 context-512 dropout-0.2)
 declare -A shapes=(
   [conventional]="--variant lm-char-conventional"
   [hourglass]="--variant lm-char-hourglass"
