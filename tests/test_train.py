@@ -239,3 +239,54 @@ def test_a_bf16_run_trains_differs_from_fp32_and_resumes_to_the_same_result(tmp_
     assert (resumed["test_bpc"], resumed["eval_bpc"]) == (whole["test_bpc"], whole["eval_bpc"])
     with pytest.raises(UserError, match="--precision 'fp16': choose one of fp32, bf16"):
         dataclasses.replace(cfg, precision="fp16").resolved()
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_on_a_cpu_without_bfloat16_units_warns_once(tmp_path, monkeypatch, capsys, native):
+    """Without AVX-512 BF16 or AMX PyTorch's bfloat16 matmuls run in reference kernels, 10x
+    slower than fp32: a run in bf16 says so on stderr, once per process; with them, nothing."""
+    loop._warn_once.cache_clear()
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    cfg = TrainConfig(family="lm", task="lm", dataset="moby-dick", skip_dim=16, inner_dim=32,
+                      depth=1, arch={"heads": 2}, context=16, epochs=1, batch_size=8,
+                      train_limit=16, eval_limit=8, warmup=0, precision="bf16")
+    train(cfg, tmp_path / "a", progress=False)
+    train(cfg, tmp_path / "b", progress=False)
+    train(dataclasses.replace(cfg, precision="fp32"), tmp_path / "c", progress=False)
+    err = capsys.readouterr().err
+    assert err.count("no bfloat16 matmul units") == (0 if native else 1)
+
+
+def test_patience_stops_a_run_whose_eval_loss_stopped_falling_and_tests_its_best_epoch(
+        tmp_path, monkeypatch):
+    """--patience P: a run stops once P epochs pass without a lower eval loss, having trained
+    exactly what the full run trained up to there (the schedule is the full epochs'), and is
+    tested at its best epoch; a run killed on the way stops at the same epoch; bad values are
+    refused."""
+    cfg = TrainConfig(family="lm", task="lm", dataset="moby-dick", skip_dim=64, inner_dim=128,
+                      depth=2, arch={"heads": 2}, context=32, epochs=20, batch_size=4,
+                      lr=1e-2, train_limit=24, eval_limit=16, warmup=0, dropout=0.0)
+    train(cfg, tmp_path / "full", progress=False)
+
+    def history(run):  # each epoch's row, without the wall-clock seconds
+        return [r.rsplit(",", 1)[0] for r in (run / "history.csv").read_text().split()[1:]]
+
+    full = history(tmp_path / "full")
+    losses = [float(r.split(",")[2]) for r in full]
+    stop = next(e for e in range(1, 21) if e - 1 - losses.index(min(losses[:e])) >= 3)
+    assert stop < 20  # at lr 1e-2 the eval loss wanders: some 3 epochs bring nothing new
+    stopping = dataclasses.replace(cfg, patience=3)
+    stopped = train(stopping, tmp_path / "stopped", progress=False)
+    assert (stopped["epochs_trained"], stopped["epochs"]) == (stop, 20)
+    assert history(tmp_path / "stopped") == full[:stop]
+    assert stopped["best_epoch"] == stop - 3
+    assert stopped["eval_loss"] == min(losses[:stop])
+    kill_after_epoch_2(monkeypatch, stopping, tmp_path / "cut")
+    resumed = train(stopping, tmp_path / "cut", resume=True, progress=False)
+    assert (resumed["epochs_trained"], resumed["test_bpc"]) == (stop, stopped["test_bpc"])
+    for bad in (-1, True, 1.5):
+        with pytest.raises(UserError, match="--patience must be a whole number"):
+            dataclasses.replace(cfg, patience=bad).resolved()
+    with pytest.raises(UserError, match="only with --test-checkpoint best"):
+        dataclasses.replace(cfg, patience=2, test_checkpoint="last").resolved()

@@ -169,8 +169,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                         "0.02; from recipe 5, vit classification 5x --lr)")
     p.add_argument("--precision", choices=("fp32", "bf16"),
                    help="bf16: the training step's forward under bfloat16 autocast (matmuls "
-                        "about 2x faster on CPUs with AVX-512 BF16 or AMX; weights, optimizer "
-                        "and evaluation stay fp32) (default: fp32)")
+                        "about 2x faster on CPUs with AVX-512 BF16 or AMX, 10x slower on "
+                        "others; weights, optimizer and evaluation stay fp32) (default: fp32)")
     p.add_argument("--noise-std", type=float, default=0.25, help="denoise: noise level")
     p.add_argument("--augment", choices=AUGMENTS,
                    help="flip4: the authors' x4 copy of the training set (identity, h, v, "
@@ -188,6 +188,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="model the test score is taken from: last (the final one) or best "
                         "(lowest eval loss) (default: last on MNIST and Fashion-MNIST, as the "
                         "authors; best elsewhere)")
+    p.add_argument("--patience", type=int,
+                   help="stop once this many epochs pass without a lower eval loss; the "
+                        "schedule stays --epochs' and the best epoch's model is tested "
+                        "(default: 0, every epoch)")
     p.add_argument("--train-limit", type=int, help="use only the first N training images")
     p.add_argument("--eval-limit", type=int,
                    help="use only the first N eval images and a seeded sample of N test images")

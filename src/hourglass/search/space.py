@@ -19,11 +19,11 @@ from hourglass.training import TrainConfig, count_run_params
 # regularisers; input_norm, test_flip: how a classifier's inputs are scaled, and whether it is
 # scored on each image and its mirror image; ema: the weight average's decay; mixup, cutmix: their
 # Beta alphas; drop_path: stochastic depth; optimizer, muon_lr: AdamW or Muon; precision:
-# fp32 or bf16 autocast.
+# fp32 or bf16 autocast; patience: epochs without a lower eval loss before a run stops.
 RECIPE_KEYS = ("split_rng", "lr_schedule", "test_checkpoint", "context", "warmup", "recipe",
                "label_smoothing", "dropout", "attention_dropout", "decay", "input_norm",
                "test_flip", "ema", "mixup", "cutmix", "drop_path", "optimizer", "muon_lr",
-               "precision")
+               "precision", "patience")
 TOP_KEYS = {"task", "dataset", "family", "epochs", "batch_size", "seeds", "max_params",
             "train_limit", "eval_limit", "augment", "name", *RECIPE_KEYS, *SHAPES}
 CORE_DIMS = ("skip_dim", "inner_dim", "depth")

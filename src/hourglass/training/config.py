@@ -100,6 +100,9 @@ class TrainConfig:
     split_rng: str | None = None  # numpy (the authors' split) | torch
     lr_schedule: str | None = None  # epoch (constant within an epoch) | step
     test_checkpoint: str | None = None  # last (final model) | best (lowest eval loss)
+    patience: int | None = None  # stop once this many epochs pass without a lower eval loss
+    # (0: train every epoch); the schedule stays the full epochs' and the best checkpoint is
+    # tested: it saves the epochs a network that overfits would spend getting worse
     data_dir: str | None = None
     image_size: str | None = None  # folder datasets: N or HxW
     channels: int | None = None  # folder datasets: 1 or 3
@@ -129,7 +132,7 @@ class TrainConfig:
                     "adam_beta2": 0.999, "warmup": 0, "label_smoothing": 0.0, "dropout": 0.0,
                     "decay": "all", "input_norm": "none", "test_flip": False, "ema": 0.0,
                     "mixup": 0.0, "cutmix": 0.0, "drop_path": 0.0, "optimizer": "adamw",
-                    "muon_lr": MUON_LR, "precision": "fp32",
+                    "muon_lr": MUON_LR, "precision": "fp32", "patience": 0,
                     **(RECIPE_V1 if version == 1 else {}),
                     **family.recipe(task, self.dataset, version), "recipe": version}
         if MUON_LR_PER_LR in defaults:
@@ -158,6 +161,13 @@ class TrainConfig:
                 continue
             if not (isinstance(value, int | float) and 0 <= value < 1):
                 raise UserError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
+        if not isinstance(cfg.patience, int) or isinstance(cfg.patience, bool) \
+                or cfg.patience < 0:
+            raise UserError(f"--patience must be a whole number of epochs >= 0, got "
+                            f"{cfg.patience}")
+        if cfg.patience and cfg.test_checkpoint != "best":
+            raise UserError("--patience stops on the eval loss, which picks the tested model "
+                            "only with --test-checkpoint best")
         if cfg.test_flip and not task.classifies:
             raise UserError(f"--test-flip: the {cfg.task} task is not classification (a "
                             "mirrored input has a mirrored target)")

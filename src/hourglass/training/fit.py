@@ -125,7 +125,8 @@ def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_spl
         cfg: TrainConfig, state: TrainState, optim: dict[str, torch.Tensor],
         device: torch.device, on_epoch: OnEpoch, progress: bool = False) -> None:
     """Train ``model`` from where ``state`` says (a fresh run: ``TrainState()``) to the
-    end of ``cfg``'s epochs. After each epoch ``on_epoch(state, optimizer_state, best,
+    end of ``cfg``'s epochs, or until ``cfg.patience`` epochs pass without a lower eval loss.
+    After each epoch ``on_epoch(state, optimizer_state, best,
     evaluated)`` is called, ``best`` telling whether this epoch's model is the one to test (the
     lowest eval loss, or with test_checkpoint "last" every epoch), ``evaluated`` the model the
     eval scored (with --ema, the weight average). Raises Diverged."""
@@ -157,6 +158,8 @@ def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_spl
                mininterval=0.5, desc=f"{cfg.task}/{cfg.dataset}")
     try:
         for epoch in range(state.epoch + 1, cfg.epochs + 1):
+            if cfg.patience and state.epoch - state.best_epoch >= cfg.patience:
+                break  # the eval loss stopped falling; the best epoch's model is tested
             t0 = time.perf_counter()
             gen = epoch_generator(cfg.seed, epoch)
             # dropout draws from PyTorch's global generator: seeded per epoch too (from a copy

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
+import sys
 from pathlib import Path
 
 import torch
@@ -38,6 +40,11 @@ from hourglass.training.state import TrainState
 
 HISTORY_FILE = "history.csv"
 SAMPLES_FILE = "samples.png"
+
+
+@functools.cache
+def _warn_once(message: str) -> None:  # once per process: a search trains many runs
+    print(f"hourglass: warning: {message}", file=sys.stderr, flush=True)
 
 
 def _history_csv(rows: list[dict]) -> str:
@@ -101,6 +108,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
     if done:
         return read_json(out / METRICS_FILE, "metrics")
     data_fingerprint = check_data(out, cfg)
+    if cfg.precision == "bf16" and parallel.is_main() and parallel.slow_bf16(dev):
+        _warn_once("--precision bf16: this CPU has no bfloat16 matmul units (AVX-512 BF16 or "
+                   "AMX), so PyTorch runs them about 10x slower than fp32; fp32 trains faster "
+                   "here")
     prep = prepare(cfg, data)
     torch.manual_seed(cfg.seed)
     model = get_family(cfg.family).build(model_config(cfg, prep.task))
@@ -175,6 +186,7 @@ def finish(out: Path, cfg: TrainConfig, prep: Prepared, state: TrainState) -> di
     metrics = {**get_family(cfg.family).counts(model.cfg), **test_metrics(model, prep),
                f"eval_{metric}": best[f"eval_{metric}"], "eval_loss": best["eval_loss"],
                "best_epoch": state.best_epoch, "epochs": cfg.epochs,
+               "epochs_trained": state.epoch,
                "train_seconds": round(state.train_seconds, 3), "seed": cfg.seed,
                "shape": model.cfg.shape}
     if prep.task.image_target:
