@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import time
 from pathlib import Path
 
@@ -31,6 +33,21 @@ def bench_args(doc: str, quick_help: str, dataset: str = "mnist",
         ap.add_argument(name, action="store_true", help=text)
     args = ap.parse_args()
     return args, load_dataset(dataset, args.data_dir)
+
+
+def machine() -> str:
+    """The CPU a benchmark ran on, and whether it has bfloat16 matmul units: timings compare
+    only on one machine, and bf16's speed turns on those units (12x slower without)."""
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return f"{name}, {os.cpu_count()} cores, bfloat16 units: {'yes' if native else 'no'}"
 
 
 def matmul_peak(n: int = 4096, repeats: int = 5) -> float:

@@ -2,7 +2,7 @@
 trained here in one run.
 
     python bench/time_to_quality.py [--quick | --smoke] [--data-dir DIR] [--family vit|lm]
-                                    [--precision fp32|bf16] [--out DIR]
+                                    [--precision fp32|bf16] [--recipe N] [--out DIR]
 
 For each family the default network trains once on each recipe, with the same seed and one
 thread: the conventional ViT of the recipe issue (patch 4, d_model 128, 6 layers, 4 heads, FFN
@@ -10,8 +10,12 @@ ratio 4) for 10 epochs of CIFAR-10, and `lm-char-conventional` (256/768/4) for 1
 Tiny Shakespeare. It prints every epoch's eval quality (accuracy, or nats per character)
 against epochs and training seconds, then for each family the seconds and epochs each recipe
 took to reach the old recipe's best, and their ratio; the curves go to
-OUT/time_to_quality.png. --precision bf16 trains both recipes under bfloat16 autocast (about
-1.5x faster here). --quick trains on subsets (minutes), --smoke a few steps (CI).
+OUT/time_to_quality.png. Its first line names the CPU: seconds compare only on one machine.
+--precision bf16 trains both recipes under bfloat16 autocast (about 1.5x faster on a CPU with
+bfloat16 units, 12x slower on one without). --recipe N trains one recipe's runs, so that two
+processes with the same --out, one per core, train both in half the time (their seconds then
+both count a busy neighbour); a run finding the other's finished compares them. --quick
+trains on subsets (minutes), --smoke a few steps (CI).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from common import SHARED_DATA, SMOKE_HELP, by_mode  # noqa: E402
+from common import SHARED_DATA, SMOKE_HELP, by_mode, machine  # noqa: E402
 
 from hourglass.training import TrainConfig, train  # noqa: E402
 from hourglass.training.config import LATEST_RECIPE  # noqa: E402
@@ -79,24 +83,36 @@ def main() -> int:
                     help="one family only (default: both)")
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                     help="both recipes' training precision (default fp32)")
+    ap.add_argument("--recipe", type=int, choices=RECIPES, action="append",
+                    help="train this recipe's runs only (default: both); two processes, one "
+                         "per core, may share --out, and a run finding both finished compares")
     ap.add_argument("--out", type=Path, help="where the runs and the plot go (default: a "
                                              "temporary folder)")
     args = ap.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="time-to-quality-"))
     torch.set_num_threads(1)
     curves: dict[tuple[str, int], list] = {}
+    print(f"machine: {machine()}")
     print(f"{'family':6s} {'recipe':>6s} {'epoch':>5s} {'seconds':>8s} {'eval':>8s}")
     for family in args.family or sorted(NETWORKS):
         for recipe in RECIPES:
-            cfg = TrainConfig(**NETWORKS[family], **sizes(args, family), recipe=recipe,
-                              precision=args.precision, data_dir=args.data_dir)
             run = out / f"{family}-recipe{recipe}"
-            train(cfg, run, resume=True, progress=False)
+            if recipe in (args.recipe or RECIPES):
+                cfg = TrainConfig(**NETWORKS[family], **sizes(args, family), recipe=recipe,
+                                  precision=args.precision, data_dir=args.data_dir)
+                train(cfg, run, resume=True, progress=False)
+            elif not (run / "metrics.json").is_file():
+                continue  # another process trains it
             curves[family, recipe] = curve(run, family)
             for epoch, seconds, q in curves[family, recipe]:
                 print(f"{family:6s} {recipe:6d} {epoch:5d} {seconds:8.0f} {q:8.4f}", flush=True)
     for family in args.family or sorted(NETWORKS):
         _, sign = METRIC[family]
+        missing = [str(r) for r in RECIPES if (family, r) not in curves]
+        if missing:
+            print(f"{family}: recipe {', '.join(missing)} not finished in {out} yet: no "
+                  "comparison")
+            continue
         old, new = curves[family, RECIPES[0]], curves[family, RECIPES[1]]
         target = max((q for *_, q in old), key=lambda q: sign * q)
         reach = {r: first_reaching(curves[family, r], target, sign) for r in RECIPES}
@@ -117,7 +133,7 @@ def plot(curves: dict, path: Path) -> None:
     families = sorted({f for f, _ in curves})
     fig, axes = plt.subplots(1, len(families), figsize=(6 * len(families), 4), squeeze=False)
     for ax, family in zip(axes[0], families, strict=True):
-        for recipe in RECIPES:
+        for recipe in (r for r in RECIPES if (family, r) in curves):
             pts = curves[family, recipe]
             ax.plot([s for _, s, _ in pts], [q for *_, q in pts], marker="o",
                     label=f"recipe {recipe}")
