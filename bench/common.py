@@ -24,7 +24,8 @@ def by_mode(args: argparse.Namespace, smoke, quick, full):
 
 def bench_args(doc: str, quick_help: str, dataset: str = "mnist",
                flags: dict[str, str] | None = None) -> tuple[argparse.Namespace, ImageDataset]:
-    """--quick, --smoke, --data-dir and the benchmark's own on/off ``flags`` (name: help)."""
+    """--quick, --smoke, --data-dir and the benchmark's own on/off ``flags`` (name: help);
+    prints the machine, the first line of every timing benchmark."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help=quick_help)
     ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
@@ -32,6 +33,7 @@ def bench_args(doc: str, quick_help: str, dataset: str = "mnist",
     for name, text in (flags or {}).items():
         ap.add_argument(name, action="store_true", help=text)
     args = ap.parse_args()
+    print(f"machine: {machine()}")
     return args, load_dataset(dataset, args.data_dir)
 
 
