@@ -126,10 +126,10 @@ def fit(model: torch.nn.Module, task: TrainingTask, train_split: Split, eval_spl
         device: torch.device, on_epoch: OnEpoch, progress: bool = False) -> None:
     """Train ``model`` from where ``state`` says (a fresh run: ``TrainState()``) to the
     end of ``cfg``'s epochs, or until ``cfg.patience`` epochs pass without a lower eval loss.
-    After each epoch ``on_epoch(state, optimizer_state, best,
-    evaluated)`` is called, ``best`` telling whether this epoch's model is the one to test (the
-    lowest eval loss, or with test_checkpoint "last" every epoch), ``evaluated`` the model the
-    eval scored (with --ema, the weight average). Raises Diverged."""
+    After each epoch ``on_epoch(state, optimizer_state, best, evaluated)`` is called, ``best``
+    telling whether this epoch's model is the one to test (the lowest eval loss, or with
+    test_checkpoint "last" every epoch), ``evaluated`` the model the eval scored (with --ema,
+    the weight average). Raises Diverged."""
     net = model
     world = parallel.world()[1]
     if world > 1:
