@@ -91,7 +91,7 @@ def files_key(paths: list[Path], tags: list | None = None, header: str = "") -> 
     editing, adding or removing any of the files changes."""
     h = hashlib.sha256(header.encode())
     for i, p in enumerate(paths):
-        st = p.stat()
+        st = os.stat(p)
         tag = "" if tags is None else f"\0{tags[i]}"
         h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}{tag}\n".encode())
     return h.hexdigest()[:24]

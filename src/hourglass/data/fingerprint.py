@@ -11,6 +11,7 @@ digits need no files and have a fixed content.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from hourglass.core.errors import UserError
@@ -49,12 +50,24 @@ def fingerprint(name: str, data_dir: str | Path | None = None) -> dict:
     if folder is None:
         return {"dataset": name}
     h, files, size = hashlib.sha256(), 0, 0
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()
-                       and not any(part.startswith(".") for part in p.relative_to(folder).parts)):
-        st = path.stat()
-        h.update(f"{path.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    for parts in sorted(_visible_files(folder)):  # in the order of their paths' parts
+        st = os.stat(os.path.join(folder, *parts))
+        h.update(f"{'/'.join(parts)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         files, size = files + 1, size + st.st_size
     return {"dataset": name, "files": files, "bytes": size, "manifest": h.hexdigest()}
+
+
+def _visible_files(folder: Path) -> list[tuple[str, ...]]:
+    """Every file below ``folder`` outside hidden folders (and not into linked ones), but for
+    hidden files, as its relative path's parts: os.walk and strings, where Paths cost seconds
+    for a 60,000-image folder."""
+    found = []
+    for top, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        rel = Path(top).relative_to(folder).parts
+        found += [(*rel, n) for n in names
+                  if not n.startswith(".") and os.path.isfile(os.path.join(top, n))]
+    return found
 
 
 def changes(before: dict, now: dict) -> str | None:

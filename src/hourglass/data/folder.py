@@ -57,9 +57,11 @@ def list_images(split_dir: Path, classes: list[str]) -> tuple[list[Path], list[i
         folder = split_dir / name
         if not folder.is_dir():
             continue
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        paths += files
-        labels += [label] * len(files)
+        # names, not Paths, sorted: comparing 60,000 Paths costs seconds (the same order)
+        names = sorted(e.name for e in os.scandir(folder)
+                       if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES)
+        paths += [folder / n for n in names]
+        labels += [label] * len(names)
     return paths, labels
 
 

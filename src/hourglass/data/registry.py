@@ -115,8 +115,9 @@ def _folder_shape(root: Path, image_size, channels) -> tuple[tuple[int, int, int
         if unknown:
             raise UserError(f"{d}: class folder(s) {', '.join(unknown[:5])} are not in "
                             f"{splits[0]}; the classes come from train/")
-    paths = [p for d in splits for p in folder.list_images(d, classes)[0]]
-    if not folder.list_images(splits[0], classes)[0]:
+    listed = [folder.list_images(d, classes)[0] for d in splits]
+    paths = [p for split in listed for p in split]
+    if not listed[0]:
         raise UserError(f"{splits[0]}: no images found (expected {splits[0]}/<class>/*.png|jpg)")
     if channels not in (None, 1, 3):
         raise UserError(f"--channels {channels}: must be 1 (grey) or 3 (RGB)")
