@@ -67,28 +67,28 @@ def timed(step, steps: int) -> float:
     return (time.perf_counter() - t0) / steps
 
 
-def ours(model, cfg: TrainConfig, task: LMTask, split: TextSplit, steps: int,
+def ours(model, cfg: TrainConfig, task: LMTask, split: TextSplit, steps: int, rows: int,
          bf16: bool = False) -> float:
     opt = make_optimizer(model, cfg)
     gen = epoch_generator(0, 1)
     perm = torch.randperm(len(split), generator=gen)
-    at = iter(range(0, 10**9, BATCH))
+    at = iter(range(0, 10**9, rows))
 
     def step() -> None:
-        s = next(at) % (len(split) - BATCH)
-        x, y, _ = batch(task, split, None, perm[s:s + BATCH], gen, CPU)
+        s = next(at) % (len(split) - rows)
+        x, y, _ = batch(task, split, None, perm[s:s + rows], gen, CPU)
         train_step(model, opt, task, x, y, False, cfg.lr, 1, bf16)
 
     return timed(step, steps)
 
 
-def plain(model, cfg: TrainConfig, ids: torch.Tensor, steps: int) -> float:
+def plain(model, cfg: TrainConfig, ids: torch.Tensor, steps: int, rows: int) -> float:
     opt = make_optimizer(model, cfg)
     data = ids.long()
     model.train()
 
     def step() -> None:
-        ix = torch.randint(len(data) - CONTEXT - 1, (BATCH,))
+        ix = torch.randint(len(data) - CONTEXT - 1, (rows,))
         x = torch.stack([data[i:i + CONTEXT] for i in ix.tolist()])
         y = torch.stack([data[i + 1:i + 1 + CONTEXT] for i in ix.tolist()])
         loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
@@ -102,12 +102,14 @@ def plain(model, cfg: TrainConfig, ids: torch.Tensor, steps: int) -> float:
 def main() -> int:
     args, corpus = bench_args(__doc__, "fewer steps: a run of a few minutes", "tinyshakespeare")
     steps = by_mode(args, 1, 2, 6)
+    rows = by_mode(args, 2, BATCH, BATCH)  # smoke: one bf16 without its units affords
     task = LMTask(corpus.num_classes, CONTEXT, chars=corpus.chars)
     split = TextSplit.of(corpus.train, CONTEXT)
-    peak = matmul_peak()
-    tokens = BATCH * CONTEXT
-    print(f"matmul peak (4096^2 fp32, {torch.get_num_threads()} threads): {peak / 1e9:.0f} "
-          f"GFLOP/s; Tiny Shakespeare, batch {BATCH} x {CONTEXT} characters, {steps} timed "
+    size = by_mode(args, 512, 4096, 4096)  # the peak's matmul: a smoke's figures mean nothing
+    peak = matmul_peak(size)
+    tokens = rows * CONTEXT
+    print(f"matmul peak ({size}^2 fp32, {torch.get_num_threads()} threads): {peak / 1e9:.0f} "
+          f"GFLOP/s; Tiny Shakespeare, batch {rows} x {CONTEXT} characters, {steps} timed "
           "steps each")
     print(f"{'configuration':28s} {'params':>8s} {'tok/s':>6s} {'GFLOP/s':>8s} {'of peak':>7s} "
           f"{'plain tok/s':>11s} {'speed-up':>8s} {'Muon tok/s':>10s} {'Muon step':>9s} "
@@ -116,13 +118,13 @@ def main() -> int:
     for label, settings in by_mode(args, CONFIGS[:1], CONFIGS, CONFIGS):  # smoke: one
         model, cfg = build(settings, task)
         counts = get_family("lm").counts(model.cfg)
-        step = ours(model, cfg, task, split, steps)
+        step = ours(model, cfg, task, split, steps, rows)
         rate = 3 * counts["flops_per_sample"] * tokens / step
         ratios.append(rate / peak)
-        ref = plain(build(settings, task)[0], cfg, corpus.train, steps)
+        ref = plain(build(settings, task)[0], cfg, corpus.train, steps, rows)
         muon = ours(build(settings, task)[0], dataclasses.replace(cfg, optimizer="muon"), task,
-                    split, steps)
-        half = ours(build(settings, task)[0], cfg, task, split, steps, bf16=True)
+                    split, steps, rows)
+        half = ours(build(settings, task)[0], cfg, task, split, steps, rows, bf16=True)
         print(f"{label:28s} {counts['params']:8d} {tokens / step:6.0f} {rate / 1e9:8.1f} "
               f"{rate / peak:7.2f} {tokens / ref:11.0f} {ref / step:7.2f}x "
               f"{tokens / muon:10.0f} {muon / step:8.2f}x {tokens / half:10.0f} "

@@ -72,7 +72,7 @@ def build(settings: dict, task: Task) -> torch.nn.Module:
     return get_family("vit").build(model_config(cfg, task)), cfg
 
 
-def ours(model, task: Task, split, steps: int, bf16: bool = False) -> float:
+def ours(model, task: Task, split, steps: int, rows: int, bf16: bool = False) -> float:
     """Seconds per training step of hourglass-mlp's step and batches (``bf16``: under
     --precision bf16)."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -82,7 +82,7 @@ def ours(model, task: Task, split, steps: int, bf16: bool = False) -> float:
     def run(n: int) -> float:
         t0 = time.perf_counter()
         for s in range(n):
-            idx = perm[(s * BATCH) % (len(split) - BATCH):][:BATCH]
+            idx = perm[(s * rows) % (len(split) - rows):][:rows]
             x, y, _ = batch(task, split, None, idx, gen, CPU, "crop-flip")
             train_step(model, opt, task, x, y, False, 1e-3, 1, bf16)
         return time.perf_counter() - t0
@@ -91,10 +91,10 @@ def ours(model, task: Task, split, steps: int, bf16: bool = False) -> float:
     return run(steps) / steps
 
 
-def plain(model, split, steps: int) -> float:
+def plain(model, split, steps: int, rows: int) -> float:
     """Seconds per training step of the plain loop (DataLoader over per-sample crops)."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    loader = iter(DataLoader(CroppedImages(split.images, split.labels), batch_size=BATCH,
+    loader = iter(DataLoader(CroppedImages(split.images, split.labels), batch_size=rows,
                              shuffle=True))
     model.train()
 
@@ -117,10 +117,12 @@ def main() -> int:
                             {"--compile": "also time the step under torch.compile"})
     compile_too = args.compile
     steps = by_mode(args, 1, 5, 20)
+    rows = by_mode(args, 8, BATCH, BATCH)  # smoke: one bf16 without its units affords
     task = Task("classify", data.image_shape, data.num_classes)
-    peak = matmul_peak()
-    print(f"matmul peak (4096^2 fp32, {torch.get_num_threads()} threads): {peak / 1e9:.0f} "
-          f"GFLOP/s; CIFAR-10, batch {BATCH}, {steps} timed steps each")
+    size = by_mode(args, 512, 4096, 4096)  # the peak's matmul: a smoke's figures mean nothing
+    peak = matmul_peak(size)
+    print(f"matmul peak ({size}^2 fp32, {torch.get_num_threads()} threads): {peak / 1e9:.0f} "
+          f"GFLOP/s; CIFAR-10, batch {rows}, {steps} timed steps each")
     print(f"{'configuration':28s} {'params':>8s} {'img/s':>6s} {'GFLOP/s':>8s} {'of peak':>7s} "
           f"{'plain img/s':>11s} {'speed-up':>8s} {'bf16 img/s':>10s} {'bf16 speed-up':>13s}"
           + (" compiled img/s (compile s)" if compile_too else ""))
@@ -130,20 +132,20 @@ def main() -> int:
     for label, settings in by_mode(args, CONFIGS[:1], CONFIGS, CONFIGS):
         model, cfg = build(settings, task)
         counts = get_family("vit").counts(model.cfg)
-        step = ours(model, task, data.train, steps)
-        rate = 3 * counts["flops_per_sample"] * BATCH / step
+        step = ours(model, task, data.train, steps, rows)
+        rate = 3 * counts["flops_per_sample"] * rows / step
         ratios.append(rate / peak)
-        ref = plain(build(settings, task)[0], data.train, steps)
-        half = ours(build(settings, task)[0], task, data.train, steps, bf16=True)
-        line = (f"{label:28s} {counts['params']:8d} {BATCH / step:6.0f} {rate / 1e9:8.1f} "
-                f"{rate / peak:7.2f} {BATCH / ref:11.0f} {ref / step:7.2f}x "
-                f"{BATCH / half:10.0f} {step / half:12.2f}x")
+        ref = plain(build(settings, task)[0], data.train, steps, rows)
+        half = ours(build(settings, task)[0], task, data.train, steps, rows, bf16=True)
+        line = (f"{label:28s} {counts['params']:8d} {rows / step:6.0f} {rate / 1e9:8.1f} "
+                f"{rate / peak:7.2f} {rows / ref:11.0f} {ref / step:7.2f}x "
+                f"{rows / half:10.0f} {step / half:12.2f}x")
         if compile_too:
             t0 = time.perf_counter()
             compiled = torch.compile(build(settings, task)[0])
-            ours(compiled, task, data.train, 1)
+            ours(compiled, task, data.train, 1, rows)
             took = time.perf_counter() - t0
-            line += f" {BATCH / ours(compiled, task, data.train, steps):14.0f} ({took:.0f})"
+            line += f" {rows / ours(compiled, task, data.train, steps, rows):14.0f} ({took:.0f})"
         print(line, flush=True)
     print(f"median ratio to peak {statistics.median(ratios):.2f}")
     return 0
