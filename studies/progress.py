@@ -7,11 +7,12 @@ A study of many core-hours outlives the machine it started on, and only what is 
 survives. ``save`` copies, from a study's runs folder, what resuming and the tables need and
 nothing heavy: the search's journal and provenance, and every finished run's small files
 (config, data fingerprint, history, metrics), never its checkpoints. ``restore`` puts them back
-into a runs folder, never over a file already there, and fails the trials the journal still
-shows running: their workers died with the old machine, so the search trains them again.
-Then the study's own command resumes as usual (studies/run.sh, the ablations' run.sh): a
-finished trial or run is skipped. The report's latency table and sample images read
-checkpoints, so a report of a restored study leaves out the networks trained elsewhere.
+into a runs folder, never over a finished run or a journal already there, and fails the
+trials the journal still shows running: their workers died with the old machine, so the
+search trains them again. Then the study's own command resumes as usual (studies/run.sh, the
+ablations' run.sh): a finished trial or run is skipped. The report's latency table and sample
+images read checkpoints, so a report of a restored study leaves out the networks trained
+elsewhere.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def fail_running_trials(journal: Path) -> int:
 
 
 def restore(progress: Path, runs: Path) -> tuple[int, int]:
-    """Copy saved files into ``runs`` where absent; returns (runs restored, trials failed)."""
+    """Copy saved files into ``runs`` but for its finished runs and its journal; returns (runs
+    restored, trials failed)."""
     if not progress.is_dir():
         raise SystemExit(f"{progress}: no saved progress")
     runs.mkdir(parents=True, exist_ok=True)
@@ -86,8 +88,8 @@ def restore(progress: Path, runs: Path) -> tuple[int, int]:
         if (target / FINISHED).exists():
             continue
         target.mkdir(parents=True, exist_ok=True)
-        for f in run.iterdir():
-            if f.name in RUN_FILES and not (target / f.name).exists():
+        for f in run.iterdir():  # a finished record replaces an interrupted one's files
+            if f.name in RUN_FILES:
                 shutil.copy2(f, target / f.name)
         restored += 1
     # only a journal copied here now can hold trials no process runs; one already in the runs

@@ -318,3 +318,9 @@ def test_a_saved_study_resumes_on_a_new_machine_without_training_its_finished_tr
     assert progress.restore(kept, third) == (0, 0)  # its own journal is never touched again
     with pytest.raises(SystemExit, match="no saved progress"):
         progress.restore(tmp_path / "nothing", third)
+    run = next(kept.rglob("history.csv")).parent  # interrupted here, finished on machine 1
+    cut = tmp_path / "machine-4" / "tiny" / run.relative_to(kept)
+    cut.mkdir(parents=True)
+    (cut / "history.csv").write_text("epoch,train_loss\n1,0.5\n")
+    progress.restore(kept, tmp_path / "machine-4" / "tiny")
+    assert (cut / "history.csv").read_text() == (run / "history.csv").read_text()
