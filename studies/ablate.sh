@@ -1,7 +1,9 @@
 # The loop both recipe ablations share (studies/*-recipe-ablation/run.sh), sourced after they
 # set: data, out, only (a shape or empty), knobs and shapes (name -> flags), order (the knobs
 # in the order they run) and common (the flags every run takes). Seed 0 of every knob runs
-# first; a finished run is skipped, an interrupted one resumed.
+# first; a finished run is skipped, an interrupted one resumed. SKIP (environment): knobs,
+# space-separated, left out of this invocation (e.g. SKIP=bf16 on a CPU without bfloat16
+# units, where those runs cost 12x); run them later without it.
 # shellcheck shell=bash
 if [[ -n $only && -z ${shapes[$only]:-} ]]; then
   echo "run.sh: shape '$only': choose one of ${!shapes[*]}" >&2
@@ -9,6 +11,7 @@ if [[ -n $only && -z ${shapes[$only]:-} ]]; then
 fi
 for seed in 0 1; do
   for knob in "${order[@]}"; do
+    [[ " ${SKIP:-} " == *" $knob "* ]] && continue
     for shape in conventional hourglass; do
       [[ -n $only && $shape != "$only" ]] && continue
       run=$out/$shape-$knob-s$seed

@@ -30,6 +30,7 @@ declare -A knobs=(
   [bf16]="--precision bf16"
 )
 # bf16 last: on a CPU without bfloat16 units (AVX-512 BF16 or AMX) its runs take 12x longer
+# (about 10 core-hours for its 4): there, run with SKIP=bf16, and its runs on a CPU with them
 order=(base muon no-dropout no-attention-dropout lr-2e-3 lr-5e-4 batch-32 batch-8 context-128
        context-512 dropout-0.2 bf16)
 declare -A shapes=(
