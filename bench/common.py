@@ -52,8 +52,10 @@ def machine() -> str:
     return f"{name}, {os.cpu_count()} cores, bfloat16 units: {'yes' if native else 'no'}"
 
 
-def matmul_peak(n: int = 4096, repeats: int = 5) -> float:
-    """FLOP/s of the best of ``repeats`` n x n fp32 matmuls: this machine's practical peak."""
+def matmul_peak(args: argparse.Namespace, repeats: int = 5) -> tuple[int, float]:
+    """(n, FLOP/s) of the best of ``repeats`` n x n fp32 matmuls: this machine's practical
+    peak, n = 4096 (512 in a smoke run, whose figures mean nothing)."""
+    n = by_mode(args, 512, 4096, 4096)
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
     times = []
@@ -61,4 +63,4 @@ def matmul_peak(n: int = 4096, repeats: int = 5) -> float:
         t0 = time.perf_counter()
         a @ b
         times.append(time.perf_counter() - t0)
-    return 2 * n**3 / min(times)
+    return n, 2 * n**3 / min(times)

@@ -105,8 +105,7 @@ def main() -> int:
     rows = by_mode(args, 2, BATCH, BATCH)  # smoke: one bf16 without its units affords
     task = LMTask(corpus.num_classes, CONTEXT, chars=corpus.chars)
     split = TextSplit.of(corpus.train, CONTEXT)
-    size = by_mode(args, 512, 4096, 4096)  # the peak's matmul: a smoke's figures mean nothing
-    peak = matmul_peak(size)
+    size, peak = matmul_peak(args)
     tokens = rows * CONTEXT
     print(f"matmul peak ({size}^2 fp32, {torch.get_num_threads()} threads): {peak / 1e9:.0f} "
           f"GFLOP/s; Tiny Shakespeare, batch {rows} x {CONTEXT} characters, {steps} timed "

@@ -117,8 +117,7 @@ def reference_epoch(mcfg: MLPConfig, train_images, eval_images) -> float:
 def main() -> int:
     args, data = bench_args(__doc__, "subsets: a run under a minute")
     n_train, n_eval, steps = by_mode(args, (256, 128, 1), (2560, 1000, 15), (50000, 10000, 100))
-    size = by_mode(args, 512, 4096, 4096)  # the peak's matmul: a smoke's figures mean nothing
-    peak = matmul_peak(size)
+    size, peak = matmul_peak(args)
     print(f"matmul peak ({size}^2 fp32, {torch.get_num_threads()} threads): "
           f"{peak / 1e9:.0f} GFLOP/s; {n_train} training and {n_eval} eval images, batch {BATCH}")
     head = (f"{'configuration':28s} {'samples/s':>9s} {'GFLOP/s':>8s} {'of peak':>7s} "

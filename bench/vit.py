@@ -119,8 +119,7 @@ def main() -> int:
     steps = by_mode(args, 1, 5, 20)
     rows = by_mode(args, 8, BATCH, BATCH)  # smoke: one bf16 without its units affords
     task = Task("classify", data.image_shape, data.num_classes)
-    size = by_mode(args, 512, 4096, 4096)  # the peak's matmul: a smoke's figures mean nothing
-    peak = matmul_peak(size)
+    size, peak = matmul_peak(args)
     print(f"matmul peak ({size}^2 fp32, {torch.get_num_threads()} threads): {peak / 1e9:.0f} "
           f"GFLOP/s; CIFAR-10, batch {rows}, {steps} timed steps each")
     print(f"{'configuration':28s} {'params':>8s} {'img/s':>6s} {'GFLOP/s':>8s} {'of peak':>7s} "
