@@ -166,7 +166,9 @@ VIT = register(Family(
             "precision": "bf16",
             "extra": {"expected": "CIFAR-10 classify, recipe 5, bf16, 10 epochs: 78.53% test "
                                   "accuracy (eval 77.54%); 2,703 s of training on 1 thread "
-                                  "of a shared 2-core CPU (recipe 4, fp32: 71.31%)"}},
+                                  "of a shared 2-core CPU with bfloat16 units; --precision "
+                                  "fp32, on an AVX2 CPU without them: 78.51% in 4,677 s "
+                                  "(recipe 4, fp32: 71.31%)"}},
         # the hourglass at the same non-embedding parameters and FLOPs (hourglass match):
         # d_model x1.5, d_h just below d_model, K = 2, attention at the conventional width
         "vit-c10-hourglass": {
