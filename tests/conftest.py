@@ -3,8 +3,10 @@ reason when it is absent; CI always has it."""
 
 from __future__ import annotations
 
+import fcntl
 import os
-import tarfile
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,10 +21,19 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("HOURGLASS_TEST_DATA", ROOT.parent / "shared" / "data"))
 
 
+def session_dir(tmp_path_factory, worker_id: str, name: str) -> Path:
+    """A folder of this test session shared by all its pytest-xdist workers."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base if worker_id == "master" else base.parent) / name
+    path.mkdir(exist_ok=True)
+    return path
+
+
 @pytest.fixture(autouse=True, scope="session")
-def _private_cache(tmp_path_factory):
-    """Decoded-image caches go to a temporary folder, never the user's ~/.cache."""
-    os.environ["HOURGLASS_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+def _private_cache(tmp_path_factory, worker_id):
+    """Decoded-image caches go to a temporary folder, never the user's ~/.cache; one for all
+    workers, so that CIFAR-10's 60,000 JPEGs are decoded once a session (writes are atomic)."""
+    os.environ["HOURGLASS_CACHE_DIR"] = str(session_dir(tmp_path_factory, worker_id, "cache"))
     os.environ.pop("HOURGLASS_DATA_DIR", None)
 
 
@@ -47,12 +58,19 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def cifar_dir(tmp_path_factory) -> Path:
-    """A data directory whose cifar10/ is the shared JPEG archive, extracted."""
+def cifar_dir(tmp_path_factory, worker_id) -> Path:
+    """A data directory whose cifar10/ is the shared JPEG archive, extracted once for all the
+    session's pytest-xdist workers (read only: no test writes into it), by GNU tar: Python's
+    tarfile took about 60 s of a busy CI core for the 60,000 files, tar about 6."""
     archive = need(SHARED_DATA / "cifar10-jpeg.tar.gz")
-    root = tmp_path_factory.mktemp("cifar-data")
-    with tarfile.open(archive) as tar:
-        tar.extractall(root / "cifar10", filter="data")
+    root = session_dir(tmp_path_factory, worker_id, "cifar-data")
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits for the one extraction
+        if not (root / "extracted").is_file():
+            shutil.rmtree(root / "cifar10", ignore_errors=True)
+            (root / "cifar10").mkdir()
+            subprocess.run(["tar", "xzf", str(archive), "-C", str(root / "cifar10")], check=True)
+            (root / "extracted").touch()
     return root
 
 

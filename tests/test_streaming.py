@@ -48,10 +48,11 @@ def test_training_set_is_memory_mapped_and_equal_to_the_batches(tmp_path):
     assert ds.train.take(10).streamed
 
 
-def test_a_damaged_or_stale_cache_is_rebuilt(tmp_path):
+def test_a_damaged_or_stale_cache_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOURGLASS_CACHE_DIR", str(tmp_path / "cache"))  # its own cache only
     write_imagenet32(tmp_path, per_file=20, val=40)
     before = load_dataset("imagenet32", tmp_path).train.images.clone()
-    cache = next(Path(os.environ["HOURGLASS_CACHE_DIR"]).glob("imagenet32-*.u8"))
+    (cache,) = (tmp_path / "cache").glob("imagenet32-*.u8")
     with open(cache, "r+b") as f:
         f.truncate(1000)
     assert torch.equal(load_dataset("imagenet32", tmp_path).train.images, before)
