@@ -180,8 +180,8 @@ lr = [3e-3]
 @pytest.fixture(scope="module")
 def small_cifar(tmp_path_factory, cifar_dir) -> Path:
     """A data directory whose cifar10/ holds the first 600 training and 100 test images of each
-    class of the shared archive (hard links): the real files, few enough for a minute's compare
-    (the 5,000-image eval holdout leaves 1,000 to train on)."""
+    class by name, hard links into the shared extraction: the real files, few enough for a
+    minute's compare (the 5,000-image eval holdout leaves 1,000 to train on)."""
     root = tmp_path_factory.mktemp("small-cifar")
     for split, n in (("train", 600), ("test", 100)):
         for cls in sorted(os.listdir(cifar_dir / "cifar10" / split)):
