@@ -7,7 +7,8 @@ A study of many core-hours outlives the machine it started on, and only what is 
 survives. ``save`` copies, from a study's runs folder, what resuming and the tables need and
 nothing heavy: the search's journal and provenance, and every finished run's small files
 (config, data fingerprint, history, metrics), never its checkpoints. ``restore`` puts them back
-into a runs folder, never over a finished run or a journal already there, and fails the
+into a runs folder, never over a finished run or a journal already there (a finished record
+that replaces an interrupted copy deletes that copy's checkpoints), and fails the
 trials the journal still shows running: their workers died with the old machine, so the
 search trains them again. Then the study's own command resumes as usual (studies/run.sh, the
 ablations' run.sh): a finished trial or run is skipped. The report's latency table and sample
@@ -26,6 +27,7 @@ from pathlib import Path
 STUDY_FILES = ("journal.log", "provenance.json")
 RUN_FILES = ("config.json", "data.json", "history.csv", "metrics.json")
 FINISHED = "metrics.json"
+CHECKPOINTS = ("model.safetensors", "trainer.safetensors")  # never saved: too heavy for git
 
 
 def finished_runs(folder: Path) -> list[Path]:
@@ -91,6 +93,8 @@ def restore(progress: Path, runs: Path) -> tuple[int, int]:
         for f in run.iterdir():  # a finished record replaces an interrupted one's files
             if f.name in RUN_FILES:
                 shutil.copy2(f, target / f.name)
+        for name in CHECKPOINTS:  # the interrupted attempt's weights are not the record's
+            (target / name).unlink(missing_ok=True)
         restored += 1
     # only a journal copied here now can hold trials no process runs; one already in the runs
     # folder may belong to a search running on this machine

@@ -322,5 +322,8 @@ def test_a_saved_study_resumes_on_a_new_machine_without_training_its_finished_tr
     cut = tmp_path / "machine-4" / "tiny" / run.relative_to(kept)
     cut.mkdir(parents=True)
     (cut / "history.csv").write_text("epoch,train_loss\n1,0.5\n")
+    for name in ("model.safetensors", "trainer.safetensors"):
+        (cut / name).write_bytes(b"weights of epoch 1")
     progress.restore(kept, tmp_path / "machine-4" / "tiny")
     assert (cut / "history.csv").read_text() == (run / "history.csv").read_text()
+    assert not list(cut.glob("*.safetensors"))  # eval must not score the unfinished weights
