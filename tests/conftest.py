@@ -108,3 +108,44 @@ def tiny(tmp_path: Path, epochs=2, lr="3e-3", name=None, conventional_lr="3e-3")
     path.write_text(TINY.format(name=name or "tiny", epochs=epochs, lr=lr,
                                 conventional_lr=conventional_lr))
     return path
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """A finished 1-epoch run of a small Hourglass MLP on digits, for tests that damage a copy."""
+    from hourglass.cli.main import main
+
+    out = tmp_path_factory.mktemp("run") / "run"
+    assert main(["train", "--skip-dim", "64", "--inner-dim", "8", "--depth", "2", "--epochs",
+                 "1", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+def one_line(capsys, argv, match: str) -> None:
+    """The command refuses with exit status 2 and one line on stderr that holds ``match``."""
+    from hourglass.cli.main import main
+
+    capsys.readouterr()
+    assert main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and match in err, err
+
+
+def rewrite_metadata(path: Path, resign: bool = True, **changes) -> None:
+    """Edit a checkpoint's metadata; ``resign``: store a matching metadata digest, as a
+    hostile writer would, so that what reads the metadata is tested, not only the digest."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save
+
+    from hourglass.training.checkpoint import META_DIGEST_KEY, metadata_digest
+
+    with safe_open(str(path), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        meta = dict(f.metadata())
+    for key, change in changes.items():
+        meta[key] = json.dumps({**json.loads(meta[key]), **change})
+    if resign:
+        meta[META_DIGEST_KEY] = metadata_digest(meta)
+    path.write_bytes(save(tensors, metadata=meta))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_hostile import rewrite_metadata
+from conftest import one_line, rewrite_metadata
 
 from hourglass.cli.main import main
 from hourglass.data.fingerprint import changes, fingerprint
@@ -16,13 +16,6 @@ TEXT = "the quick brown fox jumps over the lazy dog. " * 400
 LM = ["--family", "lm", "--task", "lm", "--skip-dim", "16", "--inner-dim", "32", "--depth",
       "1", "--heads", "2", "--context", "16", "--batch-size", "16", "--epochs", "1",
       "--threads", "1", "--quiet"]
-
-
-def one_line(capsys, argv, match) -> None:
-    capsys.readouterr()
-    assert main([str(a) for a in argv]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err and match in err, err
 
 
 def test_a_fingerprint_says_what_changed(tmp_path):

@@ -1,6 +1,6 @@
 """Hostile input, round 3: image folders checked before decoding, data identity, output folders
 with one writer, the recipe's options, removed flags and overlays. Each case runs the command
-in a child process under test_hostile.py's memory limit and must be one line on stderr with
+in a child process under test_hostile_inputs.py's memory limit and must be one line on stderr with
 exit status 2; the image-size cases must also peak under 1 GiB of resident memory, measured."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import rewrite_metadata
 from PIL import Image
-from test_hostile import MEMORY, TIMEOUT_S, png_header, rewrite_metadata
+from test_hostile_inputs import MEMORY, TIMEOUT_S, png_header
 
 from hourglass.cli.main import main
 
