@@ -236,6 +236,41 @@ def test_a_spent_budget_starts_nothing_unless_each_shape_needs_its_full_length_t
     assert "trained to full length after it" in intro(summary)
 
 
+@pytest.mark.integration
+def test_after_the_budget_two_workers_train_the_two_shapes_side_by_side(tmp_path):
+    """With two workers, the shapes' full-length trials after the budget train in two
+    processes, one shape each (by the shapes' order), not one after the other in one."""
+    space = tiny(tmp_path, epochs=3)
+    out = tmp_path / "late"
+    search(str(space), load_space(str(space)), out,
+           SearchOptions(strategy="pareto-halving", progress=False, workers=2,
+                         full_length_per_shape=True), deadline=time.time() - 1)
+    got = {r["shape"]: r for r in rows(out)}
+    assert sorted(got) == ["conventional", "hourglass"]
+    assert all(r["status"] == "complete" and r["epochs"] == "3" for r in got.values())
+    assert got["hourglass"]["worker"].endswith(f":{os.getpid()}")  # the first shape: here
+    assert got["conventional"]["worker"] != got["hourglass"]["worker"]
+
+
+@pytest.mark.integration
+def test_a_shape_whose_after_budget_worker_dies_is_trained_by_the_search(tmp_path, monkeypatch):
+    """A worker of the last phase that dies without training its shape leaves that shape to
+    the search's own process: the report still holds both shapes."""
+    from hourglass.search import runner
+
+    monkeypatch.setattr(runner, "worker_command",
+                        lambda *a, **k: [sys.executable, "-c", "raise SystemExit(1)"])
+    space = tiny(tmp_path, epochs=3)
+    out = tmp_path / "late"
+    summary = search(str(space), load_space(str(space)), out,
+                     SearchOptions(strategy="pareto-halving", progress=False, workers=2,
+                                   full_length_per_shape=True), deadline=time.time() - 1)
+    got = rows(out)
+    assert sorted(r["shape"] for r in got) == ["conventional", "hourglass"]
+    assert {r["worker"] for r in got} == {f"{got[0]['worker'].split(':')[0]}:{os.getpid()}"}
+    assert set(summary["frontiers"]) == {"hourglass", "conventional"}
+
+
 def test_bad_search_options_are_refused(tmp_path, capsys):
     space = tiny(tmp_path)
     assert main(["search", str(space), "--out", str(tmp_path / "o"), "--workers", "0"]) == 2

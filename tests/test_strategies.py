@@ -2,6 +2,8 @@
 of pareto-halving, which job each strategy gives next, and the frontier over lrs and seeds. No
 training here; test_search.py runs searches."""
 
+import dataclasses
+
 import pytest
 from conftest import tiny
 
@@ -70,6 +72,12 @@ def test_each_shape_gets_its_best_unit_at_full_length_after_the_budget():
     recs.append(record(space, 4, "hourglass", a, full, 2.6))
     job = full_length_job(space, recs)  # the conventional, with nothing, takes its first
     assert job.unit.arch.shape == "conventional" and job.epochs == full
+    running = dataclasses.replace(recs[-1], state="running", values=None)
+    # another worker trains the hourglass at full length: this one takes the conventional
+    assert full_length_job(space, recs[:-1] + [running]).unit.arch.shape == "conventional"
+    assert full_length_job(space, recs[:-1] + [running, record(
+        space, 7, "conventional", job.unit.arch.values, full, None, state="running",
+        lr=job.unit.lr)]) is None  # both shapes are being trained: nothing for a third
     failed = job.unit
     recs.append(record(space, 5, "conventional", failed.arch.values, full, None,
                        state="failed", lr=failed.lr))

@@ -133,7 +133,8 @@ def run(args: argparse.Namespace) -> None:
         from hourglass.search import search
 
         result = search(args.space, space, args.out, search_options(args),
-                        deadline=args.deadline, worker_only=args.worker)
+                        deadline=args.deadline, worker_only=args.worker,
+                        after_budget=args.after_budget)
         if not args.worker:
             report = write_report(args.out) if result["finished"] else None
             print_json({k: result[k] for k in ("trials", "finished", "failed", "compute",

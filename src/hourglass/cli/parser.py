@@ -347,6 +347,7 @@ def build_parser() -> Parser:
     p.add_argument("space", help="a TOML file or a built-in (`hourglass spaces` lists them)")
     add_search_args(p)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--after-budget", type=lambda v: v.split(","), help=argparse.SUPPRESS)
     p.add_argument("--deadline", type=float, help=argparse.SUPPRESS)
 
     p = command(sub, "spaces", "list the built-in search spaces, or print one as TOML",

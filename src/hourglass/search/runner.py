@@ -263,11 +263,13 @@ def _claim_and_run(store: Store, job: Job, out: Path, data: ImageDataset,
     run_trial(store, job, trial, out, data, opts.data_dir)
 
 
-def complete_shapes(store: Store, out: Path, opts: SearchOptions) -> None:
-    """Train each shape that has no finished full-length trial yet to full length (its best
-    unit so far: strategies.full_length_job), marked ``after_budget`` in the results."""
+def complete_shapes(store: Store, out: Path, opts: SearchOptions,
+                    shapes: list[str] | None = None) -> None:
+    """Train each shape (of ``shapes``, default all) that has no finished full-length trial yet
+    to full length (its best unit so far: strategies.full_length_job), marked
+    ``after_budget`` in the results."""
     data, tries = None, dict.fromkeys(store.space.shapes, 0)
-    while (job := full_length_job(store.space, store.records(), opts.eta)) is not None:
+    while (job := full_length_job(store.space, store.records(), opts.eta, shapes)) is not None:
         shape = job.unit.arch.shape
         if tries[shape] >= MAX_LATE_TRIES:
             break
@@ -283,9 +285,40 @@ def complete_shapes(store: Store, out: Path, opts: SearchOptions) -> None:
         write_results(store, out)
 
 
-def worker_command(space_spec: str, out: Path, opts: SearchOptions, deadline: float | None):
+def complete_side_by_side(space_spec: str, store: Store, out: Path, opts: SearchOptions) -> None:
+    """complete_shapes with the shapes shared among up to ``opts.workers`` processes (this
+    one and workers started for it), so that they train side by side, not one after another."""
+    store.reap_dead_workers()
+    full = {r.unit.arch.shape for r in store.records()
+            if r.state == "complete" and r.epochs == store.space.epochs}
+    missing = [s for s in store.space.shapes if s not in full]
+    n = max(1, min(opts.workers, len(missing)))
+    shares = [missing[i::n] for i in range(n)]
+    threads = threads_per_worker(n)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    procs = [subprocess.Popen(worker_command(space_spec, out, opts, None, after_budget=share),
+                              env=env) for share in shares[1:]]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        complete_shapes(store, out, opts, shares[0])
+        if any([p.wait() for p in procs]):  # a worker died: what it held is trained here
+            store.reap_dead_workers()
+            complete_shapes(store, out, opts)
+    finally:
+        for p in procs:
+            p.wait()
+        torch.set_num_threads(previous)
+
+
+def worker_command(space_spec: str, out: Path, opts: SearchOptions, deadline: float | None,
+                   after_budget: list[str] | None = None):
+    """A worker process of this search: it trains the strategy's trials until the deadline,
+    or with ``after_budget`` those shapes' full-length trials (complete_shapes)."""
     cmd = [sys.executable, "-m", "hourglass", "search", space_spec, "--out", str(out),
            "--strategy", opts.strategy, "--eta", str(opts.eta), "--worker", "--quiet"]
+    if after_budget:
+        cmd += ["--after-budget", ",".join(after_budget)]
     for flag, value in (("--max-trials", opts.max_trials), ("--storage", opts.storage),
                         ("--data-dir", opts.data_dir), ("--deadline", deadline)):
         if value is not None:
@@ -325,20 +358,24 @@ def _check_folder_data(out: Path, space: SearchSpace, opts: SearchOptions) -> No
 
 
 def search(space_spec: str, space: SearchSpace, out: str | Path, opts: SearchOptions,
-           deadline: float | None = None, worker_only: bool = False) -> dict:
-    """Run (or resume) the search; returns frontier.json's contents."""
+           deadline: float | None = None, worker_only: bool = False,
+           after_budget: list[str] | None = None) -> dict:
+    """Run (or resume) the search; returns frontier.json's contents. ``worker_only``: be one
+    worker of the search that holds the folder (``after_budget``: train these shapes'
+    full-length trials, complete_shapes)."""
     opts.check()
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder for the search")
-    if worker_only:  # a worker of the search that holds the folder
-        return _search(space_spec, space, out, opts, deadline, worker_only)
+    if worker_only:
+        return _search(space_spec, space, out, opts, deadline, worker_only, after_budget)
     with FolderLock(out, f"hourglass search {space.name}"):
         return _search(space_spec, space, out, opts, deadline, worker_only)
 
 
 def _search(space_spec: str, space: SearchSpace, out: Path, opts: SearchOptions,
-            deadline: float | None, worker_only: bool) -> dict:
+            deadline: float | None, worker_only: bool,
+            after_budget: list[str] | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     if deadline is None and opts.time_budget_min is not None:
         deadline = time.time() + 60 * opts.time_budget_min
@@ -353,7 +390,10 @@ def _search(space_spec: str, space: SearchSpace, out: Path, opts: SearchOptions,
         write_json_atomic(out / PROVENANCE_FILE, resumed(_recorded(out), provenance()))
     store = Store(space, out, opts.storage)  # creates the studies; checks the space matches
     if worker_only:
-        work(store, out, opts, deadline)
+        if after_budget:
+            complete_shapes(store, out, opts, after_budget)
+        else:
+            work(store, out, opts, deadline)
         return {}
     before = len(finished(store.records()))
     bar = Progress(store, opts.strategy, opts.eta, opts.max_trials) if opts.progress else None
@@ -372,12 +412,7 @@ def _search(space_spec: str, space: SearchSpace, out: Path, opts: SearchOptions,
         if bar is not None:
             bar.close()
     if opts.full_length_per_shape:
-        previous = torch.get_num_threads()
-        torch.set_num_threads(threads_per_worker(1))  # the workers are gone: one process
-        try:
-            complete_shapes(store, out, opts)
-        finally:
-            torch.set_num_threads(previous)
+        complete_side_by_side(space_spec, store, out, opts)
     summary = write_results(store, out)
     summary["ran"] = len(finished(store.records())) - before
     return summary

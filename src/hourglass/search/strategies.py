@@ -153,16 +153,19 @@ def halving_next(space: SearchSpace, records: list[Record], eta: int,
     return _wait_or_done(records)
 
 
-def full_length_job(space: SearchSpace, records: list[Record], eta: int = 3) -> Job | None:
+def full_length_job(space: SearchSpace, records: list[Record], eta: int = 3,
+                    shapes: list[str] | None = None) -> Job | None:
     """For a shape with no finished trial at full epochs, one: its best unit so far (the best
     seed-0 quality at the highest rung it finished), else its first unit in the random order,
-    at full epochs. A unit already tried at full epochs (a failure, say) is not taken again.
-    `compare` runs these after its time budget, so that its report always holds both shapes."""
+    at full epochs. A unit already tried at full epochs (a failure, say) is not taken again,
+    and a shape whose full-length trial is running is left to the worker that runs it.
+    `compare` runs these after its time budget, so that its report always holds both shapes.
+    ``shapes``: only these (a worker's share); by default, every shape of the space."""
     sign, s0 = DIRECTIONS[metric_name(space.task)], space.seeds[0]
     top = len(rung_epochs(space.epochs, eta)) - 1
-    for shape in space.shapes:
+    for shape in shapes or space.shapes:
         mine = [r for r in records if r.unit.arch.shape == shape]
-        if any(r.state == "complete" and r.epochs == space.epochs for r in mine):
+        if any(r.state in ("complete", "running") and r.epochs == space.epochs for r in mine):
             continue
         tried = {r.unit for r in mine if r.epochs == space.epochs and r.claims}
         done = sorted((r for r in mine if r.state == "complete" and r.seed == s0),
