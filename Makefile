@@ -24,10 +24,11 @@ train-demo: $(STAMP)
 	    --depth 4 --input-proj fixed --lr 3e-3 --out runs/demo --resume
 	@echo "run directory: runs/demo (samples.png shows noisy / denoised / clean)"
 
-# two workers, each test file on one (its module fixtures shared): on a busy 2-core machine
-# the suite takes 0.73x the time of one worker
+# two workers, each test file on one (its module fixtures shared), the longest files first
+# (tests/conftest.py, LONGEST_FILES): on a busy 2-core machine the suite takes 0.73x the time
+# of one worker
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 # the unit tier, seconds: what to run after every change
 unit: $(STAMP)

@@ -175,32 +175,3 @@ depth = [1]
 kernel = [3]
 lr = [3e-3]
 """
-
-
-@pytest.fixture(scope="module")
-def small_cifar(tmp_path_factory, cifar_dir) -> Path:
-    """A data directory whose cifar10/ holds the first 600 training and 100 test images of each
-    class by name, hard links into the shared extraction: the real files, few enough for a
-    minute's compare (the 5,000-image eval holdout leaves 1,000 to train on)."""
-    root = tmp_path_factory.mktemp("small-cifar")
-    for split, n in (("train", 600), ("test", 100)):
-        for cls in sorted(os.listdir(cifar_dir / "cifar10" / split)):
-            (root / "cifar10" / split / cls).mkdir(parents=True)
-            for name in sorted(os.listdir(cifar_dir / "cifar10" / split / cls))[:n]:
-                os.link(cifar_dir / "cifar10" / split / cls / name,
-                        root / "cifar10" / split / cls / name)
-    return root
-
-
-@pytest.mark.integration
-def test_compare_runs_the_mixer_on_cifar10(small_cifar, tmp_path):
-    out = tmp_path / "compare"
-    r = subprocess.run([sys.executable, "-m", "hourglass", "compare", "--family", "mixer",
-                        "--dataset", "cifar10", "--data-dir", str(small_cifar),
-                        "--budget-minutes", "0.1", "--workers", "2", "--out", str(out),
-                        "--quiet"],
-                       capture_output=True, text=True, env=clean_env(), timeout=900)
-    assert r.returncode == 0, r.stderr[-3000:]
-    summary = json.loads((out / "frontier.json").read_text())
-    assert summary["space"]["family"] == "mixer" and summary["space"]["dataset"] == "cifar10"
-    assert set(summary["frontiers"]) == {"hourglass", "conventional"}
