@@ -20,10 +20,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("HOURGLASS_TEST_DATA", ROOT.parent / "shared" / "data"))
 
-# The files that take longest (minutes each in CI), longest first. `make test` hands whole
-# files to its two workers in collection order (--dist loadfile --no-loadscope-reorder), so
-# these go first and the many short files fill in after them: the two workers then end close
-# together, where xdist's own order (most tests first) left these few-test files to the end.
+# The test files that take longest in CI (about one minute to five each), longest first.
+# `make test` hands whole files to its two workers in collection order (--dist loadfile
+# --no-loadscope-reorder), so these go first and the many short files fill in after them:
+# the two workers then end close together, where xdist's own order (most tests first) left
+# these few-test files to the end.
 LONGEST_FILES = ("test_report.py", "test_kills.py", "test_plugins.py", "test_bench.py",
                  "test_search.py", "test_integration.py", "test_folders.py", "test_streaming.py",
                  "test_data.py", "test_compare_cifar.py")
