@@ -186,7 +186,7 @@ def test_an_lm_search_minimizes_bits_per_character(tmp_path):
     from optuna.study import StudyDirection
 
     from hourglass.search import load_space
-    from hourglass.search.runner import columns
+    from hourglass.search.results import columns
     from hourglass.search.store import Store
 
     space = load_space("quick-lm")
