@@ -212,7 +212,9 @@ def complete_side_by_side(space_spec: str, store: Store, out: Path, opts: Search
     full = {r.unit.arch.shape for r in store.records()
             if r.state == "complete" and r.epochs == store.space.epochs}
     missing = [s for s in store.space.shapes if s not in full]
-    n = max(1, min(opts.workers, len(missing)))
+    if not missing:
+        return
+    n = min(opts.workers, len(missing))
     shares = [missing[i::n] for i in range(n)]
     threads = threads_per_worker(n)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
