@@ -182,6 +182,24 @@ def test_image_folder_is_loaded_resized_and_cached(tmp_path):
     assert torch.equal(ds.test.images, again.test.images)
 
 
+def test_a_cached_folder_stats_each_image_once_and_an_edit_invalidates_it(tmp_path,
+                                                                         monkeypatch):
+    # 60,000 CIFAR-10 files: each pass over them (a listing, a stat) cost seconds per run
+    root = write_folder(tmp_path / "pets")
+    load_dataset(f"folder:{root}")  # builds the caches
+    stats, real_stat = [], os.stat
+    monkeypatch.setattr(os, "stat", lambda p, *a, **k: (
+        stats.append(str(p)) if str(p).endswith(".png") else None) or real_stat(p, *a, **k))
+    ds = load_dataset(f"folder:{root}")
+    monkeypatch.undo()
+    assert sorted(stats) == sorted(str(p) for p in root.rglob("*.png"))  # 24 files, once each
+    edited = root / "test" / "cat" / "0.png"
+    Image.fromarray(np.zeros((12, 10, 3), np.uint8)).save(edited)
+    os.utime(edited, ns=(1, 1))  # a new mtime even on a coarse clock
+    again = load_dataset(f"folder:{root}")
+    assert again.test.images[0].sum() == 0 and not torch.equal(ds.test.images, again.test.images)
+
+
 def test_undecodable_image_is_named(tmp_path):
     root = write_folder(tmp_path / "pets")
     (root / "test" / "dog" / "bad.png").write_bytes(b"not a png")

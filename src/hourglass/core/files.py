@@ -86,14 +86,24 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
-def files_key(paths: list[Path], tags: list | None = None, header: str = "") -> str:
-    """A short hash of files' names, sizes and mtimes (and a tag per file): a cache key that
-    editing, adding or removing any of the files changes."""
-    h = hashlib.sha256(header.encode())
-    for i, p in enumerate(paths):
+def file_stamps(paths: list) -> list[str]:
+    """Each file's name, size and mtime as one string: what files_key hashes."""
+    stamps = []
+    for p in paths:
         st = os.stat(p)
+        stamps.append(f"{p}\0{st.st_size}\0{st.st_mtime_ns}")
+    return stamps
+
+
+def files_key(paths: list, tags: list | None = None, header: str = "",
+              stamps: list[str] | None = None) -> str:
+    """A short hash of files' names, sizes and mtimes (and a tag per file): a cache key that
+    editing, adding or removing any of the files changes. ``stamps`` (file_stamps of the
+    paths, taken once) saves a second stat of every file."""
+    h = hashlib.sha256(header.encode())
+    for i, stamp in enumerate(file_stamps(paths) if stamps is None else stamps):
         tag = "" if tags is None else f"\0{tags[i]}"
-        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}{tag}\n".encode())
+        h.update(f"{stamp}{tag}\n".encode())
     return h.hexdigest()[:24]
 
 

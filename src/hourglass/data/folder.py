@@ -20,7 +20,13 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from hourglass.core.errors import UserError
-from hourglass.core.files import cache_dir, files_key, write_npy_atomic, write_text_atomic
+from hourglass.core.files import (
+    cache_dir,
+    file_stamps,
+    files_key,
+    write_npy_atomic,
+    write_text_atomic,
+)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 # Pillow's grey modes: 1-bit, 8-bit (with alpha), 16-bit (I;16*, and I as 16-bit PNGs open in
@@ -51,21 +57,32 @@ def class_names(split_dir: Path) -> list[str]:
     return sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def list_images(split_dir: Path, classes: list[str]) -> tuple[list[Path], list[int]]:
+@dataclass(frozen=True)
+class SplitListing:
+    """One split folder's images, listed and stat-ed once: tens of thousands of files cost
+    seconds for each pass, and the header scan and the pixel cache both key on them."""
+
+    folder: Path
+    paths: list[str]  # strings, not Paths: 60,000 Paths cost seconds to build
+    labels: list[int]
+    stamps: list[str]  # file_stamps(paths)
+
+
+def list_split(split_dir: Path, classes: list[str]) -> SplitListing:
     paths, labels = [], []
     for label, name in enumerate(classes):
-        folder = split_dir / name
-        if not folder.is_dir():
+        folder = os.path.join(split_dir, name)
+        if not os.path.isdir(folder):
             continue
         # names, not Paths, sorted: comparing 60,000 Paths costs seconds (the same order)
         names = sorted(e.name for e in os.scandir(folder)
                        if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES)
-        paths += [folder / n for n in names]
+        paths += [os.path.join(folder, n) for n in names]
         labels += [label] * len(names)
-    return paths, labels
+    return SplitListing(split_dir, paths, labels, file_stamps(paths))
 
 
-def decode_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
+def decode_image(path: str | Path, size: tuple[int, int], channels: int) -> np.ndarray:
     """uint8 (C, H, W): converted to grey or RGB, resized (bicubic) when its size differs."""
     try:
         with Image.open(path) as img:
@@ -88,10 +105,11 @@ class FolderScan:
     count: int
 
 
-def scan_headers(paths: list[Path]) -> FolderScan:
+def scan_headers(splits: list[SplitListing]) -> FolderScan:
     """Every image's size and colour from its header alone (cached like the decoded pixels,
     by the files' names, sizes and mtimes); an image over MAX_SOURCE_PIXELS is refused."""
-    key = files_key(paths, header="scan")
+    paths = [p for split in splits for p in split.paths]
+    key = files_key(paths, header="scan", stamps=[s for split in splits for s in split.stamps])
     cached = cache_dir() / f"folder-scan-{key}.json"
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         d = json.loads(cached.read_text())
@@ -119,7 +137,7 @@ def scan_headers(paths: list[Path]) -> FolderScan:
     return scan
 
 
-def describe_image(path: Path) -> tuple[tuple[int, int], int, int]:
+def describe_image(path: str | Path) -> tuple[tuple[int, int], int, int]:
     """(height, width), channel count (1 for grey modes, else 3) and bits per channel."""
     try:
         with Image.open(path) as img:
@@ -129,12 +147,14 @@ def describe_image(path: Path) -> tuple[tuple[int, int], int, int]:
         raise UserError(f"{path}: cannot decode image ({e})") from e
 
 
-def load_split(split_dir: Path, classes: list[str], size: tuple[int, int], channels: int,
+def load_split(split: SplitListing, size: tuple[int, int], channels: int,
                use_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    paths, labels = list_images(split_dir, classes)
+    paths, labels = split.paths, split.labels
     if not paths:
-        raise UserError(f"{split_dir}: no images found (expected {split_dir}/<class>/*.png|jpg)")
-    key = files_key(paths, labels, header=json.dumps([list(size), channels]))
+        raise UserError(f"{split.folder}: no images found (expected "
+                        f"{split.folder}/<class>/*.png|jpg)")
+    key = files_key(paths, labels, header=json.dumps([list(size), channels]),
+                    stamps=split.stamps)
     cached = cache_dir() / f"folder-{key}.npy"
     if use_cache and cached.is_file():
         try:

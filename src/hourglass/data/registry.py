@@ -100,28 +100,29 @@ def _folder_layout(root: Path) -> tuple[Path, Path | None, Path]:
     return root / "train", val, root / "test"
 
 
-def _folder_shape(root: Path, image_size, channels) -> tuple[tuple[int, int, int], int]:
-    """((C, H, W), classes) of an image folder from its files' headers, checked before any
-    pixel is decoded. The classes are train/'s sub-folders: another split with a class that
-    train/ lacks is refused. The size is --image-size (every image is resized to it, and the
-    run's config records it) or, without it, the one size every image has: mixed sizes are
-    refused rather than resized to whichever file sorts first."""
+def _folder_shape(root: Path, image_size, channels):
+    """((C, H, W), the class names, each split's listing: train, eval or None, test) of an
+    image folder from its files' headers, checked before any pixel is decoded; the listings
+    are taken once, for the loading to reuse. The classes are train/'s sub-folders: another
+    split with a class that train/ lacks is refused. The size is --image-size (every image
+    is resized to it, and the run's config records it) or, without it, the one size every
+    image has: mixed sizes are refused rather than resized to whichever file sorts first."""
     from hourglass.data import folder
 
-    splits = [d for d in _folder_layout(root) if d is not None]
+    layout = _folder_layout(root)
+    splits = [d for d in layout if d is not None]
     classes = folder.class_names(splits[0])
     for d in splits[1:]:
         unknown = sorted(set(folder.class_names(d)) - set(classes))
         if unknown:
             raise UserError(f"{d}: class folder(s) {', '.join(unknown[:5])} are not in "
                             f"{splits[0]}; the classes come from train/")
-    listed = [folder.list_images(d, classes)[0] for d in splits]
-    paths = [p for split in listed for p in split]
-    if not listed[0]:
+    listed = [folder.list_split(d, classes) for d in splits]
+    if not listed[0].paths:
         raise UserError(f"{splits[0]}: no images found (expected {splits[0]}/<class>/*.png|jpg)")
     if channels not in (None, 1, 3):
         raise UserError(f"--channels {channels}: must be 1 (grey) or 3 (RGB)")
-    scan = folder.scan_headers(paths)
+    scan = folder.scan_headers(listed)
     size = parse_image_size(image_size)
     if size is None:
         if len(scan.sizes) > 1:
@@ -139,7 +140,8 @@ def _folder_shape(root: Path, image_size, channels) -> tuple[tuple[int, int, int
                         f"{decoded / 2**30:.1f} GiB decoded; at most "
                         f"{folder.MAX_DECODED_BYTES / 2**30:.0f} GiB: choose a smaller "
                         "--image-size")
-    return (c, *size), len(classes)
+    listing = dict(zip(splits, listed, strict=True))
+    return (c, *size), classes, [listing.get(d) for d in layout]
 
 
 def dataset_shape(name: str, data_dir: str | Path | None = None, image_size=None,
@@ -151,7 +153,9 @@ def dataset_shape(name: str, data_dir: str | Path | None = None, image_size=None
         return None, vocab_size(name, resolve_data_dir(data_dir))
     if spec.image_shape is not None:
         return spec.image_shape, spec.num_classes
-    return _folder_shape(_folder_root(name, resolve_data_dir(data_dir)), image_size, channels)
+    shape, classes, _ = _folder_shape(_folder_root(name, resolve_data_dir(data_dir)),
+                                      image_size, channels)
+    return shape, len(classes)
 
 
 def _load_folder(root: Path, image_size, channels, use_cache: bool, name: str,
@@ -159,20 +163,19 @@ def _load_folder(root: Path, image_size, channels, use_cache: bool, name: str,
     from hourglass.data import folder
     from hourglass.data.splits import ImageDataset, Split, random_split
 
-    (c, h, w), _ = _folder_shape(root, image_size, channels)
-    train_dir, val_dir, test_dir = _folder_layout(root)
-    classes = folder.class_names(train_dir)
-    load = lambda d: folder.load_split(d, classes, (h, w), c, use_cache)  # noqa: E731
-    train = Split(*load(train_dir))
-    if val_dir is not None:
-        evalsplit = Split(*load(val_dir))
+    (c, h, w), classes, (train_list, val_list, test_list) = _folder_shape(root, image_size,
+                                                                        channels)
+    load = lambda s: folder.load_split(s, (h, w), c, use_cache)  # noqa: E731
+    train = Split(*load(train_list))
+    if val_list is not None:
+        evalsplit = Split(*load(val_list))
     else:
         holdout = HOLDOUT.get(name, max(1, len(train) // 10))
         if len(train) <= holdout:
-            raise UserError(f"{train_dir}: {len(train)} images are too few to hold out an "
+            raise UserError(f"{train_list.folder}: {len(train)} images are too few to hold out an "
                             f"eval split of {holdout}; add a val/ folder")
         train, evalsplit = random_split(train.images, train.labels, holdout, rng=split_rng)
-    return ImageDataset(name, train, evalsplit, Split(*load(test_dir)), len(classes))
+    return ImageDataset(name, train, evalsplit, Split(*load(test_list)), len(classes))
 
 
 def _load_digits(split_rng: str) -> ImageDataset:
