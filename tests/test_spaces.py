@@ -12,6 +12,7 @@ from hourglass.search.builtins import toml
 from hourglass.search.frontier import summarize
 from hourglass.search.space import extends
 from hourglass.search.space_file import load_space, space_from_dict
+from hourglass.search.strategies import next_job
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY_SPACES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "studies").rglob("*.toml"))
@@ -209,7 +210,11 @@ def test_a_text_space_is_checked_on_the_data_dir_it_is_given(tmp_path, monkeypat
     monkeypatch.delenv("HOURGLASS_DATA_DIR", raising=False)
     with pytest.raises(UserError, match="no text file"):
         load_space(str(space_file))
-    assert load_space(str(space_file), data_dir).units()
+    space = load_space(str(space_file), data_dir)
+    # the strategies count every network (lr-then-seeds: smallest first) on the same text
+    first = next_job("lr-then-seeds", space, [])
+    assert first.unit.arch == min(space.archs(), key=space.size)
+    assert 250_000 < space.size(first.unit.arch) < 270_000  # the 0.26M budget's
 
     from hourglass.cli.main import main
 

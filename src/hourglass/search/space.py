@@ -120,6 +120,9 @@ class SearchSpace:
     eval_limit: int | None = None
     augment: str | None = None  # None: the family's recipe
     recipe: dict = field(default_factory=dict)  # RECIPE_KEYS given by the space
+    # Where the data is read from (a text's vocabulary sizes its embedding, so counting a
+    # network reads the text): not part of the space's identity, like the CLI's --data-dir
+    data_dir: str | None = field(default=None, repr=False, compare=False)
     _params: dict = field(default_factory=dict, repr=False, compare=False)
 
     def train_config(self, unit: Unit, seed: int, epochs: int, data_dir: str | None) -> TrainConfig:
@@ -142,7 +145,7 @@ class SearchSpace:
     def counts(self, arch: Arch) -> dict[str, int]:
         """An architecture's parameter and FLOP counts (cached: strategies ask often)."""
         if arch not in self._params:
-            cfg = self.train_config(Unit(arch, 1e-3), 0, self.epochs, None)
+            cfg = self.train_config(Unit(arch, 1e-3), 0, self.epochs, self.data_dir)
             self._params[arch] = count_run_params(cfg)
         return self._params[arch]
 
@@ -170,7 +173,8 @@ class SearchSpace:
     def to_dict(self) -> dict:
         """The space as a dict (TOML's); an MLP space's is what it was before families."""
         d = {k: v for k, v in self.__dict__.items()
-             if k not in ("shapes", "_params", "recipe", "family") and v is not None}
+             if k not in ("shapes", "_params", "recipe", "family", "data_dir")
+             and v is not None}
         if self.family != DEFAULT_FAMILY:
             d["family"] = self.family
         elif self.augment is None:

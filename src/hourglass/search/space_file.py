@@ -212,7 +212,8 @@ def space_from_dict(d: dict, name: str, data_dir: str | None = None) -> SearchSp
         seeds=seeds, max_params=_optional_int(name, d, "max_params"),
         train_limit=_optional_int(name, d, "train_limit"),
         eval_limit=_optional_int(name, d, "eval_limit"),
-        augment=d.get("augment"), recipe={k: d[k] for k in RECIPE_KEYS if k in d})
+        augment=d.get("augment"), recipe={k: d[k] for k in RECIPE_KEYS if k in d},
+        data_dir=None if data_dir is None else str(data_dir))
     if space.batch_size is None:  # the recipe's, stored as a number: the space's dict (a
         # search folder's identity) names it
         shape, first = next(iter(shapes.items()))
