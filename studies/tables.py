@@ -15,6 +15,9 @@
         a search over matched budgets: every network beside the conventional network whose
         parameters it matches, with both ratios (parameters and FLOPs), mean +- std over seeds
         at each lr, and the difference at the best lrs with its 95% interval over seeds
+    python studies/tables.py knobs SEARCH_DIR
+        within each budget of such a search, every two networks against each other: what
+        differs between them and the difference with its 95% interval paired by seed
     python studies/tables.py variants FULL_DIR
         each block variant's full-recipe run beside the plain block on the same network
         (studies/mnist-variants/run.sh): the difference, and what each costs in trainable
@@ -203,7 +206,7 @@ def budgets(search: Path) -> str:
     lrs = sorted({lr for _, lr in scores})
     out = []
     for c in sorted(configs, key=lambda c: (c["params"], c["shape"] != "conventional")):
-        b = min(base, key=lambda b: abs(c["params"] / b["params"] - 1))
+        b = _budget_of(c, base)
         arch = c["unit"].rsplit("-lr", 1)[0]
         at = [scores.get((arch, lr), []) for lr in lrs]
         out.append([
@@ -217,6 +220,51 @@ def budgets(search: Path) -> str:
     return _table(["shape", "network", "inner/skip", "params", "params / baseline's",
                    "FLOPs / baseline's", *heads,
                    "better than the baseline by (best lrs; 95% interval over seeds)"], out)
+
+
+def _budget_of(c: dict, base: list[dict]) -> dict:
+    """The conventional network whose parameters ``c`` matches: its budget."""
+    return min(base, key=lambda b: abs(c["params"] / b["params"] - 1))
+
+
+# a frontier.json configuration's keys that are not the network's dims
+NOT_DIMS = {"shape", "label", "unit", "lr", "params", "flops", "mean", "std", "seeds",
+            "seed_scores"}
+
+
+def knob_pairs(search: Path) -> str:
+    """Within each budget, every two networks against each other, each at its chosen lr over
+    its seeds: what differs between them (the knobs) and how much the first beats the second,
+    with its 95% interval paired by seed. A study whose networks differ in one knob at a time
+    (a control) reads off these rows which knob carries a difference. The conventional
+    network comes second in its pairs, so a gain is the other network's over it."""
+    summary = json.loads((search / "frontier.json").read_text())
+    sign = DIRECTIONS[summary["metric"]]
+    configs = [c for c in summary["configurations"] if c.get("seed_scores")]
+    base = [c for c in configs if c["shape"] == "conventional"]
+    if not base:
+        sys.exit(f"knobs: {search} has no conventional network with seed scores to set budgets")
+    name = lambda c: f"{c['shape']} {c['label']} (lr {c['lr']:g})"  # noqa: E731
+    out = []
+    for b in sorted(base, key=itemgetter("params")):
+        group = sorted((c for c in configs if _budget_of(c, base) is b),
+                       key=lambda c: (c["shape"] == "conventional", c["params"], c["label"]))
+        for i, first in enumerate(group):
+            for second in group[i + 1:]:
+                knobs = [f"{k} {second.get(k)} -> {first.get(k)}"
+                         for k in ("shape", *sorted((set(first) | set(second)) - NOT_DIMS), "lr")
+                         if first.get(k) != second.get(k)]
+                out.append([b["label"], name(first), name(second), "; ".join(knobs),
+                            f"{first['params'] / second['params']:.3f}",
+                            _flops_ratio(first, second),
+                            gain(first, second, sign).words(lambda v: quality(summary, v, True))])
+    return _table(["budget (conventional)", "first", "second", "what changes (second -> first)",
+                   "params, first / second", "FLOPs, first / second",
+                   "first better by (95% interval over seeds)"], out)
+
+
+def _flops_ratio(a: dict, b: dict) -> str:
+    return f"{a['flops'] / b['flops']:.3f}" if a.get("flops") and b.get("flops") else "—"
 
 
 def _gap(summary: dict, c: dict, base: dict) -> str:
@@ -323,15 +371,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("table", choices=("full-recipe", "projection", "runs-csv", "seeds",
-                                      "nested", "budgets", "variants", "ablation"))
+                                      "nested", "budgets", "knobs", "variants", "ablation"))
     p.add_argument("paths", type=Path, nargs="+")
     a = p.parse_args()
     if a.table == "runs-csv":
         print(runs_csv(a.paths))
     elif a.table == "seeds":
         print(seeds(a.paths[0]))
-    elif a.table in ("nested", "budgets", "variants", "ablation"):
-        print({"nested": nested, "budgets": budgets, "variants": variants,
+    elif a.table in ("nested", "budgets", "knobs", "variants", "ablation"):
+        print({"nested": nested, "budgets": budgets, "knobs": knob_pairs, "variants": variants,
                "ablation": ablation}[a.table](a.paths[0]))
     else:
         if len(a.paths) != 2:

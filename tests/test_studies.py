@@ -157,33 +157,60 @@ def test_runs_csv_merges_run_folders_with_committed_rows_in_numeric_order(tmp_pa
         tables.runs_csv([committed, other])
 
 
+def write_search(folder: Path, networks, task="classify", metric="test_accuracy") -> None:
+    """A search folder's trials.csv and frontier.json: each network (shape, skip, inner,
+    params, FLOPs, its score at seeds 0, 1, 2 at lr 1e-3), depth 2."""
+    from hourglass.search.frontier import summarize
+
+    rows = []
+    for shape, skip, inner, params, flops, scores in networks:
+        for seed, score in enumerate(scores):
+            rows.append({"status": "complete", "epochs": 5, "shape": shape, "skip_dim": skip,
+                         "inner_dim": inner, "depth": 2, "lr": 1e-3, "seed": seed,
+                         "params": params, "flops_per_sample": flops, metric: score,
+                         "key": f"{shape}-{skip}-{inner}-lr0.001-s{seed}"})
+    summary = summarize(rows, task, 5, max(n[3] for n in networks))
+    (folder / "frontier.json").write_text(json.dumps(summary))
+    with open(folder / "trials.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
 def test_the_budgets_table_gives_each_network_its_gap_with_an_interval_over_seeds(tmp_path):
     """studies/tables.py budgets: each network beside the conventional one of its budget, at
     both ratios (parameters, FLOPs), and its gain at the best lrs paired by seed with a 95%
     interval; a gain whose interval holds 0 is a tie."""
-    from hourglass.search.frontier import summarize
-
-    rows = []
-    for shape, skip, inner, params, flops, scores in (
-            ("conventional", 16, 64, 1000, 2000, (0.800, 0.810, 0.805)),
-            ("hourglass", 24, 12, 1010, 1990, (0.820, 0.829, 0.826)),  # +0.020 each seed
-            ("hourglass", 20, 8, 990, 2100, (0.790, 0.830, 0.800))):  # noisy: a tie
-        for seed, acc in enumerate(scores):
-            rows.append({"status": "complete", "epochs": 5, "shape": shape, "skip_dim": skip,
-                         "inner_dim": inner, "depth": 2, "lr": 1e-3, "seed": seed,
-                         "params": params, "flops_per_sample": flops, "test_accuracy": acc,
-                         "key": f"{shape}-{skip}-{inner}-lr0.001-s{seed}"})
-    summary = summarize(rows, "classify", 5, 1010)
-    (tmp_path / "frontier.json").write_text(json.dumps(summary))
-    with open(tmp_path / "trials.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_search(tmp_path, (
+        ("conventional", 16, 64, 1000, 2000, (0.800, 0.810, 0.805)),
+        ("hourglass", 24, 12, 1010, 1990, (0.820, 0.829, 0.826)),  # +0.020 each seed
+        ("hourglass", 20, 8, 990, 2100, (0.790, 0.830, 0.800))))  # noisy: a tie
     text = tables.budgets(tmp_path)
     assert "| hourglass | 24/12/2 | 0.50 | 1,010 | 1.010 | 0.995 |" in text
     assert "| 2.00 pt [1.75 pt, 2.25 pt], paired, 3 seeds |" in text
     tie = next(line for line in text.splitlines() if "| 20/8/2 |" in line)
     assert "| 0.990 | 1.050 |" in tie and "tie" in tie
+
+
+def test_the_knobs_table_sets_every_two_networks_of_a_budget_against_each_other(tmp_path):
+    """studies/tables.py knobs: within a budget every pair, naming what differs (the knob a
+    control isolates) and the first's gain paired by seed; networks of another budget are
+    never paired with them; on bits per character lower is better."""
+    write_search(tmp_path, (
+        ("conventional", 16, 64, 1000, 2000, (2.00, 2.10, 2.05)),
+        ("hourglass", 24, 12, 1010, 1990, (1.98, 2.08, 2.03)),  # 0.02 lower at every seed
+        ("hourglass", 24, 6, 1005, 2100, (1.99, 2.06, 2.06)),  # differs in inner only
+        ("conventional", 32, 128, 4000, 8000, (1.80, 1.85, 1.82))), task="lm",
+        metric="test_bpc")
+    rows = [line for line in tables.knob_pairs(tmp_path).splitlines()[2:]]
+    assert len(rows) == 3  # three networks in the first budget; the second has one
+    row = next(r for r in rows if "hourglass 24/12/2" in r and "conventional" in r)
+    assert ("| 16/64/2 | hourglass 24/12/2 (lr 0.001) | conventional 16/64/2 (lr 0.001) | "
+            "shape conventional -> hourglass; inner_dim 64 -> 12; skip_dim 16 -> 24 | "
+            "1.010 | 0.995 | 0.020 [0.020, 0.020], paired, 3 seeds |") in row
+    inner = next(r for r in rows if "hourglass 24/6/2" in r and "hourglass 24/12/2" in r)
+    assert "| hourglass 24/6/2 (lr 0.001) | hourglass 24/12/2 (lr 0.001) | inner_dim 12 -> 6 |" \
+        in inner and inner.endswith("paired, 3 seeds; a tie |")
 
 
 def test_the_ablation_table_gives_each_knob_its_gain_the_way_the_metric_improves(tmp_path):
