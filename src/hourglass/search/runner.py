@@ -40,8 +40,6 @@ from hourglass.training import train
 from hourglass.training.checkpoint import DATA_FILE, read_json
 
 PROVENANCE_FILE = "provenance.json"
-
-
 MAX_REPEATS = 20  # NSGA-II re-sampling finished units this often in a row: take one in order
 MAX_LATE_TRIES = 2  # full-length trials per shape after the budget, failures included
 
