@@ -12,7 +12,10 @@ a CPU: a batch of random offsets, each window sliced out of the id array and sta
 forward, cross-entropy, backward and an AdamW step. "Muon step": the same step with
 ``--optimizer muon`` (Newton-Schulz on every hidden matrix), in time per step against AdamW's:
 what Muon must save in steps to pay in wall-clock time. "bf16": the same step under
-``--precision bf16`` (the forward under bfloat16 autocast), its speed-up over fp32.
+``--precision bf16`` (the forward under bfloat16 autocast), its speed-up over fp32. "int16
+masks": the default recipe's dropout masks from 16-bit random integers (recipe 6,
+layers/dropout.py), its step's speed-up over the same step with nn.Dropout's Bernoulli masks
+(``--dropout-masks torch``, recipe 5's).
 
 Training FLOPs per token = 3 x the family's forward FLOPs per token (forward, and backward for
 inputs and weights; attention's two matmuls at the whole context, as the count does). Norms,
@@ -42,18 +45,21 @@ from hourglass.training.fit import make_optimizer, train_step
 # (label, TrainConfig settings): the lm-char variants' budget, 3.41M non-embedding parameters
 # (hourglass match --family lm --dataset tinyshakespeare --data-dir DIR --skip-dim 256
 # --inner-dim 768 --depth 4 --depths 4 --skip-dims 384,512 --tolerance 0.03), the attention
-# at the conventional width
+# at the conventional width; then issue 33's smallest budget (0.27M: its study's networks)
 CONFIGS = [("conventional 256/768/4", {"skip_dim": 256, "inner_dim": 768, "depth": 4})] + [
     (f"hourglass {z}/{h}/4 K{k} a256", {"skip_dim": z, "inner_dim": h, "depth": 4,
                                         "arch": {"sub_blocks": k, "attn_dim": 256}})
-    for z, h, k in ((512, 213, 1), (384, 199, 2), (384, 99, 4))]
+    for z, h, k in ((512, 213, 1), (384, 199, 2), (384, 99, 4))] + [
+    ("conventional 64/256/4", {"skip_dim": 64, "inner_dim": 256, "depth": 4}),
+    ("hourglass 70/56/4 K4 a64", {"skip_dim": 70, "inner_dim": 56, "depth": 4,
+                                  "arch": {"sub_blocks": 4, "attn_dim": 64}})]
 BATCH, CONTEXT = 16, 256  # the recipe's (lm_config.lm_recipe)
 CPU = torch.device("cpu")
 
 
-def build(settings: dict, task: LMTask) -> tuple[torch.nn.Module, TrainConfig]:
+def build(settings: dict, task: LMTask, **recipe) -> tuple[torch.nn.Module, TrainConfig]:
     cfg = TrainConfig(task="lm", dataset="tinyshakespeare", family="lm", context=CONTEXT,
-                      **settings).resolved()
+                      **settings, **recipe).resolved()
     torch.manual_seed(0)
     return get_family("lm").build(model_config(cfg, task)), cfg
 
@@ -112,7 +118,7 @@ def main() -> int:
           "steps each")
     print(f"{'configuration':28s} {'params':>8s} {'tok/s':>6s} {'GFLOP/s':>8s} {'of peak':>7s} "
           f"{'plain tok/s':>11s} {'speed-up':>8s} {'Muon tok/s':>10s} {'Muon step':>9s} "
-          f"{'bf16 tok/s':>10s} {'bf16 speed-up':>13s}")
+          f"{'bf16 tok/s':>10s} {'bf16 speed-up':>13s} {'int16 masks':>11s}")
     ratios = []
     for label, settings in by_mode(args, CONFIGS[:1], CONFIGS, CONFIGS):  # smoke: one
         model, cfg = build(settings, task)
@@ -124,10 +130,12 @@ def main() -> int:
         muon = ours(build(settings, task)[0], dataclasses.replace(cfg, optimizer="muon"), task,
                     split, steps, rows)
         half = ours(build(settings, task)[0], cfg, task, split, steps, rows, bf16=True)
+        torch_masks = ours(build(settings, task, dropout_masks="torch")[0], cfg, task, split,
+                           steps, rows)
         print(f"{label:28s} {counts['params']:8d} {tokens / step:6.0f} {rate / 1e9:8.1f} "
               f"{rate / peak:7.2f} {tokens / ref:11.0f} {ref / step:7.2f}x "
               f"{tokens / muon:10.0f} {muon / step:8.2f}x {tokens / half:10.0f} "
-              f"{step / half:12.2f}x", flush=True)
+              f"{step / half:12.2f}x {torch_masks / step:10.2f}x", flush=True)
     print(f"median ratio to peak {statistics.median(ratios):.2f}")
     return 0
 

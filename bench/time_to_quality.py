@@ -1,8 +1,9 @@
-"""Time to quality: the default ViT and language model, the old recipe (2) against the latest,
-trained here in one run.
+"""Time to quality: the default ViT and language model, the old recipe (2) against the latest
+(or --new N), trained here in one run.
 
     python bench/time_to_quality.py [--quick | --smoke] [--data-dir DIR] [--family vit|lm]
-                                    [--precision fp32|bf16] [--recipe N] [--out DIR]
+                                    [--precision fp32|bf16] [--new N] [--recipe N]
+                                    [--out DIR]
 
 For each family the default network trains once on each recipe, with the same seed and one
 thread: the conventional ViT of the recipe issue (patch 4, d_model 128, 6 layers, 4 heads, FFN
@@ -36,9 +37,9 @@ import torch  # noqa: E402
 from common import SHARED_DATA, SMOKE_HELP, by_mode, machine  # noqa: E402
 
 from hourglass.training import TrainConfig, train  # noqa: E402
-from hourglass.training.config import LATEST_RECIPE  # noqa: E402
+from hourglass.training.config import LATEST_RECIPE, RECIPES  # noqa: E402
 
-RECIPES = (2, LATEST_RECIPE)  # the old default and the new
+OLD_RECIPE = 2  # the paper's recipe, this tool's default before the fast recipes
 NETWORKS = {
     "vit": {"family": "vit", "task": "classify", "dataset": "cifar10", "skip_dim": 128,
             "inner_dim": 512, "depth": 6, "arch": {"heads": 4, "patch": 4}},
@@ -86,12 +87,16 @@ def main() -> int:
                     help="one family only (default: both)")
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                     help="both recipes' training precision (default fp32)")
+    ap.add_argument("--new", type=int, choices=RECIPES, default=LATEST_RECIPE,
+                    help=f"the recipe compared with recipe {OLD_RECIPE} (default: the latest, "
+                         f"{LATEST_RECIPE})")
     ap.add_argument("--recipe", type=int, choices=RECIPES, action="append",
                     help="train this recipe's runs only (default: both); two processes, one "
                          "per core, may share --out, and a run finding both finished compares")
     ap.add_argument("--out", type=Path, help="where the runs and the plot go (default: a "
                                              "temporary folder)")
     args = ap.parse_args()
+    pair = (OLD_RECIPE, args.new)
     out = args.out or Path(tempfile.mkdtemp(prefix="time-to-quality-"))
     torch.set_num_threads(1)
     curves: dict[tuple[str, int], list] = {}
@@ -99,12 +104,12 @@ def main() -> int:
     print(f"{'family':6s} {'recipe':>6s} {'epoch':>5s} {'seconds':>8s} {'eval':>8s}")
     families = args.family or sorted(NETWORKS)
     for family in families:
-        for recipe in args.recipe or RECIPES:
+        for recipe in args.recipe or pair:
             cfg = TrainConfig(**NETWORKS[family], **sizes(args, family), recipe=recipe,
                               precision=args.precision, data_dir=args.data_dir)
             train(cfg, out / f"{family}-recipe{recipe}", resume=True, progress=False)
     for family in families:  # after training: another process may have finished its runs
-        for recipe in RECIPES:
+        for recipe in pair:
             run = out / f"{family}-recipe{recipe}"
             if not (run / "metrics.json").is_file():
                 continue  # another process trains it
@@ -113,37 +118,37 @@ def main() -> int:
                 print(f"{family:6s} {recipe:6d} {epoch:5d} {seconds:8.0f} {q:8.4f}", flush=True)
     for family in families:
         _, sign = METRIC[family]
-        missing = [str(r) for r in RECIPES if (family, r) not in curves]
+        missing = [str(r) for r in pair if (family, r) not in curves]
         if missing:
             print(f"{family}: recipe {', '.join(missing)} not finished in {out} yet: no "
                   "comparison")
             continue
-        old, new = curves[family, RECIPES[0]], curves[family, RECIPES[1]]
+        old, new = curves[family, pair[0]], curves[family, pair[1]]
         target = max((q for *_, q in old), key=lambda q: sign * q)
-        reach = {r: first_reaching(curves[family, r], target, sign) for r in RECIPES}
+        reach = {r: first_reaching(curves[family, r], target, sign) for r in pair}
         best_new = max((q for *_, q in new), key=lambda q: sign * q)
-        print(f"{family}: recipe {RECIPES[0]} best {target:.4f}, recipe {RECIPES[1]} best "
+        print(f"{family}: recipe {pair[0]} best {target:.4f}, recipe {pair[1]} best "
               f"{best_new:.4f}; to reach {target:.4f}: " + ", ".join(
                   f"recipe {r} " + (f"epoch {e} ({s:.0f} s)" if (e, s) != (None, None)
                                     else "not reached")
-                  for r, (e, s) in ((r, reach[r] or (None, None)) for r in RECIPES))
-              + (f"; speed-up {reach[RECIPES[0]][1] / reach[RECIPES[1]][1]:.2f}x"
-                 if reach[RECIPES[1]] and reach[RECIPES[1]][1] > 0 else ""))
+                  for r, (e, s) in ((r, reach[r] or (None, None)) for r in pair))
+              + (f"; speed-up {reach[pair[0]][1] / reach[pair[1]][1]:.2f}x"
+                 if reach[pair[1]] and reach[pair[1]][1] > 0 else ""))
         tests = {r: json.loads((out / f"{family}-recipe{r}" / "metrics.json").read_text())
-                 for r in RECIPES}
+                 for r in pair}
         print(f"{family}: {TEST_METRIC[family]} " + ", ".join(
             f"recipe {r} {m[TEST_METRIC[family]]:.4f} ({m['train_seconds']:.0f} s of training)"
             for r, m in tests.items()))
-    plot(curves, out / "time_to_quality.png")
+    plot(curves, pair, out / "time_to_quality.png")
     print(f"curves: {out / 'time_to_quality.png'}")
     return 0
 
 
-def plot(curves: dict, path: Path) -> None:
+def plot(curves: dict, pair: tuple[int, int], path: Path) -> None:
     families = sorted({f for f, _ in curves})
     fig, axes = plt.subplots(1, len(families), figsize=(6 * len(families), 4), squeeze=False)
     for ax, family in zip(axes[0], families, strict=True):
-        for recipe in (r for r in RECIPES if (family, r) in curves):
+        for recipe in (r for r in pair if (family, r) in curves):
             pts = curves[family, recipe]
             ax.plot([s for _, s, _ in pts], [q for *_, q in pts], marker="o",
                     label=f"recipe {recipe}")

@@ -113,8 +113,10 @@ VIT = {"family": "vit", "task": "classify", "dataset": "digits", "skip_dim": 32,
        "inner_dim": 128, "depth": 2, "arch": {"heads": 2, "patch": 2}}
 
 
-def test_recipe_5_is_the_default_and_gives_vit_classification_its_fast_recipe():
-    new = TrainConfig(**VIT).resolved()
+def test_recipe_5_gives_vit_classification_its_fast_recipe_and_the_default_6_keeps_it():
+    new = TrainConfig(**VIT, recipe=5).resolved()
+    # recipe 6 changes the language model's dropout masks alone
+    assert TrainConfig(**VIT).resolved().to_dict() == {**new.to_dict(), "recipe": 6}
     assert (new.recipe, new.lr_schedule, new.warmup, new.label_smoothing, new.weight_decay,
             new.decay, new.input_norm) == (5, "cosine", 250, 0.1, 0.05, "matrices", "channel")
     # Muon's lr follows lr (5x), so a search over lr moves both; a stated one is kept
@@ -132,7 +134,7 @@ def test_recipe_5_is_the_default_and_gives_vit_classification_its_fast_recipe():
         other = TrainConfig(**{**VIT, "family": family, **(
             {"task": "lm", "dataset": "moby-dick", "arch": {"heads": 2}, "context": 32}
             if family == "lm" else {"arch": {"patch": 2}})}).resolved()
-        assert (other.recipe, other.optimizer, other.muon_lr) == (5, "adamw", 0.02)
+        assert (other.recipe, other.optimizer, other.muon_lr) == (6, "adamw", 0.02)
     old = TrainConfig(**VIT, recipe=2).resolved()
     assert (old.lr_schedule, old.warmup, old.label_smoothing, old.weight_decay,
             old.decay) == ("step", 0, 0.0, 0.01, "all")
@@ -163,7 +165,7 @@ def test_a_config_stored_before_recipe_versions_names_the_one_it_ran_on():
 
 
 @pytest.mark.parametrize("settings, match", [
-    ({"recipe": 6}, "--recipe 6"),
+    ({"recipe": 7}, "--recipe 7"),
     ({"input_norm": "batch"}, "--input-norm"),
     ({"label_smoothing": -0.1}, "--label-smoothing"),
     ({"label_smoothing": 1.0}, "--label-smoothing"),

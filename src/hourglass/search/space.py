@@ -16,14 +16,15 @@ from hourglass.training import TrainConfig, count_run_params
 # absent: the latest), which every committed study names; the studies run before recipe v2
 # also name v1's split_rng, lr_schedule and test_checkpoint. context and warmup: the lm
 # task's windows and lr warm-up; label_smoothing, dropout, attention_dropout, decay: the
-# regularisers; input_norm, test_flip: how a classifier's inputs are scaled, and whether it is
-# scored on each image and its mirror image; ema: the weight average's decay; mixup, cutmix: their
-# Beta alphas; drop_path: stochastic depth; optimizer, muon_lr: AdamW or Muon; precision:
-# fp32 or bf16 autocast; patience: epochs without a lower eval loss before a run stops.
+# regularisers (dropout_masks: how dropout draws its masks); input_norm, test_flip: how a
+# classifier's inputs are scaled, and whether it is scored on each image and its mirror
+# image; ema: the weight average's decay; mixup, cutmix: their Beta alphas; drop_path:
+# stochastic depth; optimizer, muon_lr: AdamW or Muon; precision: fp32 or bf16 autocast;
+# patience: epochs without a lower eval loss before a run stops.
 RECIPE_KEYS = ("split_rng", "lr_schedule", "test_checkpoint", "context", "warmup", "recipe",
-               "label_smoothing", "dropout", "attention_dropout", "decay", "input_norm",
-               "test_flip", "ema", "mixup", "cutmix", "drop_path", "optimizer", "muon_lr",
-               "precision", "patience")
+               "label_smoothing", "dropout", "attention_dropout", "dropout_masks", "decay",
+               "input_norm", "test_flip", "ema", "mixup", "cutmix", "drop_path", "optimizer",
+               "muon_lr", "precision", "patience")
 TOP_KEYS = {"task", "dataset", "family", "epochs", "batch_size", "seeds", "max_params",
             "train_limit", "eval_limit", "augment", "name", *RECIPE_KEYS, *SHAPES}
 CORE_DIMS = ("skip_dim", "inner_dim", "depth")

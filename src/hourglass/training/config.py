@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from hourglass.core.choices import (
     AUGMENTS,
+    DROPOUT_MASKS,
     INPUT_NORMS,
     LR_SCHEDULES,
     SPLIT_RNGS,
@@ -39,9 +40,10 @@ RECIPE_V1 = {"split_rng": "torch", "lr_schedule": "step", "test_checkpoint": "be
 # paper's MNIST code path (the settings above); 3: fast Transformer recipes (the ViT
 # classifying: warm-up and cosine per step, label smoothing, weight decay 0.05 on matrices
 # only; the LM: dropout); 4: 3, with a ViT or Mixer classifier's inputs standardised per
-# channel (input_norm); 5: 4, with a ViT classifier's layer matrices trained by Muon. The
+# channel (input_norm); 5: 4, with a ViT classifier's layer matrices trained by Muon; 6: 5,
+# with the LM's dropout masks drawn from 16-bit random integers (dropout_masks int16). The
 # MLP's recipe is the same from 2 on.
-RECIPES = (1, 2, 3, 4, 5)
+RECIPES = (1, 2, 3, 4, 5, 6)
 LATEST_RECIPE = RECIPES[-1]
 DECAY = ("all", "matrices")  # which parameters weight decay pulls towards 0
 OPTIMIZERS = ("adamw", "muon")
@@ -77,6 +79,7 @@ class TrainConfig:
     label_smoothing: float | None = None  # classify: cross-entropy against smoothed labels
     dropout: float | None = None  # families with dropout (lm): attention and residual
     attention_dropout: float | None = None  # lm: on the attention weights (None: dropout)
+    dropout_masks: str | None = None  # torch | int16 (core/choices.py, DROPOUT_MASKS)
     decay: str | None = None  # all | matrices (not norms, biases or positions)
     input_norm: str | None = None  # classify: none | channel (standardised per channel)
     test_flip: bool | None = None  # classify: eval and test score the mean of each image's
@@ -133,6 +136,7 @@ class TrainConfig:
                     "decay": "all", "input_norm": "none", "test_flip": False, "ema": 0.0,
                     "mixup": 0.0, "cutmix": 0.0, "drop_path": 0.0, "optimizer": "adamw",
                     "muon_lr": MUON_LR, "precision": "fp32", "patience": 0,
+                    "dropout_masks": "torch",
                     **(RECIPE_V1 if version == 1 else {}),
                     **family.recipe(task, self.dataset, version), "recipe": version}
         if MUON_LR_PER_LR in defaults:
@@ -189,7 +193,7 @@ class TrainConfig:
                                 f"got {value}")
         for name, allowed in (("augment", AUGMENTS), ("split_rng", SPLIT_RNGS), ("decay", DECAY),
                               ("optimizer", OPTIMIZERS), ("precision", PRECISIONS),
-                              ("input_norm", INPUT_NORMS),
+                              ("input_norm", INPUT_NORMS), ("dropout_masks", DROPOUT_MASKS),
                               ("lr_schedule", LR_SCHEDULES),
                               ("test_checkpoint", TEST_CHECKPOINTS)):
             if getattr(cfg, name) not in allowed:

@@ -7,9 +7,9 @@ follow-up (arXiv 2602.06471): each sub-block squeezes through a narrow d_h while
 stream stays wide, with no residual around the K sub-blocks as a whole. With K = 1 and
 ``inner_dim`` = 4 x ``dim`` it is the ordinary Transformer MLP. Norm and activation layers are
 passed in (``nn.LayerNorm`` or ``nn.RMSNorm``; ``nn.GELU``, ``nn.ReLU``, ...); ``dropout`` drops
-each sub-block's output while training, ``drop_path`` all of it for a sample (stochastic
-depth); ``gated=True``
-makes each FFN a GLU, SwiGLU with ``act_layer=nn.SiLU``: act(x W_gate) * (x W_value), then
+each sub-block's output while training (with ``drop_layer``: nn.Dropout, or layers/dropout.py's
+Int16Dropout), ``drop_path`` all of it for a sample (stochastic depth); ``gated=True`` makes
+each FFN a GLU, SwiGLU with ``act_layer=nn.SiLU``: act(x W_gate) * (x W_value), then
 W_out.
 """
 
@@ -23,14 +23,15 @@ class FeedForward(nn.Module):
     """dim -> inner_dim -> dim, plain or gated, with dropout on its output when training."""
 
     def __init__(self, dim: int, inner_dim: int, act_layer: type[nn.Module] = nn.GELU,
-                 gated: bool = False, bias: bool = True, dropout: float = 0.0) -> None:
+                 gated: bool = False, bias: bool = True, dropout: float = 0.0,
+                 drop_layer: type[nn.Module] = nn.Dropout) -> None:
         super().__init__()
         self.gated = gated
         self.fc1 = nn.Linear(dim, 2 * inner_dim if gated else inner_dim, bias=bias)
         self.act = act_layer()
         self.fc2 = nn.Linear(inner_dim, dim, bias=bias)
         # no module at 0: a model without dropout draws nothing from the random stream
-        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.drop = drop_layer(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.fc1(x)
@@ -68,14 +69,15 @@ class ResidualFFN(nn.Module):
     def __init__(self, dim: int, inner_dim: int, sub_blocks: int = 1,
                  norm_layer: type[nn.Module] = nn.LayerNorm,
                  act_layer: type[nn.Module] = nn.GELU, gated: bool = False,
-                 bias: bool = True, dropout: float = 0.0, drop_path: float = 0.0) -> None:
+                 bias: bool = True, dropout: float = 0.0, drop_path: float = 0.0,
+                 drop_layer: type[nn.Module] = nn.Dropout) -> None:
         super().__init__()
         if min(dim, inner_dim, sub_blocks) <= 0:
             raise ValueError(f"dim, inner_dim and sub_blocks must be positive, got {dim}, "
                              f"{inner_dim}, {sub_blocks}")
         self.norms = nn.ModuleList(norm_layer(dim) for _ in range(sub_blocks))
-        self.ffns = nn.ModuleList(FeedForward(dim, inner_dim, act_layer, gated, bias, dropout)
-                                  for _ in range(sub_blocks))
+        self.ffns = nn.ModuleList(FeedForward(dim, inner_dim, act_layer, gated, bias, dropout,
+                                              drop_layer) for _ in range(sub_blocks))
         self.drop_path = make_drop_path(drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

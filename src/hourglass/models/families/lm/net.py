@@ -14,6 +14,7 @@ from torch import nn
 
 from hourglass.models.layers.attention import attend
 from hourglass.models.layers.blocks import AltUp
+from hourglass.models.layers.dropout import DROPOUTS
 from hourglass.models.layers.ffn import ResidualFFN
 from hourglass.models.layers.norm_act import ACTS
 from hourglass.models.layers.norm_act import NORMS as NORM_LAYERS
@@ -43,12 +44,14 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tenso
 
 class CausalAttention(nn.Module):
     """Multi-head causal self-attention of width ``attn_dim`` = heads x head dim, with the
-    queries and keys normalised per head before the rotary positions (QK-norm)."""
+    queries and keys normalised per head before the rotary positions (QK-norm); ``dropout``
+    on the attention weights, its masks ``masks`` (layers/attention.py)."""
 
     def __init__(self, dim: int, attn_dim: int, heads: int, context: int,
-                 norm_layer: type[nn.Module], dropout: float = 0.0) -> None:
+                 norm_layer: type[nn.Module], dropout: float = 0.0,
+                 masks: str = "torch") -> None:
         super().__init__()
-        self.heads, self.dropout = heads, dropout
+        self.heads, self.dropout, self.masks = heads, dropout, masks
         self.qkv = nn.Linear(dim, 3 * attn_dim, bias=False)
         self.q_norm = norm_layer(attn_dim // heads)
         self.k_norm = norm_layer(attn_dim // heads)
@@ -62,7 +65,7 @@ class CausalAttention(nn.Module):
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
         q = rotate(self.q_norm(q), self.cos, self.sin)
         k = rotate(self.k_norm(k), self.cos, self.sin)
-        out = attend(q, k, v, is_causal=True,
+        out = attend(q, k, v, is_causal=True, masks=self.masks,
                      dropout_p=self.dropout if self.training else 0.0)
         return self.proj(out.transpose(1, 2).reshape(b, t, -1))
 
@@ -75,14 +78,16 @@ class Layer(nn.Module):
         super().__init__()
         norm = NORMS[cfg.norm]
         act, gated = ACTS[cfg.act]
+        drop = DROPOUTS[cfg.dropout_masks]
         w = cfg.layer_dim
         self.norm = norm(w)
         self.attn = CausalAttention(w, cfg.attention, cfg.heads, cfg.context, norm,
                                     cfg.dropout if cfg.attention_dropout is None
-                                    else cfg.attention_dropout)
-        self.drop = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
+                                    else cfg.attention_dropout, cfg.dropout_masks)
+        self.drop = drop(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
         self.ffn = ResidualFFN(w, cfg.inner_dim, cfg.sub_blocks, norm_layer=norm,
-                               act_layer=act, gated=gated, bias=False, dropout=cfg.dropout)
+                               act_layer=act, gated=gated, bias=False, dropout=cfg.dropout,
+                               drop_layer=drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.ffn(x + self.drop(self.attn(self.norm(x))))

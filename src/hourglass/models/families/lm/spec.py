@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from hourglass.core.choices import DROPOUT_MASKS
 from hourglass.core.errors import UserError
 from hourglass.core.limits import MAX_PARAMS, MAX_WIDTH
 from hourglass.models.family import Dim, Family, check_shape, register, shape_of
@@ -46,6 +47,7 @@ class LMConfig:
     dropout: float = 0.0  # training only: after attention and each sub-block, and in attention
     attention_dropout: float | None = None  # on the attention weights; None: dropout. At 0 the
     # attention runs PyTorch's fused kernel, which has no dropout (docs/results section 9)
+    dropout_masks: str = "torch"  # torch (nn.Dropout) or int16 (layers/dropout.py)
 
     def __post_init__(self) -> None:
         for name in ("vocab", "context", "skip_dim", "inner_dim", "depth", "sub_blocks",
@@ -59,6 +61,9 @@ class LMConfig:
             if value is not None and not (isinstance(value, int | float)
                                           and not isinstance(value, bool) and 0 <= value < 1):
                 raise UserError(f"{name.replace('_', '-')} must be in [0, 1), got {value!r}")
+        if self.dropout_masks not in DROPOUT_MASKS:
+            raise UserError(f"dropout masks {self.dropout_masks!r}: choose one of "
+                            f"{', '.join(DROPOUT_MASKS)}")
         if not isinstance(self.attn_dim, int) or self.attn_dim < 0:
             raise UserError(f"attn-dim must be a positive integer (or 0 for d_model), got "
                             f"{self.attn_dim!r}")
@@ -151,7 +156,7 @@ def make_config(run, task) -> LMConfig:
     cfg = LMConfig(vocab=task.vocab, context=task.context, skip_dim=run.skip_dim,
                    inner_dim=run.inner_dim, depth=run.depth, norm=run.norm, act=run.act,
                    block=run.block, dropout=run.dropout,
-                   attention_dropout=run.attention_dropout,
+                   attention_dropout=run.attention_dropout, dropout_masks=run.dropout_masks,
                    **{d.name: run.arch.get(d.name, d.default) for d in LM.extra_dims})
     check_shape(run.shape, cfg.shape, cfg.skip_dim, cfg.inner_dim)
     return cfg
@@ -168,11 +173,14 @@ def lm_recipe(task, dataset: str, version: int) -> dict:
     where batch 64 would leave 610, and 16 x 256 rows still keep a CPU's matmuls busy. The lr
     warms up over 100 steps (nanoGPT's shakespeare_char). Weight decay pulls the matrices
     only (LanguageModel.no_decay). Recipe 3 adds dropout (nanoGPT's shakespeare_char has 0.2
-    at 10.7M parameters; without it the default model overfits after epoch 7)."""
+    at 10.7M parameters; without it the default model overfits after epoch 7). Recipe 6 draws
+    its masks from 16-bit random integers (layers/dropout.py): the same dropout, a step
+    1.2-1.7x faster."""
     return {"norm": "rms", "act": "swiglu", "augment": "none", "lr_schedule": "cosine",
             "warmup": 100, "weight_decay": 0.1, "adam_beta2": 0.95, "context": 256,
             "batch_size": 16, "epochs": 10, "test_checkpoint": "best", "decay": "matrices",
-            "dropout": DROPOUT if version >= 3 else 0.0}
+            "dropout": DROPOUT if version >= 3 else 0.0,
+            "dropout_masks": "int16" if version >= 6 else "torch"}
 
 
 LM = register(Family(
