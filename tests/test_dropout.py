@@ -26,6 +26,7 @@ def test_p_rounds_to_a_multiple_of_one_65536th_and_the_scale_undoes_the_keep_rat
     assert scale == 65536 / (65536 - 6554)
     assert keep_threshold(0.5) == (0, 2.0)
     assert keep_threshold(0.0) == (-32768, 1.0)  # every int16 kept
+    assert keep_threshold(1 - 1e-9) == (32767, 65536.0)  # one int16 of 65,536 kept
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         keep_threshold(1.0)
 

@@ -22,11 +22,12 @@ LEVELS = 65_536  # 16-bit integers
 
 
 def keep_threshold(p: float) -> tuple[int, float]:
-    """(threshold, scale) for dropping with probability ``p``: an int16 at or above the
-    threshold is kept, and kept values are multiplied by the scale (1 / keep rate)."""
-    dropped = round(p * LEVELS)
-    if not 0 <= dropped < LEVELS:
+    """(threshold, scale) for dropping with probability ``p``, rounded to a multiple of
+    1/65,536 (at most 65,535 of them): an int16 at or above the threshold is kept, and kept
+    values are multiplied by the scale (1 / keep rate)."""
+    if not 0 <= p < 1:
         raise ValueError(f"dropout p must be in [0, 1), got {p}")
+    dropped = min(round(p * LEVELS), LEVELS - 1)
     return dropped - LEVELS // 2, LEVELS / (LEVELS - dropped)
 
 
