@@ -3,7 +3,7 @@ nanoGPT-style loop.
 
     python bench/lm.py [--quick | --smoke] [--data-dir DIR_WITH_tinyshakespeare]
 
-For each configuration (both shapes at one budget of non-embedding parameters): training
+For each configuration (both shapes at two budgets of non-embedding parameters): training
 tokens/s of hourglass-mlp's own step (training/fit.py: windows cut from the in-memory ids by
 lm_task.LMTask.train_batch, the family's module, AdamW with the recipe's groups), the model's
 training FLOP/s and their ratio to this machine's fp32 matmul peak (measured first, same run),
@@ -15,7 +15,8 @@ what Muon must save in steps to pay in wall-clock time. "bf16": the same step un
 ``--precision bf16`` (the forward under bfloat16 autocast), its speed-up over fp32. "int16
 masks": the default recipe's dropout masks from 16-bit random integers (recipe 6,
 layers/dropout.py), its step's speed-up over the same step with nn.Dropout's Bernoulli masks
-(``--dropout-masks torch``, recipe 5's).
+(``--dropout-masks torch``, recipe 5's). The variants' steps are interleaved, one of each per
+round, and each time is a median over the rounds: a busy neighbour slows them all alike.
 
 Training FLOPs per token = 3 x the family's forward FLOPs per token (forward, and backward for
 inputs and weights; attention's two matmuls at the whole context, as the count does). Norms,
@@ -29,6 +30,7 @@ import dataclasses
 import statistics
 import sys
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -64,17 +66,22 @@ def build(settings: dict, task: LMTask, **recipe) -> tuple[torch.nn.Module, Trai
     return get_family("lm").build(model_config(cfg, task)), cfg
 
 
-def timed(step, steps: int) -> float:
-    """Seconds per step, after one untimed step."""
-    step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
+def interleaved(steps: dict[str, Callable[[], None]], rounds: int) -> dict[str, float]:
+    """Median seconds per step of each, after one untimed step each: one step of every
+    variant per round, so a neighbour's load falls on all of them alike."""
+    for step in steps.values():
         step()
-    return (time.perf_counter() - t0) / steps
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
-def ours(model, cfg: TrainConfig, task: LMTask, split: TextSplit, steps: int, rows: int,
-         bf16: bool = False) -> float:
+def our_step(model, cfg: TrainConfig, task: LMTask, split: TextSplit, rows: int,
+             bf16: bool = False) -> Callable[[], None]:
     opt = make_optimizer(model, cfg)
     gen = epoch_generator(0, 1)
     perm = torch.randperm(len(split), generator=gen)
@@ -85,10 +92,10 @@ def ours(model, cfg: TrainConfig, task: LMTask, split: TextSplit, steps: int, ro
         x, y, _ = batch(task, split, None, perm[s:s + rows], gen, CPU)
         train_step(model, opt, task, x, y, False, cfg.lr, 1, bf16)
 
-    return timed(step, steps)
+    return step
 
 
-def plain(model, cfg: TrainConfig, ids: torch.Tensor, steps: int, rows: int) -> float:
+def plain_step(model, cfg: TrainConfig, ids: torch.Tensor, rows: int) -> Callable[[], None]:
     opt = make_optimizer(model, cfg)
     data = ids.long()
     model.train()
@@ -102,7 +109,7 @@ def plain(model, cfg: TrainConfig, ids: torch.Tensor, steps: int, rows: int) -> 
         loss.backward()
         opt.step()
 
-    return timed(step, steps)
+    return step
 
 
 def main() -> int:
@@ -114,8 +121,8 @@ def main() -> int:
     size, peak = matmul_peak(args)
     tokens = rows * CONTEXT
     print(f"matmul peak ({size}^2 fp32, {torch.get_num_threads()} threads): {peak / 1e9:.0f} "
-          f"GFLOP/s; Tiny Shakespeare, batch {rows} x {CONTEXT} characters, {steps} timed "
-          "steps each")
+          f"GFLOP/s; Tiny Shakespeare, batch {rows} x {CONTEXT} characters; medians of {steps} "
+          "rounds of one step of each variant")
     print(f"{'configuration':28s} {'params':>8s} {'tok/s':>6s} {'GFLOP/s':>8s} {'of peak':>7s} "
           f"{'plain tok/s':>11s} {'speed-up':>8s} {'Muon tok/s':>10s} {'Muon step':>9s} "
           f"{'bf16 tok/s':>10s} {'bf16 speed-up':>13s} {'int16 masks':>11s}")
@@ -123,19 +130,22 @@ def main() -> int:
     for label, settings in by_mode(args, CONFIGS[:1], CONFIGS, CONFIGS):  # smoke: one
         model, cfg = build(settings, task)
         counts = get_family("lm").counts(model.cfg)
-        step = ours(model, cfg, task, split, steps, rows)
+        t = interleaved({
+            "ours": our_step(model, cfg, task, split, rows),
+            "plain": plain_step(build(settings, task)[0], cfg, corpus.train, rows),
+            "muon": our_step(build(settings, task)[0], dataclasses.replace(cfg, optimizer="muon"),
+                             task, split, rows),
+            "bf16": our_step(build(settings, task)[0], cfg, task, split, rows, bf16=True),
+            "torch masks": our_step(build(settings, task, dropout_masks="torch")[0], cfg, task,
+                                    split, rows)}, steps)
+        step = t["ours"]
         rate = 3 * counts["flops_per_sample"] * tokens / step
         ratios.append(rate / peak)
-        ref = plain(build(settings, task)[0], cfg, corpus.train, steps, rows)
-        muon = ours(build(settings, task)[0], dataclasses.replace(cfg, optimizer="muon"), task,
-                    split, steps, rows)
-        half = ours(build(settings, task)[0], cfg, task, split, steps, rows, bf16=True)
-        torch_masks = ours(build(settings, task, dropout_masks="torch")[0], cfg, task, split,
-                           steps, rows)
         print(f"{label:28s} {counts['params']:8d} {tokens / step:6.0f} {rate / 1e9:8.1f} "
-              f"{rate / peak:7.2f} {tokens / ref:11.0f} {ref / step:7.2f}x "
-              f"{tokens / muon:10.0f} {muon / step:8.2f}x {tokens / half:10.0f} "
-              f"{step / half:12.2f}x {torch_masks / step:10.2f}x", flush=True)
+              f"{rate / peak:7.2f} {tokens / t['plain']:11.0f} {t['plain'] / step:7.2f}x "
+              f"{tokens / t['muon']:10.0f} {t['muon'] / step:8.2f}x "
+              f"{tokens / t['bf16']:10.0f} {step / t['bf16']:12.2f}x "
+              f"{t['torch masks'] / step:10.2f}x", flush=True)
     print(f"median ratio to peak {statistics.median(ratios):.2f}")
     return 0
 
