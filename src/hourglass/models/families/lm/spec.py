@@ -175,7 +175,7 @@ def lm_recipe(task, dataset: str, version: int) -> dict:
     only (LanguageModel.no_decay). Recipe 3 adds dropout (nanoGPT's shakespeare_char has 0.2
     at 10.7M parameters; without it the default model overfits after epoch 7). Recipe 6 draws
     its masks from 16-bit random integers (layers/dropout.py): the same dropout, a step
-    1.14-1.3x faster (bench/lm.py)."""
+    1.12-1.58x faster (bench/lm.py)."""
     return {"norm": "rms", "act": "swiglu", "augment": "none", "lr_schedule": "cosine",
             "warmup": 100, "weight_decay": 0.1, "adam_beta2": 0.95, "context": 256,
             "batch_size": 16, "epochs": 10, "test_checkpoint": "best", "decay": "matrices",
