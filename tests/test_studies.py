@@ -316,7 +316,7 @@ def test_a_saved_study_resumes_on_a_new_machine_without_training_its_finished_tr
     finished: trials.csv comes back the same, with no training. A trial the journal shows
     running is failed on restore, so that it trains again; a torn last record is not saved."""
     import optuna
-    from conftest import tiny
+    from conftest import ROOT, tiny
     from optuna.storages.journal import JournalFileBackend
 
     from hourglass.search import SearchOptions, load_space, search
@@ -330,6 +330,13 @@ def test_a_saved_study_resumes_on_a_new_machine_without_training_its_finished_tr
     assert progress.save(out, kept) == 10
     assert (kept / "journal.log").read_bytes().endswith(b"}\n")
     assert not list(kept.rglob("*.safetensors")) and len(list(kept.rglob("history.csv"))) == 10
+    if shutil.which("git") and (ROOT / ".git").exists():  # kept in studies/NAME/progress:
+        # every file is one git commits
+        for f in (p for p in kept.rglob("*") if p.is_file()):
+            path = ROOT / "studies" / "a-study" / "progress" / f.relative_to(kept)
+            ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", "--no-index",
+                                      str(path)])
+            assert ignored.returncode == 1, f"git ignores {path.relative_to(ROOT)}"
 
     again = tmp_path / "machine-2" / "tiny"
     assert progress.restore(kept, again) == (10, 0)
