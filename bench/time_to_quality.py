@@ -91,12 +91,15 @@ def main() -> int:
                     help=f"the recipe compared with recipe {OLD_RECIPE} (default: the latest, "
                          f"{LATEST_RECIPE})")
     ap.add_argument("--recipe", type=int, choices=RECIPES, action="append",
-                    help="train this recipe's runs only (default: both); two processes, one "
-                         "per core, may share --out, and a run finding both finished compares")
+                    help=f"train this one of the two recipes' runs only ({OLD_RECIPE} or "
+                         "--new's; default: both); two processes, one per core, may share "
+                         "--out, and a run finding both finished compares")
     ap.add_argument("--out", type=Path, help="where the runs and the plot go (default: a "
                                              "temporary folder)")
     args = ap.parse_args()
     pair = (OLD_RECIPE, args.new)
+    if set(args.recipe or pair) - set(pair):
+        ap.error(f"--recipe: one of the recipes compared, {pair[0]} or {pair[1]} (--new)")
     out = args.out or Path(tempfile.mkdtemp(prefix="time-to-quality-"))
     torch.set_num_threads(1)
     curves: dict[tuple[str, int], list] = {}
