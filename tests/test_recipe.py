@@ -177,6 +177,7 @@ def test_a_config_stored_before_recipe_versions_names_the_one_it_ran_on():
     ({"attention_dropout": -0.1, "family": "lm", "task": "lm", "dataset": "moby-dick",
       "arch": {}}, "--attention-dropout must be in"),
     ({"attention_dropout": 0.1}, "--attention-dropout: the vit family has no dropout"),
+    ({"dropout_masks": "int16"}, "--dropout-masks: the vit family has no dropout"),
     ({"decay": "some"}, "--decay"),
     ({"task": "denoise", "label_smoothing": 0.1}, "denoise task has no labels"),
 ])

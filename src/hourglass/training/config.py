@@ -180,8 +180,8 @@ class TrainConfig:
         if cfg.optimizer == "muon" and not hasattr(family.module_class(), "hidden_matrices"):
             raise UserError(f"--optimizer muon: the {family.name} family's model does not name "
                             "its hidden matrices (hidden_matrices())")
-        for name in ("dropout", "attention_dropout"):
-            if getattr(cfg, name) and not family.takes_dropout:
+        for name in ("dropout", "attention_dropout", "dropout_masks"):
+            if getattr(cfg, name) not in (0, None, "torch") and not family.takes_dropout:
                 raise UserError(f"--{name.replace('_', '-')}: the {family.name} family has no "
                                 "dropout layers")
         if cfg.drop_path and not family.takes_drop_path:
