@@ -1,5 +1,6 @@
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -187,13 +188,37 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path):
             assert x["seconds"] == before[x["key"]]["seconds"]
 
 
+def trainers(out: Path) -> set[str]:
+    """The pids that hold or held each run folder's lock (core/files.py writes them in)."""
+    found = (re.search(r"pid (\d+)", p.read_text()) for p in out.glob("runs/*/.hourglass.lock"))
+    return {m.group(1) for m in found if m}
+
+
 @pytest.mark.integration
 def test_two_workers_split_the_work_on_a_journal_file(tmp_path):
+    """Two workers share the trials and none trains twice. How many each takes is the
+    machine's to decide (the search's own process trains while its second worker is still
+    importing PyTorch, and on a busy machine may finish all ten first), so the test makes
+    the split certain: it freezes the first worker once it trains, until the second does."""
     space = tiny(tmp_path, epochs=6)
-    r = run_search(space, "--out", tmp_path / "out", "--workers", "2")
-    assert r.returncode == 0, r.stderr
-    got = rows(tmp_path / "out")
+    out = tmp_path / "out"
+    proc = run_search(space, "--out", out, "--workers", "2", wait=False)
+    first = str(proc.pid)
+    deadline = time.time() + 600  # a hang guard: each wait is for progress, not a time
+    try:
+        while first not in trainers(out):
+            assert time.time() < deadline and proc.poll() is None, "the first worker never trained"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGSTOP)
+        while not trainers(out) - {first}:
+            assert time.time() < deadline, "the second worker never trained"
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()
+    got = rows(out)
     assert len(got) == 10 and len({x["key"] for x in got}) == 10
+    assert all(x["status"] == "complete" for x in got)
     assert len({x["worker"] for x in got}) == 2
 
 
