@@ -188,33 +188,45 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path):
             assert x["seconds"] == before[x["key"]]["seconds"]
 
 
-def trainers(out: Path) -> set[str]:
+def trainers(out: Path) -> set[int]:
     """The pids that hold or held each run folder's lock (core/files.py writes them in)."""
-    found = (re.search(r"pid (\d+)", p.read_text()) for p in out.glob("runs/*/.hourglass.lock"))
-    return {m.group(1) for m in found if m}
+    pids = set()
+    for lock in out.glob("runs/*/.hourglass.lock"):
+        try:
+            found = re.search(r"pid (\d+)", lock.read_text())
+        except FileNotFoundError:  # a folder left empty gives its lock up
+            continue
+        pids |= {int(found.group(1))} if found else set()
+    return pids
+
+
+def split_for_certain(*outs: Path) -> None:
+    """How many trials each of two workers takes is the machine's to decide: one may start
+    training while the other still imports PyTorch, and on a busy machine finish them all
+    first. So the first process seen training is frozen until another trains too."""
+    deadline = time.time() + 600  # a hang guard: each wait is for progress, not a time
+    while not (seen := set().union(*map(trainers, outs))):
+        assert time.time() < deadline, "no worker ever trained"
+        time.sleep(0.05)
+    if len(seen) > 1:
+        return
+    (first,) = seen
+    os.kill(first, signal.SIGSTOP)
+    try:
+        while not set().union(*map(trainers, outs)) - {first}:
+            assert time.time() < deadline, "only one worker ever trained"
+            time.sleep(0.05)
+    finally:
+        os.kill(first, signal.SIGCONT)
 
 
 @pytest.mark.integration
 def test_two_workers_split_the_work_on_a_journal_file(tmp_path):
-    """Two workers share the trials and none trains twice. How many each takes is the
-    machine's to decide (the search's own process trains while its second worker is still
-    importing PyTorch, and on a busy machine may finish all ten first), so the test makes
-    the split certain: it freezes the first worker once it trains, until the second does."""
+    """Two workers share the trials, and none trains twice."""
     space = tiny(tmp_path, epochs=6)
     out = tmp_path / "out"
     proc = run_search(space, "--out", out, "--workers", "2", wait=False)
-    first = str(proc.pid)
-    deadline = time.time() + 600  # a hang guard: each wait is for progress, not a time
-    try:
-        while first not in trainers(out):
-            assert time.time() < deadline and proc.poll() is None, "the first worker never trained"
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGSTOP)
-        while not trainers(out) - {first}:
-            assert time.time() < deadline, "the second worker never trained"
-            time.sleep(0.05)
-    finally:
-        os.kill(proc.pid, signal.SIGCONT)
+    split_for_certain(out)
     assert proc.wait(timeout=600) == 0, proc.stderr.read()
     got = rows(out)
     assert len(got) == 10 and len({x["key"] for x in got}) == 10
@@ -229,6 +241,7 @@ def test_two_machines_share_one_postgresql_study(tmp_path):
     space = tiny(tmp_path, epochs=6, name=f"pg-{uuid.uuid4().hex[:8]}")
     procs = [run_search(space, "--out", tmp_path / f"m{i}", "--storage", url, wait=False)
              for i in range(2)]
+    split_for_certain(tmp_path / "m0", tmp_path / "m1")
     for p in procs:
         assert p.wait(timeout=600) == 0, p.stderr.read()
     final = rows(tmp_path / "m0") if len(rows(tmp_path / "m0")) == 10 else rows(tmp_path / "m1")
