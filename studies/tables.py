@@ -203,6 +203,8 @@ def budgets(search: Path) -> str:
             scores[(r["key"].rsplit("-lr", 1)[0], float(r["lr"]))].append(float(r[metric]))
     configs = summary["configurations"]
     base = [c for c in configs if c["shape"] == "conventional"]
+    if not base:
+        sys.exit(f"budgets: {search} has no finished conventional network to set budgets")
     lrs = sorted({lr for _, lr in scores})
     out = []
     for c in sorted(configs, key=lambda c: (c["params"], c["shape"] != "conventional")):

@@ -192,6 +192,14 @@ def test_the_budgets_table_gives_each_network_its_gap_with_an_interval_over_seed
     assert "| 0.990 | 1.050 |" in tie and "tie" in tie
 
 
+def test_the_budgets_table_of_a_study_without_a_conventional_network_yet_says_so(tmp_path):
+    """A long study is read while it runs: before its first conventional network finishes
+    there is no budget to compare against, said in one line (was a traceback)."""
+    write_search(tmp_path, (("hourglass", 24, 12, 1010, 1990, (0.820, 0.829, 0.826)),))
+    with pytest.raises(SystemExit, match="no finished conventional network"):
+        tables.budgets(tmp_path)
+
+
 def test_the_knobs_table_sets_every_two_networks_of_a_budget_against_each_other(tmp_path):
     """studies/tables.py knobs: within a budget every pair, naming what differs (the knob a
     control isolates) and the first's gain paired by seed; networks of another budget are
