@@ -3,10 +3,12 @@ reason when it is absent; CI always has it."""
 
 from __future__ import annotations
 
+import csv
 import fcntl
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,8 +28,8 @@ SHARED_DATA = Path(os.environ.get("HOURGLASS_TEST_DATA", ROOT.parent / "shared" 
 # the two workers then end close together, where xdist's own order (most tests first) left
 # these few-test files to the end.
 LONGEST_FILES = ("test_report.py", "test_kills.py", "test_plugins.py", "test_bench.py",
-                 "test_search.py", "test_integration.py", "test_folders.py", "test_streaming.py",
-                 "test_data.py", "test_compare_cifar.py")
+                 "test_search.py", "test_integration.py", "test_search_workers.py",
+                 "test_folders.py", "test_streaming.py", "test_data.py", "test_compare_cifar.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -163,3 +165,16 @@ def rewrite_metadata(path: Path, resign: bool = True, **changes) -> None:
     if resign:
         meta[META_DIGEST_KEY] = metadata_digest(meta)
     path.write_bytes(save(tensors, metadata=meta))
+
+
+def rows(out: Path) -> list[dict]:
+    """A search folder's trials.csv."""
+    return list(csv.DictReader((out / "trials.csv").read_text().splitlines()))
+
+
+def run_search(*args, wait=True):
+    """`hourglass search ARGS` in a process of its own (``wait=False``: running, stderr piped)."""
+    cmd = [sys.executable, "-m", "hourglass", "search", *map(str, args), "--quiet"]
+    if not wait:
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)

@@ -1,32 +1,17 @@
 import csv
+import json
 import os
-import re
 import signal
-import subprocess
-import sys
 import time
-import uuid
-from pathlib import Path
 
 import pytest
-from conftest import require, tiny
+from conftest import rows, run_search, tiny
 
 from hourglass.cli.main import main
 from hourglass.core.errors import UserError
 from hourglass.search import SearchOptions, load_space, search
 from hourglass.search.builtins import BUILTINS
 from hourglass.search.space import Unit, rung_epochs
-
-
-def rows(out: Path) -> list[dict]:
-    return list(csv.DictReader((out / "trials.csv").read_text().splitlines()))
-
-
-def run_search(*args, wait=True):
-    cmd = [sys.executable, "-m", "hourglass", "search", *map(str, args), "--quiet"]
-    if not wait:
-        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
 # ---- spaces ---------------------------------------------------------------------------------
@@ -93,6 +78,41 @@ def test_an_lr_then_seeds_search_runs_the_second_seed_at_one_lr_per_network(tmp_
     at = {(*net(r), float(r["lr"])) for r in got if r["seed"] == "1"}
     for c in summary["configurations"]:
         assert c["seeds"] == 2 and (*net(c), c["lr"]) in at
+
+
+@pytest.mark.integration
+def test_lr_extend_added_to_a_finished_search_tries_past_each_best_grid_end(tmp_path):
+    """A finished lr-then-seeds search run again with lr_extend = 1 keeps every trial and
+    trains, for each network whose best lr is an end of its grid (with 2 lrs: each), the next
+    lr past that end at the first seed, then its other seeds where that lr won."""
+    space = tiny(tmp_path, epochs=1, lr="3e-3, 1e-3")
+    out = tmp_path / "out"
+    search(str(space), load_space(str(space)), out, SearchOptions(strategy="lr-then-seeds",
+                                                                  progress=False))
+    before = {r["key"]: r for r in rows(out)}
+    space.write_text("lr_extend = 1\n" + space.read_text())
+    summary = search(str(space), load_space(str(space)), out,
+                     SearchOptions(strategy="lr-then-seeds", progress=False))
+    after = {r["key"]: r for r in rows(out)}
+    assert {k: after[k] for k in before} == before
+    new = [after[k] for k in set(after) - set(before)]
+    def net(r):
+        return r["shape"], int(r["skip_dim"]), int(r["depth"])
+
+    def eval_psnr(r):
+        return json.loads((out / "runs" / r["key"] / "metrics.json").read_text())["eval_psnr"]
+
+    best = {}  # each network's best grid lr on the eval split
+    for r in sorted(before.values(), key=eval_psnr):
+        if r["seed"] == "0":
+            best[net(r)] = float(r["lr"])
+    past = {net(r): float(r["lr"]) for r in new if r["seed"] == "0"}
+    assert len(past) == 4  # the hourglasses; the conventional network has one lr
+    assert all(lr == (9e-3 if best[n] == 3e-3 else 3.33333e-4) for n, lr in past.items())
+    chosen = {(c["shape"], c["skip_dim"], c["depth"]): c["lr"] for c in summary["configurations"]}
+    for r in new:
+        if r["seed"] == "1":  # the lr past the end won: its seeds train there
+            assert chosen[net(r)] == float(r["lr"]) == past[net(r)]
 
 
 @pytest.mark.integration
@@ -186,127 +206,6 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path):
         if x["key"] in before:
             assert x["number"] == before[x["key"]]["number"]
             assert x["seconds"] == before[x["key"]]["seconds"]
-
-
-def trainers(out: Path) -> set[int]:
-    """The pids that hold or held each run folder's lock (core/files.py writes them in)."""
-    pids = set()
-    for lock in out.glob("runs/*/.hourglass.lock"):
-        try:
-            found = re.search(r"pid (\d+)", lock.read_text())
-        except FileNotFoundError:  # a folder left empty gives its lock up
-            continue
-        pids |= {int(found.group(1))} if found else set()
-    return pids
-
-
-def split_for_certain(*outs: Path) -> None:
-    """How many trials each of two workers takes is the machine's to decide: one may start
-    training while the other still imports PyTorch, and on a busy machine finish them all
-    first. So the first process seen training is frozen until another trains too."""
-    deadline = time.time() + 600  # a hang guard: each wait is for progress, not a time
-    while not (seen := set().union(*map(trainers, outs))):
-        assert time.time() < deadline, "no worker ever trained"
-        time.sleep(0.05)
-    if len(seen) > 1:
-        return
-    (first,) = seen
-    os.kill(first, signal.SIGSTOP)
-    try:
-        while not set().union(*map(trainers, outs)) - {first}:
-            assert time.time() < deadline, "only one worker ever trained"
-            time.sleep(0.05)
-    finally:
-        os.kill(first, signal.SIGCONT)
-
-
-@pytest.mark.integration
-def test_two_workers_split_the_work_on_a_journal_file(tmp_path):
-    """Two workers share the trials, and none trains twice."""
-    space = tiny(tmp_path, epochs=6)
-    out = tmp_path / "out"
-    proc = run_search(space, "--out", out, "--workers", "2", wait=False)
-    split_for_certain(out)
-    assert proc.wait(timeout=600) == 0, proc.stderr.read()
-    got = rows(out)
-    assert len(got) == 10 and len({x["key"] for x in got}) == 10
-    assert all(x["status"] == "complete" for x in got)
-    assert len({x["worker"] for x in got}) == 2
-
-
-@pytest.mark.integration
-def test_two_machines_share_one_postgresql_study(tmp_path):
-    url = os.environ.get("HOURGLASS_TEST_POSTGRES", "")
-    require(bool(url), "no PostgreSQL: set HOURGLASS_TEST_POSTGRES (.ci/postgres.sh starts one)")
-    space = tiny(tmp_path, epochs=6, name=f"pg-{uuid.uuid4().hex[:8]}")
-    procs = [run_search(space, "--out", tmp_path / f"m{i}", "--storage", url, wait=False)
-             for i in range(2)]
-    split_for_certain(tmp_path / "m0", tmp_path / "m1")
-    for p in procs:
-        assert p.wait(timeout=600) == 0, p.stderr.read()
-    final = rows(tmp_path / "m0") if len(rows(tmp_path / "m0")) == 10 else rows(tmp_path / "m1")
-    keys = [x["key"] for x in final]
-    assert len(keys) == 10 and len(set(keys)) == 10
-    assert all(x["status"] == "complete" for x in final)
-    assert len({x["worker"] for x in final}) == 2
-
-
-@pytest.mark.integration
-def test_a_spent_budget_starts_nothing_unless_each_shape_needs_its_full_length_trial(tmp_path):
-    """The budget is checked before each trial starts; with a deadline already past nothing
-    starts, and `compare`'s option then trains one full-length trial per shape, said in the
-    report. A deadline in the past makes this independent of the machine's speed."""
-    space = tiny(tmp_path, epochs=3)
-    spent = time.time() - 1
-    summary = search(str(space), load_space(str(space)), tmp_path / "plain",
-                     SearchOptions(strategy="pareto-halving", progress=False), deadline=spent)
-    assert summary["trials"] == 0 and summary["frontiers"] == {}
-    out = tmp_path / "late"
-    summary = search(str(space), load_space(str(space)), out,
-                     SearchOptions(strategy="pareto-halving", progress=False,
-                                   full_length_per_shape=True), deadline=spent)
-    got = rows(out)
-    assert sorted(r["shape"] for r in got) == ["conventional", "hourglass"]
-    assert all(r["status"] == "complete" and r["epochs"] == "3" for r in got)
-    assert set(summary["frontiers"]) == {"hourglass", "conventional"}
-    assert len(summary["after_budget"]) == 2
-    from hourglass.report.tables import intro
-    assert "trained to full length after it" in intro(summary)
-
-
-@pytest.mark.integration
-def test_after_the_budget_two_workers_train_the_two_shapes_side_by_side(tmp_path):
-    """With two workers, the shapes' full-length trials after the budget train in two
-    processes, one shape each (by the shapes' order), not one after the other in one."""
-    space = tiny(tmp_path, epochs=3)
-    out = tmp_path / "late"
-    search(str(space), load_space(str(space)), out,
-           SearchOptions(strategy="pareto-halving", progress=False, workers=2,
-                         full_length_per_shape=True), deadline=time.time() - 1)
-    got = {r["shape"]: r for r in rows(out)}
-    assert sorted(got) == ["conventional", "hourglass"]
-    assert all(r["status"] == "complete" and r["epochs"] == "3" for r in got.values())
-    assert got["hourglass"]["worker"].endswith(f":{os.getpid()}")  # the first shape: here
-    assert got["conventional"]["worker"] != got["hourglass"]["worker"]
-
-
-@pytest.mark.integration
-def test_a_shape_whose_after_budget_worker_dies_is_trained_by_the_search(tmp_path, monkeypatch):
-    """A worker of the last phase that dies without training its shape leaves that shape to
-    the search's own process: the report still holds both shapes."""
-    from hourglass.search import runner
-
-    monkeypatch.setattr(runner, "worker_command",
-                        lambda *a, **k: [sys.executable, "-c", "raise SystemExit(1)"])
-    space = tiny(tmp_path, epochs=3)
-    out = tmp_path / "late"
-    summary = search(str(space), load_space(str(space)), out,
-                     SearchOptions(strategy="pareto-halving", progress=False, workers=2,
-                                   full_length_per_shape=True), deadline=time.time() - 1)
-    got = rows(out)
-    assert sorted(r["shape"] for r in got) == ["conventional", "hourglass"]
-    assert {r["worker"] for r in got} == {f"{got[0]['worker'].split(':')[0]}:{os.getpid()}"}
-    assert set(summary["frontiers"]) == {"hourglass", "conventional"}
 
 
 def test_bad_search_options_are_refused(tmp_path, capsys):

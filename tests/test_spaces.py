@@ -90,10 +90,30 @@ def test_a_vit_space_with_configs_and_products():
     ({"hourglass": {"configs": [{"skip_dim": 96, "inner_dim": 8, "depth": 1}],
                     "skip_dim": [96], "lr": [1e-3]}}, "give configs or skip_dim, not both"),
     ({"hourglass": {**VIT["hourglass"], "heads": [3]}}, "not a multiple of 3 heads"),
+    ({"lr_extend": 5}, "lr_extend must be 0 to 4"),
+    ({"lr_extend": -1}, "lr_extend must be 0 to 4"),
+    ({"lr_extend": "two"}, "lr_extend: must be a finite int"),
 ])
 def test_bad_family_spaces_are_refused(edit, match):
     with pytest.raises(UserError, match=match):
         space_from_dict({**VIT, **edit}, "v")
+
+
+def test_lr_extend_is_part_of_a_space_and_raising_it_only_widens_its_search():
+    """A space without lr_extend keeps the identity it had before the setting (a study's
+    folder still matches it); adding or raising it extends the space (its search trains only
+    the new lrs), lowering it does not; only lr-then-seeds takes it."""
+    from hourglass.search import SearchOptions, search
+
+    plain, once, twice = (space_from_dict({**VIT, "lr_extend": n} if n else VIT, "v")
+                          for n in (0, 1, 2))
+    assert "lr_extend" not in plain.to_dict() and once.to_dict()["lr_extend"] == 1
+    assert extends(once.to_dict(), plain.to_dict()) and extends(twice.to_dict(), once.to_dict())
+    assert not extends(plain.to_dict(), once.to_dict())
+    assert not extends(once.to_dict(), twice.to_dict())
+    assert twice.lr_ladder("hourglass") == [2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3]
+    with pytest.raises(UserError, match="run it with --strategy lr-then-seeds"):
+        search("v", once, "unused", SearchOptions(strategy="grid", progress=False))
 
 
 def row(shape, skip, value, params, lr=1e-3, seed=0):

@@ -3,6 +3,8 @@ of pareto-halving, which job each strategy gives next, and the frontier over lrs
 training here; test_search.py runs searches."""
 
 import dataclasses
+import itertools
+import math
 
 import pytest
 from conftest import tiny
@@ -139,6 +141,42 @@ def test_lr_then_seeds_picks_each_networks_lr_on_eval_and_runs_the_seeds_there(t
     more = {(r.unit.arch, r.unit.lr) for r in recs if r.seed != 0}
     assert more == {(a, best[a]) for a in archs[1:]} | {(archs[0], 3e-3)}
     assert len(recs) == len(space.units()) + len(archs) * (len(space.seeds) - 1)
+
+
+def test_lr_extend_tries_past_an_end_of_the_grid_until_an_lr_beside_the_best_does_worse(
+        tmp_path):
+    """With lr_extend, a network whose best lr sits at an end of the grid tries the next lr
+    of the ladder past it, and again while that one is best, up to lr_extend steps; one that
+    diverges there keeps the grid's lr; then its other seeds train at the lr chosen."""
+    from hourglass.search.store import Record
+    from hourglass.search.strategies import lr_then_seeds_next
+
+    path = tiny(tmp_path, lr="1e-3, 2e-3")
+    path.write_text("lr_extend = 2\n" + path.read_text())
+    space = load_space(str(path))
+    assert space.lr_ladder("hourglass") == [2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3]
+    assert space.lr_ladder("conventional") == [3e-3]  # one lr: no ratio to step by
+    archs = list(dict.fromkeys(u.arch for u in space.units() if u.arch.shape == "hourglass"))
+    # each network's best lr: past the ladder's top, one step below the grid, inside it, and
+    # one whose 4e-3 diverges
+    best = dict(zip(archs, (1e-2, 5e-4, 1.5e-3, 1e-2), strict=True))
+    recs: list[Record] = []
+    while (job := lr_then_seeds_next(space, recs, None)) is not None:
+        u = job.unit
+        failed = u.arch == archs[3] and u.lr == 4e-3
+        score = -abs(math.log2(u.lr / best.get(u.arch, u.lr)))
+        recs.append(Record(len(recs), u.arch.shape, u, job.seed, job.epochs,
+                           "failed" if failed else "complete", None,
+                           {"metrics": {"eval_psnr": 20 + score}}))
+    tried = {a: sorted(r.unit.lr for r in recs if r.unit.arch == a and r.seed == 0)
+             for a in archs}
+    assert tried == {archs[0]: [1e-3, 2e-3, 4e-3, 8e-3], archs[1]: [2.5e-4, 5e-4, 1e-3, 2e-3],
+                     archs[2]: [1e-3, 2e-3, 4e-3], archs[3]: [1e-3, 2e-3, 4e-3]}
+    seeds = {r.unit.arch: r.unit.lr for r in recs if r.seed == 1}
+    assert [seeds[a] for a in archs] == [8e-3, 5e-4, 2e-3, 2e-3]
+    # a network's search and seeds end before the next network's start, the smallest first
+    blocks = [a for a, _ in itertools.groupby(r.unit.arch for r in recs)]
+    assert len(blocks) == len(set(blocks)) and blocks == sorted(blocks, key=space.size)
 
 
 def test_frontier_is_best_lr_mean_over_seeds_then_envelope():

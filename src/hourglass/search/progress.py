@@ -17,7 +17,8 @@ REFRESH_S = 1.0
 def planned(strategy: str, space: SearchSpace, eta: int,
             max_units: int | None) -> dict[int, int]:
     """Trials the strategy will run, by epochs. Exact for grid, random, nsga2 and
-    lr-then-seeds (without --max-trials: with it, an estimate); for
+    lr-then-seeds (without --max-trials or lr_extend: with them, an estimate, and the lrs
+    past a grid's end count as they start); for
     pareto-halving each rung above the first is estimated at 1/eta of the one below (a
     complete rung also promotes every non-dominated unit, so it can run a few more)."""
     seeds = len(space.seeds)

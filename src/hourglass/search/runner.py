@@ -284,6 +284,9 @@ def search(space_spec: str, space: SearchSpace, out: str | Path, opts: SearchOpt
     worker of the search that holds the folder (``after_budget``: train these shapes'
     full-length trials, complete_shapes)."""
     opts.check()
+    if space.lr_extend and opts.strategy != "lr-then-seeds":
+        raise UserError(f"{space.name}: lr_extend widens lr-then-seeds' lr search; run it with "
+                        f"--strategy lr-then-seeds, or leave lr_extend out for {opts.strategy}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder for the search")

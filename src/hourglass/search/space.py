@@ -26,7 +26,8 @@ RECIPE_KEYS = ("split_rng", "lr_schedule", "test_checkpoint", "context", "warmup
                "input_norm", "test_flip", "ema", "mixup", "cutmix", "drop_path", "optimizer",
                "muon_lr", "precision", "patience")
 TOP_KEYS = {"task", "dataset", "family", "epochs", "batch_size", "seeds", "max_params",
-            "train_limit", "eval_limit", "augment", "name", *RECIPE_KEYS, *SHAPES}
+            "train_limit", "eval_limit", "augment", "name", "lr_extend", *RECIPE_KEYS,
+            *SHAPES}
 CORE_DIMS = ("skip_dim", "inner_dim", "depth")
 
 
@@ -120,6 +121,9 @@ class SearchSpace:
     train_limit: int | None = None
     eval_limit: int | None = None
     augment: str | None = None  # None: the family's recipe
+    # lr-then-seeds: how many lrs beyond each end of a shape's grid a network may try when
+    # its best lr sits at that end (lr_ladder); 0: the grid alone
+    lr_extend: int = 0
     recipe: dict = field(default_factory=dict)  # RECIPE_KEYS given by the space
     # Where the data is read from (a text's vocabulary sizes its embedding, so counting a
     # network reads the text): not part of the space's identity, like the CLI's --data-dir
@@ -171,11 +175,23 @@ class SearchSpace:
     def units(self) -> list[Unit]:
         return [Unit(a, lr) for a in self.archs() for lr in self.shapes[a.shape].lr]
 
+    def lr_ladder(self, shape: str) -> list[float]:
+        """The shape's lr grid with ``lr_extend`` more lrs beyond each end, each a step of the
+        grid's ratio at that end (2e-3 after 1e-3 and 2e-3 gives 4e-3, 8e-3), to 6
+        significant digits: every lr a network of the shape may train at."""
+        grid = self.shapes[shape].lr
+        if self.lr_extend == 0 or len(grid) < 2:
+            return grid
+        up, down = grid[-1] / grid[-2], grid[0] / grid[1]
+        return ([float(f"{grid[0] * down ** i:.6g}") for i in range(self.lr_extend, 0, -1)]
+                + grid + [float(f"{grid[-1] * up ** i:.6g}")
+                          for i in range(1, self.lr_extend + 1)])
+
     def to_dict(self) -> dict:
         """The space as a dict (TOML's); an MLP space's is what it was before families."""
         d = {k: v for k, v in self.__dict__.items()
              if k not in ("shapes", "_params", "recipe", "family", "data_dir")
-             and v is not None}
+             and v is not None and not (k == "lr_extend" and v == 0)}
         if self.family != DEFAULT_FAMILY:
             d["family"] = self.family
         elif self.augment is None:
@@ -189,10 +205,14 @@ class SearchSpace:
 def extends(new: dict, old: dict) -> bool:
     """Whether space ``new`` (``to_dict``) keeps every setting of ``old`` and every value of
     its lists, only adding values or shapes: every trial of ``old`` is then a trial of ``new``,
-    so a search can widen its grid and train only what is missing."""
+    so a search can widen its grid and train only what is missing. A larger lr_extend only
+    adds lrs too."""
     for key, was in old.items():
         now = new.get(key)
-        if isinstance(was, dict):
+        if key == "lr_extend":
+            if not (isinstance(now, int) and now >= was):
+                return False
+        elif isinstance(was, dict):
             if not (isinstance(now, dict) and extends(now, was)):
                 return False
         elif isinstance(was, list):  # of numbers, or of configs (dicts)
@@ -200,7 +220,7 @@ def extends(new: dict, old: dict) -> bool:
                 return False
         elif now != was:
             return False
-    return all(isinstance(v, dict) for k, v in new.items() if k not in old)
+    return all(isinstance(v, dict) or k == "lr_extend" for k, v in new.items() if k not in old)
 
 
 # Limits no real search meets, checked before any list is built: a typo such as

@@ -14,6 +14,7 @@ one. Example::
     epochs = 9
     seeds = [0, 1]
     max_params = 500_000          # optional
+    lr_extend = 1                 # optional: lr-then-seeds tries 1 lr past a best grid end
     [hourglass]
     skip_dim = [96, 192, 384]
     inner_dim = [8, 16, 32]
@@ -43,6 +44,7 @@ from hourglass.training import count_run_params
 
 MAX_VALUES = 10_000  # values of one dimension
 MAX_TRIALS = 100_000  # architectures x learning rates x seeds of a whole space
+MAX_LR_EXTEND = 4  # lrs beyond each end of a grid: 2^4 = 16x past it at a grid of doublings
 
 
 def _number(where: str, key: str, value, kind: type):
@@ -213,6 +215,7 @@ def space_from_dict(d: dict, name: str, data_dir: str | None = None) -> SearchSp
         train_limit=_optional_int(name, d, "train_limit"),
         eval_limit=_optional_int(name, d, "eval_limit"),
         augment=d.get("augment"), recipe={k: d[k] for k in RECIPE_KEYS if k in d},
+        lr_extend=_lr_extend(name, d),
         data_dir=None if data_dir is None else str(data_dir))
     if space.batch_size is None:  # the recipe's, stored as a number: the space's dict (a
         # search folder's identity) names it
@@ -231,6 +234,14 @@ def space_from_dict(d: dict, name: str, data_dir: str | None = None) -> SearchSp
     if not space.archs():
         raise UserError(f"{name}: no architecture fits under max_params {space.max_params}")
     return space
+
+
+def _lr_extend(name: str, d: dict) -> int:
+    n = _number(name, "lr_extend", d.get("lr_extend", 0), int)
+    if not 0 <= n <= MAX_LR_EXTEND:
+        raise UserError(f"{name}: lr_extend must be 0 to {MAX_LR_EXTEND} (lrs beyond each end "
+                        f"of the grid), got {n}")
+    return n
 
 
 def load_space(spec: str, data_dir: str | None = None) -> SearchSpace:

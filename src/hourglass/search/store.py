@@ -68,10 +68,10 @@ def open_storage(url: str | None, out: Path) -> optuna.storages.BaseStorage:
 
 def distributions(space: SearchSpace, shape: str) -> dict:
     """Optuna's params of a trial: the family's dims and lr (the MLP's: skip_dim, inner_dim,
-    depth, lr)."""
+    depth, lr), the lr any of the shape's lr ladder (its grid unless lr_extend)."""
     s = space.shapes[shape]
     return {**{k: CategoricalDistribution(v) for k, v in s.dims.items()},
-            "lr": CategoricalDistribution(s.lr)}
+            "lr": CategoricalDistribution(space.lr_ladder(shape))}
 
 
 def trial_key(unit: Unit, seed: int, epochs: int) -> str:

@@ -178,37 +178,60 @@ def full_length_job(space: SearchSpace, records: list[Record], eta: int = 3,
 
 
 # ---- lr-then-seeds ----------------------------------------------------------------------------
-def chosen_lr(space: SearchSpace, records: list[Record], arch) -> Unit | None:
-    """The unit of ``arch`` whose first-seed trial scored best on the eval split, once every
-    lr of it has finished at the first seed (a failed lr, diverged say, is not chosen); None
-    before then, or if every lr failed."""
+@dataclass(frozen=True)
+class LrSearch:
+    """Where one architecture's lr search stands: the lr chosen (its other seeds train there),
+    or an lr to try first at the first seed; neither while its grid's lrs still train."""
+
+    chosen: Unit | None = None
+    next: Unit | None = None
+
+
+def lr_search(space: SearchSpace, records: list[Record], arch) -> LrSearch:
+    """The lr of ``arch`` whose first-seed trial scored best on the eval split, once every lr
+    of its grid has finished at the first seed (a failed lr, diverged say, is not chosen),
+    and, with the space's lr_extend, once the lrs beside it on the shape's lr ladder have too:
+    a best lr at an end of the grid first tries the next lr past that end (space.lr_ladder),
+    until one beside the best does worse or the ladder ends."""
     s0, metric = space.seeds[0], metric_name(space.task)
     key, sign = "eval_" + metric.removeprefix("test_"), DIRECTIONS[metric]
-    units = [u for u in space.units() if u.arch == arch]
-    done = {r.unit: r for r in records
+    done = {r.unit.lr: r for r in records
             if r.unit.arch == arch and r.seed == s0 and r.epochs == space.epochs
             and r.state in ("complete", "failed")}
-    if any(u not in done for u in units):
-        return None
-    scored = [(sign * r.attrs["metrics"][key], -r.number, u) for u, r in done.items()
+    if any(lr not in done for lr in space.shapes[arch.shape].lr):
+        return LrSearch()
+    scored = [(sign * r.attrs["metrics"][key], -r.number, lr) for lr, r in done.items()
               if r.state == "complete" and r.attrs.get("metrics", {}).get(key) is not None]
-    return max(scored, key=lambda t: t[:2])[2] if scored else None
+    if not scored:
+        return LrSearch()
+    best = max(scored)[2]
+    ladder = space.lr_ladder(arch.shape)
+    if best not in ladder:  # tried on an earlier grid's ladder, which a widened grid moved
+        return LrSearch(chosen=Unit(arch, best))
+    at = ladder.index(best)
+    for beside in ladder[max(0, at - 1):at] + ladder[at + 1:at + 2]:
+        if beside not in done:
+            return LrSearch(next=Unit(arch, beside))
+    return LrSearch(chosen=Unit(arch, best))
 
 
 def lr_then_seeds_next(space: SearchSpace, records: list[Record],
                        max_units: int | None) -> Job | str | None:
-    """Every architecture at every lr with the first seed; then, per architecture, the other
+    """Every architecture at every lr with the first seed (and past a grid's end where the
+    space's lr_extend lets a best lr there look further); then, per architecture, the other
     seeds at the lr that scored best on the eval split (the test split never picks an lr).
-    Seeds of a chosen lr go first: an architecture's verdict is complete before new ones
+    An architecture's search and seeds go first: its verdict is complete before new ones
     start. Smaller networks go first, so a study spread over days completes its budgets one
     by one."""
     taken = claimed(records)
     order = sorted(grid_order(space), key=lambda u: space.size(u.arch))
     for arch in dict.fromkeys(u.arch for u in order):
-        unit = chosen_lr(space, records, arch)
-        for s in space.seeds[1:] if unit else ():
-            if trial_key(unit, s, space.epochs) not in taken:
-                return Job(unit, s, space.epochs)
+        search = lr_search(space, records, arch)
+        if search.next and trial_key(search.next, space.seeds[0], space.epochs) not in taken:
+            return Job(search.next, space.seeds[0], space.epochs)
+        for s in space.seeds[1:] if search.chosen else ():
+            if trial_key(search.chosen, s, space.epochs) not in taken:
+                return Job(search.chosen, s, space.epochs)
     started = {r.unit for r in records if r.claims and r.epochs == space.epochs}
     for u in order:
         if max_units is not None and len(started) >= max_units:
