@@ -230,7 +230,7 @@ def _budget_of(c: dict, base: list[dict]) -> dict:
 
 
 # a frontier.json configuration's keys that are not the network's dims
-NOT_DIMS = {"shape", "label", "unit", "lr", "params", "flops", "mean", "std", "seeds",
+NOT_DIMS = {"shape", "label", "unit", "lr", "lrs", "params", "flops", "mean", "std", "seeds",
             "seed_scores"}
 
 

@@ -70,20 +70,24 @@ def _below_baseline_note(summary: dict) -> str:
 
 
 def _lr_edge_note(front: list[dict], grid: list[float]) -> str:
-    """Say so when frontier points took an end of the learning-rate grid: the grid may be
-    too narrow, and the frontier could move if it were wider."""
-    if len(grid) < 2:
-        return ""
+    """Say so when frontier points took an end of the learning rates they were tried at (the
+    grid, and the lrs past its ends that lr-then-seeds' lr_extend tried): a wider range may
+    move the frontier. With two lrs every lr is an end, so only all points at one end count."""
+    def tried(c: dict) -> list[float]:  # a frontier.json written before "lrs": the grid
+        return sorted(set(c.get("lrs", [])) | set(grid))
+
     notes = []
-    for end, word in ((max(grid), "largest"), (min(grid), "smallest")):
-        k = sum(c["lr"] == end for c in front)
-        if k and (len(grid) > 2 or k == len(front)):  # of two values, every lr is an end
-            notes.append(f"{k} of {len(front)} points took the {word} learning rate of the "
-                         f"grid ({end:g})")
+    for end, word in ((max, "largest"), (min, "smallest")):
+        at = [c for c in front if len(tried(c)) > 1 and c["lr"] == end(tried(c))]
+        if at and (any(len(tried(c)) > 2 for c in at) or len(at) == len(front)):
+            lrs = ", ".join(f"{lr:g}" for lr in sorted({c["lr"] for c in at}))
+            notes.append(f"{len(at)} of {len(front)} points took the {word} learning rate "
+                         f"tried for them ({lrs})")
     if not notes:
         return ""
-    return ("; ".join(notes) + ": a wider grid may move this frontier (add values to the "
-            "space's lr list and rerun the search: only the new trials train).")
+    return ("; ".join(notes) + ": a wider range may move this frontier (add values to the "
+            "space's lr list, or with lr-then-seeds raise its lr_extend, and rerun the search: "
+            "only the new trials train).")
 
 
 def label(c: dict) -> str:

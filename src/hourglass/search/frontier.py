@@ -35,12 +35,16 @@ def configurations(rows: list[dict], metric: str, epochs: int,
         if r["status"] == "complete" and int(r["epochs"]) == epochs and r.get(metric) is not None:
             key = (r["shape"], *(int(r[d]) for d in dims), float(r["lr"]))
             by_unit[key].append(r)
+    tried: dict[tuple, set[float]] = defaultdict(set)  # each architecture's lrs
+    for shape, *values, lr in by_unit:
+        tried[(shape, *values)].add(lr)
     best: dict[tuple, dict] = {}
     for (shape, *values, lr), runs in by_unit.items():
         scores = [float(r[metric]) for r in runs]
         cand = {"shape": shape, **dict(zip(dims, values, strict=True)),
                 "label": runs[0].get("label") or "/".join(map(str, values)),
                 "unit": str(runs[0].get("key", "")).rsplit("-s", 1)[0], "lr": lr,
+                "lrs": sorted(tried[(shape, *values)]),  # every lr it finished at
                 "params": non_embedding(runs[0]),
                 "flops": int(runs[0]["flops_per_sample"])
                 if runs[0].get("flops_per_sample") not in (None, "") else None,
