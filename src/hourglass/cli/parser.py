@@ -219,8 +219,8 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", default="grid", choices=STRATEGIES,
                    help="grid: every trial (the paper's method); pareto-halving: short runs "
                         "first, the best promoted to more epochs; lr-then-seeds: every lr at "
-                        "the first seed, then the other seeds at each network's best lr on "
-                        "the eval split")
+                        "the first seed (past a best grid end with the space's lr_extend), "
+                        "then the other seeds at each network's best lr on the eval split")
     p.add_argument("--other-space", action="store_true",
                    help="add this space's search to a folder that holds another space's (its "
                         "trials.csv and report then show this one; by default refused)")
