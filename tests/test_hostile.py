@@ -2,19 +2,14 @@
 is refused with one line (exit 2, no traceback) or recovered from, losing nothing that had
 finished. The standing suite of hostile inputs is test_hostile_inputs.py."""
 
-import csv
 import shutil
 
 import pytest
-from conftest import one_line, rewrite_metadata, tiny
+from conftest import one_line, rewrite_metadata, rows, tiny
 from PIL import Image
 
 from hourglass.cli.main import main
 from hourglass.search.journal import intact_prefix
-
-
-def rows(out) -> list[dict]:
-    return list(csv.DictReader((out / "trials.csv").read_text().splitlines()))
 
 
 # ---- the search journal -----------------------------------------------------------------------
