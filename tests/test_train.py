@@ -160,15 +160,24 @@ def test_bad_training_settings_are_refused(tmp_path):
 
 # test_psnr (test_accuracy for classify) of these runs at one thread, computed before the
 # model-family refactor by the plain autograd engine of commit 667132f: the refactor and the
-# single training path must not move one bit of them.
-PINNED = {("denoise", "fixed", "batch"): 12.50298328340419,
-          ("superres", "learned", "batch"): 13.025269245205939,
-          ("classify", "learned", "layer"): 0.884,
-          ("prototype", "fixed", "none"): 12.005805518132393}
+# single training path must not move one bit of them. The last bits are the CPU's: its
+# matmul kernels sum in another order on AVX-512 than on AVX2, so each instruction set has the
+# numbers 667132f gives there (AVX2 on an AMD EPYC; AVX-512 on an Intel Xeon, 2026-12-08).
+PINNED = {"AVX2": {("denoise", "fixed", "batch"): 12.50298328340419,
+                   ("superres", "learned", "batch"): 13.025269245205939,
+                   ("classify", "learned", "layer"): 0.884,
+                   ("prototype", "fixed", "none"): 12.005805518132393},
+          "AVX512": {("denoise", "fixed", "batch"): 12.502983259699628,
+                     ("superres", "learned", "batch"): 13.025269234514429,
+                     ("classify", "learned", "layer"): 0.884,
+                     ("prototype", "fixed", "none"): 12.005805511988886}}
 
 
-@pytest.mark.parametrize("task,proj,norm", list(PINNED))
+@pytest.mark.parametrize("task,proj,norm", list(PINNED["AVX2"]))
 def test_the_mlp_numbers_are_pinned(task, proj, norm, tmp_path):
+    isa = torch.backends.cpu.get_cpu_capability()
+    if isa not in PINNED:
+        pytest.skip(f"no numbers of commit 667132f on a CPU with {isa}: add them to PINNED")
     cfg = TrainConfig(task=task, input_proj=proj, norm=norm, dataset="digits", skip_dim=48,
                       inner_dim=16, depth=2, epochs=3, batch_size=64, lr=3e-3)
     threads = torch.get_num_threads()
@@ -177,7 +186,8 @@ def test_the_mlp_numbers_are_pinned(task, proj, norm, tmp_path):
         got = train(cfg, tmp_path / "run", progress=False)
     finally:
         torch.set_num_threads(threads)
-    assert got["test_accuracy" if task == "classify" else "test_psnr"] == PINNED[task, proj, norm]
+    metric = "test_accuracy" if task == "classify" else "test_psnr"
+    assert got[metric] == PINNED[isa][task, proj, norm]
 
 
 def test_a_run_written_before_the_plug_in_layout_resumes_to_the_same_result(tmp_path):
