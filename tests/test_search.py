@@ -1,6 +1,7 @@
 import csv
 import json
 import os
+import re
 import signal
 import time
 
@@ -12,6 +13,7 @@ from hourglass.core.errors import UserError
 from hourglass.search import SearchOptions, load_space, search
 from hourglass.search.builtins import BUILTINS
 from hourglass.search.space import Unit, rung_epochs
+from hourglass.training.machine import cpu_name
 
 
 # ---- spaces ---------------------------------------------------------------------------------
@@ -55,6 +57,7 @@ def test_grid_search_runs_every_configuration_once_and_resumes(tmp_path):
     got = rows(out)
     assert len(got) == 10 and len({r["key"] for r in got}) == 10
     assert all(r["status"] == "complete" for r in got)
+    assert all(re.fullmatch(rf"{re.escape(cpu_name())} x\d+", r["machine"]) for r in got)
     assert set(summary["frontiers"]) == {"hourglass", "conventional"}
     assert summary["compute"] == summary["grid_compute"]
     again = search(str(space), load_space(str(space)), out, SearchOptions(progress=False))

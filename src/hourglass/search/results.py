@@ -18,7 +18,7 @@ TRIALS_FILE = "trials.csv"
 FRONTIER_FILE = "frontier.json"
 COLUMNS = ["number", "shape", "skip_dim", "inner_dim", "depth", "lr", "seed", "epochs", "rung",
            "params", "flops_per_sample", "test_psnr", "test_psnr_per_image", "test_accuracy",
-           "eval_loss", "baseline", "seconds", "status", "failure", "worker", "key"]
+           "eval_loss", "baseline", "seconds", "machine", "status", "failure", "worker", "key"]
 
 
 def columns(space: SearchSpace) -> list[str]:
@@ -49,10 +49,24 @@ def row_of(r: Record) -> dict:
                                                      m.get("baseline_bpc"))),
             # training time over every session that trained it; the trial's wall time
             # counts only the last (a resumed or already finished run) and data loading
-            "seconds": m.get("train_seconds", r.attrs.get("seconds")), "status": r.state,
+            "seconds": m.get("train_seconds", r.attrs.get("seconds")),
+            "machine": machine_of(m.get("machines", [])), "status": r.state,
             "after_budget": bool(r.attrs.get("after_budget")),
             "failure": r.attrs.get("failure", ""),
             "worker": f"{r.attrs.get('host', '')}:{r.attrs.get('pid', '')}", "key": r.key}
+
+
+def machine_of(machines: list[dict]) -> str:
+    """The machines a run trained on, as trials.csv says them: 'CPU xTHREADS' in order, joined
+    by ' then ' (empty for runs from before they were recorded)."""
+    said: list[str] = []
+    for m in machines:
+        procs = m.get("processes", 1)
+        text = f"{m.get('cpu', '?')} x{m.get('threads', '?')}" + (
+            f" x{procs} processes" if procs != 1 else "")
+        if not said or said[-1] != text:  # another PyTorch on the same CPU reads the same
+            said.append(text)
+    return " then ".join(said)
 
 
 def result_rows(records: list[Record]) -> list[dict]:

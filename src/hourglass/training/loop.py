@@ -35,6 +35,7 @@ from hourglass.training.checkpoint import (
 from hourglass.training.config import TrainConfig, model_config
 from hourglass.training.evaluate import Prepared, prepare, test_metrics
 from hourglass.training.fit import Diverged, fit
+from hourglass.training.machine import this_machine
 from hourglass.training.samples import write_samples
 from hourglass.training.state import TrainState
 
@@ -123,6 +124,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool,
     state, optim = TrainState(), {}
     if (out / TRAINER_FILE).exists():
         optim, state = load_trainer(out / TRAINER_FILE, model)
+    state.ran_on(this_machine())
     parallel.same_everywhere(state.step, "the step a resumed run continues from")
     model.to(dev)
     train_split = flip4(prep.data.train) if cfg.augment == "flip4" else prep.data.train
@@ -187,8 +189,8 @@ def finish(out: Path, cfg: TrainConfig, prep: Prepared, state: TrainState) -> di
                f"eval_{metric}": best[f"eval_{metric}"], "eval_loss": best["eval_loss"],
                "best_epoch": state.best_epoch, "epochs": cfg.epochs,
                "epochs_trained": state.epoch,
-               "train_seconds": round(state.train_seconds, 3), "seed": cfg.seed,
-               "shape": model.cfg.shape}
+               "train_seconds": round(state.train_seconds, 3), "machines": state.machines,
+               "seed": cfg.seed, "shape": model.cfg.shape}
     if prep.task.image_target:
         write_samples(out / SAMPLES_FILE, model, prep.task, prep.data.test)
     write_json_atomic(out / METRICS_FILE, metrics)

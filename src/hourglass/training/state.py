@@ -20,6 +20,13 @@ class TrainState:
     train_seconds: float = 0.0  # training time over every session of the run
     history: list[dict] = field(default_factory=list)  # one row per epoch (history.csv)
     first_loss: float | None = None  # the first batch's loss: divergence is judged against it
+    # each machine (training/machine.py) a session of the run ran on, in order, listed again
+    # only when it changes: the seconds and the fp32 numbers are these machines'
+    machines: list[dict] = field(default_factory=list)
+
+    def ran_on(self, machine: dict) -> None:
+        if not self.machines or self.machines[-1] != machine:
+            self.machines.append(machine)
 
     def to_json(self) -> str:
         d = dataclasses.asdict(self)
