@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
 import torch
 
 from hourglass.data import ImageDataset, load_dataset
+from hourglass.training.machine import cpu_name
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SMOKE_HELP = "one or two steps on a small subset: checks that the script runs (CI runs it so); " \
@@ -40,16 +40,8 @@ def bench_args(doc: str, quick_help: str, dataset: str = "mnist",
 def machine() -> str:
     """The CPU a benchmark ran on, and whether it has bfloat16 matmul units: timings compare
     only on one machine, and bf16's speed turns on those units (12x slower without)."""
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    return f"{name}, {os.cpu_count()} cores, bfloat16 units: {'yes' if native else 'no'}"
+    return f"{cpu_name()}, {os.cpu_count()} cores, bfloat16 units: {'yes' if native else 'no'}"
 
 
 def matmul_peak(args: argparse.Namespace, repeats: int = 5) -> tuple[int, float]:
